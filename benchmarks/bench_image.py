@@ -1,0 +1,104 @@
+"""Benchmark: what the image module costs in cloud API calls and seconds, against the embedded emulator.
+
+    make bench            (or: .venv/bin/python benchmarks/bench_image.py [--instances N])
+
+Reports, for each scenario, the calls by operation, their total, and the wall time of the playbook run;
+then the ratios that matter to users: what a no-op re-run costs against the first run, and how the
+in-use check grows with the number of instances using the image (it should grow with pages, not with
+instances). Figures go to stdout and to benchmarks/results/image.json. Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+from emulators.aws import INSTANCE_TYPE, MotoEmulator  # noqa: E402
+from harness import run_playbook  # noqa: E402
+
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "image.json"
+GROUP = "group/phoenix.immutable.aws"
+
+
+def measure(emu, seed, name, tasks):
+    defaults = {GROUP: {"region": seed.region, "endpoint_url": emu.endpoint_url}}
+    emu.reset_calls()
+    started = time.monotonic()
+    run = run_playbook(tasks, env=emu.env(), module_defaults=defaults)
+    elapsed = time.monotonic() - started
+    if run.rc != 0 and name != "delete refused (in use)":
+        raise SystemExit("scenario %r failed:\n%s" % (name, run.explain()))
+    calls = dict(sorted(emu.calls.items()))
+    return {"scenario": name, "seconds": round(elapsed, 2), "calls": sum(calls.values()), "by_operation": calls}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=300, help="instances using the image in the in-use scan")
+    args = parser.parse_args()
+
+    rows = []
+    with MotoEmulator() as emu:
+        emu.reset()
+        seed = emu.seed()
+        create = {
+            "name": "create",
+            "phoenix.immutable.image": {
+                "name": "bench-golden",
+                "instance_id": seed.builder_instance_id,
+                "tags": {"service": "bench"},
+                "copy_to_regions": ["us-west-2", "eu-west-1"],
+            },
+        }
+        rows.append(measure(emu, seed, "create + copy to 2 regions", [create]))
+        rows.append(measure(emu, seed, "re-run (no-op)", [create]))
+
+        ec2 = emu.client("ec2", seed.region)
+        for users in (1, args.instances):
+            current = len(ec2.describe_instances(Filters=[{"Name": "image-id", "Values": [seed.base_image_id]}])[
+                "Reservations"
+            ])
+            if users > current:
+                ec2.run_instances(
+                    ImageId=seed.base_image_id,
+                    InstanceType=INSTANCE_TYPE,
+                    MinCount=users - current,
+                    MaxCount=users - current,
+                    SubnetId=seed.subnet_ids[0],
+                )
+            refused = {
+                "name": "refused",
+                "phoenix.immutable.image": {"state": "absent", "image_id": seed.base_image_id},
+                "ignore_errors": True,
+            }
+            row = measure(emu, seed, "delete refused (in use)", [refused])
+            row["instances_using_image"] = users
+            rows.append(row)
+
+    first, rerun = rows[0], rows[1]
+    scan_small, scan_large = rows[2], rows[3]
+    ratios = {
+        "rerun_calls_per_first_run_call": round(rerun["calls"] / first["calls"], 3),
+        "in_use_scan_calls_%d_vs_1_instances" % args.instances: round(scan_large["calls"] / scan_small["calls"], 3),
+    }
+    for row in rows:
+        users = row.get("instances_using_image")
+        label = row["scenario"] + (" [%d instances]" % users if users else "")
+        print("%-48s %5d calls %8.2f s" % (label, row["calls"], row["seconds"]))
+        for operation, count in row["by_operation"].items():
+            print("    %5d  %s" % (count, operation))
+    for key, value in ratios.items():
+        print("ratio %-52s %s" % (key, value))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"rows": rows, "ratios": ratios}, indent=2) + "\n")
+    print("written to %s" % RESULTS.relative_to(REPO_ROOT))
+
+
+if __name__ == "__main__":
+    main()

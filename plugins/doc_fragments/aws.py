@@ -1,0 +1,48 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Pairs with AWS_CONNECTION in plugins/module_utils/argspec.py.
+    DOCUMENTATION = r"""
+options:
+  region:
+    description:
+      - The AWS region to work in.
+      - Falls back to the E(AWS_REGION) then E(AWS_DEFAULT_REGION) environment variables, then to the
+        region of O(profile).
+    type: str
+  endpoint_url:
+    description:
+      - Send API calls to this URL instead of the AWS endpoint of the region, for example a VPC endpoint
+        or a local emulator.
+      - Falls back to the E(AWS_ENDPOINT_URL) environment variable.
+    type: str
+  access_key:
+    description:
+      - AWS access key id.
+      - Falls back to E(AWS_ACCESS_KEY_ID), then E(AWS_ACCESS_KEY) (which an AWX AWS credential sets).
+      - When neither keys nor O(profile) are given, boto3's own chain applies (instance role, SSO, config files).
+    type: str
+  secret_key:
+    description:
+      - AWS secret access key. Never logged.
+      - Falls back to E(AWS_SECRET_ACCESS_KEY), then E(AWS_SECRET_KEY).
+    type: str
+  session_token:
+    description:
+      - AWS session token for temporary credentials. Never logged.
+      - Falls back to E(AWS_SESSION_TOKEN), then E(AWS_SECURITY_TOKEN) (which an AWX AWS credential sets).
+    type: str
+  profile:
+    description:
+      - A named profile from the AWS config files. Mutually exclusive with O(access_key) and O(secret_key).
+      - Falls back to E(AWS_PROFILE).
+    type: str
+requirements:
+  - boto3 >= 1.34.0
+notes:
+  - Set these once for every module of the collection with
+    C(module_defaults) and the C(group/phoenix.immutable.aws) action group.
+"""

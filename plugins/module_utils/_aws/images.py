@@ -1,0 +1,173 @@
+# Private to this collection.
+"""AMIs behind the cloud-neutral ImageBackend interface."""
+
+from __future__ import annotations
+
+from .._core.backends import ImageBackend
+from .._core.errors import PhoenixError
+from .._core.model import PENDING, Image, ImageUser
+from .._core.tags import TagLimits
+from .._core.timeutil import format_utc
+from .api import AwsApi
+from .transformations import image_from_ami
+
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions
+AWS_TAG_LIMITS = TagLimits(max_tags=50, max_key_length=128, max_value_length=256, reserved_prefixes=("aws:",))
+ENABLED_OPT_IN = ("opt-in-not-required", "opted-in")
+MISSING_IMAGE_CODES = ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")
+
+
+class AwsImageBackend(ImageBackend):
+    cloud = "aws"
+    tag_limits = AWS_TAG_LIMITS
+
+    def __init__(self, connection, region=None):
+        super().__init__(region or connection.region)
+        self.connection = connection
+        self.api = AwsApi(connection, self.region)
+
+    def in_region(self, region):
+        return AwsImageBackend(self.connection, region)
+
+    def enabled_regions(self):
+        return [
+            item["RegionName"]
+            for item in self.api.describe_regions()
+            if item.get("OptInStatus", "opt-in-not-required") in ENABLED_OPT_IN
+        ]
+
+    def _images(self, amis):
+        return [image_from_ami(ami, self.region) for ami in amis]
+
+    def get(self, image_id, retry_not_found=False):
+        try:
+            amis = self.api.describe_images(image_ids=[image_id], retry_not_found=retry_not_found)
+        except PhoenixError as error:
+            if error.code in MISSING_IMAGE_CODES:
+                return None
+            raise
+        images = self._images(amis)
+        return images[0] if images else None
+
+    def find_by_name(self, name):
+        amis = self.api.describe_images(owners=["self"], filters=[{"Name": "name", "Values": [name]}])
+        return [image for image in self._images(amis) if image.name == name]
+
+    def search(self, image_ids=None, name_pattern=None, tags=None, owners=None):
+        filters = []
+        if name_pattern:
+            filters.append({"Name": "name", "Values": [name_pattern]})
+        for key, value in sorted((tags or {}).items()):
+            filters.append({"Name": "tag:%s" % key, "Values": [value]})
+        if not owners and not image_ids:
+            owners = ["self"]
+        return self._images(self.api.describe_images(image_ids=image_ids, owners=owners, filters=filters))
+
+    def source_of(self, instance_id):
+        instances = self.api.describe_instances(instance_ids=[instance_id])
+        if not instances:
+            raise PhoenixError(
+                "builder instance %s not found in %s" % (instance_id, self.region),
+                resource=instance_id,
+                code="InvalidInstanceID.NotFound",
+                cloud="aws",
+            )
+        return instances[0].get("ImageId")
+
+    def create(self, name, instance_id, description, tags, no_reboot):
+        image_id = self.api.create_image(instance_id, name, description, no_reboot, tags)
+        return self.get(image_id, retry_not_found=True) or _placeholder(image_id, name, self.region)
+
+    def copy_from(self, image, tags):
+        image_id = self.api.copy_image(image.id, image.region, image.name, image.description)
+        # CopyImage carries no tags from the source, so the copy is tagged explicitly.
+        self.api.create_tags([image_id], tags, retry_not_found=True)
+        return self.get(image_id, retry_not_found=True) or _placeholder(image_id, image.name, self.region)
+
+    def set_tags(self, image, to_set, to_remove):
+        if to_set:
+            self.api.create_tags([image.id], to_set)
+        if to_remove:
+            self.api.delete_tags([image.id], to_remove)
+
+    def users(self, image):
+        users = [
+            ImageUser("instance", instance["InstanceId"], instance.get("State", {}).get("Name", ""))
+            for instance in self.api.instances_launched_from(image.id)
+        ]
+        launching = set()
+        for version in self.api.template_versions_launching(image.id):
+            key = (version["LaunchTemplateId"], version["VersionNumber"])
+            if key not in launching:
+                launching.add(key)
+                users.append(
+                    ImageUser(
+                        "launch template",
+                        version["LaunchTemplateId"],
+                        "%s version %s" % (version.get("LaunchTemplateName", ""), version["VersionNumber"]),
+                    )
+                )
+        configurations = {
+            configuration["LaunchConfigurationName"]
+            for configuration in self.api.describe_launch_configurations()
+            if configuration.get("ImageId") == image.id
+        }
+        users.extend(ImageUser("launch configuration", name) for name in sorted(configurations))
+        for group in self.api.describe_auto_scaling_groups():
+            if self._group_launches(group, image.id, launching, configurations):
+                users.append(ImageUser("Auto Scaling group", group["AutoScalingGroupName"]))
+        return users
+
+    def _group_launches(self, group, image_id, launching, configurations):
+        if group.get("LaunchConfigurationName") in configurations:
+            return True
+        specification = group.get("LaunchTemplate") or (
+            group.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {}).get("LaunchTemplateSpecification")
+        )
+        if not specification:
+            return False
+        template_id = specification.get("LaunchTemplateId")
+        version = specification.get("Version") or "$Default"
+        if template_id is None:
+            return False
+        if version in ("$Latest", "$Default"):
+            # Resolving the alias needs one more call; any version of that template that launches the
+            # image and is default or latest was already found above.
+            return any(found_id == template_id for found_id, _number in launching) and self._alias_launches(
+                template_id, version, image_id
+            )
+        versions = self.api.describe_template_versions(template_id, [version])
+        return any(item.get("LaunchTemplateData", {}).get("ImageId") == image_id for item in versions)
+
+    def _alias_launches(self, template_id, alias, image_id):
+        versions = self.api.describe_template_versions(template_id, [alias])
+        return any(item.get("LaunchTemplateData", {}).get("ImageId") == image_id for item in versions)
+
+    def delete(self, image):
+        self.api.deregister_image(image.id)
+        for snapshot_id in image.snapshot_ids:
+            try:
+                self.api.delete_snapshot(snapshot_id)
+            except PhoenixError as error:
+                if error.code != "InvalidSnapshot.NotFound":
+                    raise PhoenixError(
+                        "%s was deregistered but its snapshot %s could not be deleted: %s"
+                        % (image.id, snapshot_id, error.message),
+                        resource=snapshot_id,
+                        code=error.code,
+                        cloud="aws",
+                        hint="Delete the snapshot by hand or run again with the image id.",
+                    ) from None
+
+    def set_deprecation(self, image, deprecate_at):
+        if deprecate_at is None:
+            self.api.disable_image_deprecation(image.id)
+        else:
+            self.api.enable_image_deprecation(image.id, format_utc(deprecate_at))
+
+    def api_calls(self):
+        return self.connection.api_calls()
+
+
+def _placeholder(image_id, name, region):
+    return Image(cloud="aws", id=image_id, name=name, region=region, state=PENDING, created="", owner="")

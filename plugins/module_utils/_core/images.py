@@ -1,0 +1,293 @@
+# Private to this collection.
+"""The image workflow, the same on every cloud: create, tag, copy, deprecate and delete golden images.
+
+It decides; the backend translates. Nothing here knows which cloud it is talking to.
+"""
+
+from __future__ import annotations
+
+import datetime
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from . import tags as tagging
+from .errors import InvalidInput, PhoenixError
+from .model import AVAILABLE, FAILED, newest_first
+from .timeutil import format_utc, parse_utc, utcnow
+
+# AWS refuses deprecation dates more than ten years ahead; the other clouds accept at least as much.
+MAX_DEPRECATION_AHEAD = datetime.timedelta(days=3650)
+MAX_PARALLEL_COPIES = 8
+
+
+@dataclass
+class ImageRequest:
+    name: str
+    instance_id: str | None = None
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    purge_tags: bool = False
+    copy_to_regions: list[str] = field(default_factory=list)
+    no_reboot: bool = False
+
+
+@dataclass
+class Outcome:
+    changed: bool = False
+    image: dict | None = None
+    copies: list[dict] = field(default_factory=list)
+    actions: list[dict] = field(default_factory=list)
+    users: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    before: dict | None = None
+    after: dict | None = None
+
+    def plan(self, action, **details):
+        self.actions.append(dict(action=action, **details))
+        self.changed = True
+
+
+def label(image):
+    return "image %s (%s) in %s" % (image.id, image.name, image.region)
+
+
+def summary(image):
+    """What diff mode shows of an image: the parts a user changes."""
+    if image is None:
+        return None
+    return {
+        "id": image.id,
+        "name": image.name,
+        "region": image.region,
+        "tags": dict(image.tags),
+        "deprecation_time": image.deprecation_time,
+    }
+
+
+class ImageWorkflow:
+    def __init__(self, backend, waiter, check_mode=False):
+        self.backend = backend
+        self.waiter = waiter
+        self.check_mode = check_mode
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def find(self, image_ids=None, name_pattern=None, tags=None, owners=None):
+        return newest_first(
+            self.backend.search(image_ids=image_ids, name_pattern=name_pattern, tags=tags, owners=owners)
+        )
+
+    def resolve(self, image_id=None, name=None, backend=None):
+        backend = backend or self.backend
+        if image_id:
+            return backend.get(image_id)
+        matches = backend.find_by_name(name)
+        if len(matches) > 1:
+            raise PhoenixError(
+                "%d images are named %r in %s: %s"
+                % (len(matches), name, backend.region, ", ".join(sorted(image.id for image in matches))),
+                resource=name,
+                code="AmbiguousName",
+                cloud=backend.cloud,
+                hint="Name the one you mean with image_id.",
+            )
+        return matches[0] if matches else None
+
+    def wait_available(self, image, backend=None):
+        backend = backend or self.backend
+        return self.waiter.until(
+            fetch=lambda: backend.get(image.id),
+            ready=lambda current: current is not None and current.state == AVAILABLE,
+            failed=lambda current: (
+                (current.state_reason or current.cloud_state or "failed")
+                if current is not None and current.state == FAILED
+                else None
+            ),
+            what=label(image),
+            current=image,
+        )
+
+    # -- state: present --------------------------------------------------------------------------
+
+    def present(self, request):
+        outcome = Outcome()
+        limits = self.backend.tag_limits
+        tagging.validate_tags(request.tags, limits, resource="image %r" % request.name)
+        regions = self._copy_regions(request.copy_to_regions)
+
+        image = self.resolve(name=request.name)
+        outcome.before = summary(image)
+        if image is None:
+            image = self._create(request, outcome)
+        else:
+            if image.state == FAILED:
+                raise PhoenixError(
+                    "%s is in a failed state: %s" % (label(image), image.state_reason or image.cloud_state),
+                    resource=image.id,
+                    code="ImageFailed",
+                    cloud=self.backend.cloud,
+                    hint="Delete it with state: absent and bake again.",
+                )
+            if image.state != AVAILABLE:
+                image = self.wait_available(image)
+            image = self._converge_tags(image, request.tags, request.purge_tags, outcome)
+
+        if regions:
+            outcome.copies = self._copies(image, request, regions, outcome)
+        outcome.image = image.to_dict() if image is not None else None
+        outcome.after = summary(image) if image is not None else {"name": request.name, "tags": request.tags}
+        return outcome
+
+    def _copy_regions(self, regions):
+        wanted = []
+        for region in regions:
+            if region != self.backend.region and region not in wanted:
+                wanted.append(region)
+        if not wanted:
+            return []
+        enabled = set(self.backend.enabled_regions())
+        unknown = [region for region in wanted if region not in enabled]
+        if unknown:
+            raise InvalidInput(
+                "copy_to_regions names regions this %s account cannot use: %s"
+                % (self.backend.cloud, ", ".join(unknown)),
+                resource=", ".join(unknown),
+                hint="Enabled regions: %s." % ", ".join(sorted(enabled)),
+            )
+        return wanted
+
+    def _create(self, request, outcome):
+        if not request.instance_id:
+            raise InvalidInput(
+                "no image named %r exists in %s, and instance_id (the builder to snapshot) was not given"
+                % (request.name, self.backend.region),
+                resource=request.name,
+                hint="Give instance_id to create it.",
+            )
+        cloud = self.backend.cloud
+        source = self.backend.source_of(request.instance_id)
+        tags = dict(request.tags)
+        tags[tagging.tag_key(cloud, tagging.MANAGED)] = "true"
+        tags[tagging.tag_key(cloud, tagging.SOURCE_INSTANCE)] = request.instance_id
+        if source:
+            tags[tagging.tag_key(cloud, tagging.SOURCE_IMAGE)] = source
+        tagging.validate_tags(tags, self.backend.tag_limits, resource="image %r" % request.name)
+        outcome.plan("create_image", name=request.name, region=self.backend.region, instance_id=request.instance_id)
+        if self.check_mode:
+            return None
+        image = self.backend.create(request.name, request.instance_id, request.description, tags, request.no_reboot)
+        return self.wait_available(image)
+
+    def _converge_tags(self, image, wanted, purge, outcome, backend=None):
+        backend = backend or self.backend
+        prefix = tagging.TAG_PREFIX[backend.cloud]
+        keep = {key: value for key, value in image.tags.items() if key.startswith(prefix)}
+        to_set, to_remove = tagging.tag_changes(image.tags, dict(keep, **wanted), purge)
+        if not to_set and not to_remove:
+            return image
+        tagging.validate_tags(dict(image.tags, **to_set), backend.tag_limits, resource=label(image))
+        outcome.plan("set_tags", image_id=image.id, region=image.region, set=to_set, remove=to_remove)
+        if self.check_mode:
+            merged = {key: value for key, value in image.tags.items() if key not in to_remove}
+            merged.update(to_set)
+            return replace(image, tags=merged)
+        backend.set_tags(image, to_set, to_remove)
+        return backend.get(image.id)
+
+    def _copies(self, image, request, regions, outcome):
+        def converge(region):
+            backend = self.backend.in_region(region)
+            local = Outcome()
+            copy = self.resolve(name=request.name, backend=backend)
+            if copy is None:
+                local.plan(
+                    "copy_image", name=request.name, region=region, source=image.id if image is not None else None
+                )
+                if self.check_mode or image is None:
+                    return None, local
+                tags = dict(image.tags)
+                tags[tagging.tag_key(backend.cloud, tagging.COPIED_FROM)] = "%s/%s" % (image.region, image.id)
+                copy = self.wait_available(backend.copy_from(image, tags), backend=backend)
+            else:
+                if copy.state != AVAILABLE:
+                    copy = self.wait_available(copy, backend=backend)
+                copy = self._converge_tags(copy, request.tags, request.purge_tags, local, backend=backend)
+            return copy, local
+
+        with ThreadPoolExecutor(max_workers=min(len(regions), MAX_PARALLEL_COPIES)) as pool:
+            results = list(pool.map(converge, regions))
+        copies = []
+        for copy, local in results:
+            outcome.actions.extend(local.actions)
+            outcome.changed = outcome.changed or local.changed
+            if copy is not None:
+                copies.append(copy.to_dict())
+        return copies
+
+    # -- state: absent ---------------------------------------------------------------------------
+
+    def absent(self, image_id=None, name=None, force=False):
+        outcome = Outcome()
+        image = self.resolve(image_id=image_id, name=name)
+        if image is None:
+            return outcome
+        users = self.backend.users(image)
+        outcome.users = [user.to_dict() for user in users]
+        if users and not force:
+            raise PhoenixError(
+                "refusing to delete %s: it is in use by %s"
+                % (label(image), ", ".join(user.describe() for user in users)),
+                resource=image.id,
+                code="ImageInUse",
+                cloud=self.backend.cloud,
+                hint="Replace or retire what uses it first, or set force: true to delete it anyway.",
+                details={"users": outcome.users},
+            )
+        if users:
+            outcome.warnings.append(
+                "deleting %s although it is in use by %s (force: true)"
+                % (label(image), ", ".join(user.describe() for user in users))
+            )
+        outcome.before = summary(image)
+        outcome.plan("delete_image", image_id=image.id, region=image.region, snapshots=image.snapshot_ids)
+        if not self.check_mode:
+            self.backend.delete(image)
+        outcome.image = image.to_dict()
+        return outcome
+
+    # -- state: deprecated -----------------------------------------------------------------------
+
+    def deprecated(self, deprecate_at, image_id=None, name=None, now=None):
+        outcome = Outcome()
+        at = parse_utc(deprecate_at, what="deprecate_at").replace(second=0, microsecond=0)
+        image = self.resolve(image_id=image_id, name=name)
+        if image is None:
+            raise PhoenixError(
+                "cannot deprecate %s in %s: no such image" % (image_id or repr(name), self.backend.region),
+                resource=image_id or name,
+                code="ImageNotFound",
+                cloud=self.backend.cloud,
+            )
+        outcome.image = image.to_dict()
+        current = parse_utc(image.deprecation_time) if image.deprecation_time else None
+        if current is not None and current.replace(second=0, microsecond=0) == at:
+            return outcome
+        now = now or utcnow()
+        if at <= now:
+            raise InvalidInput(
+                "deprecate_at %s is in the past" % format_utc(at),
+                resource=image.id,
+                hint="Give a future time; an image already past its deprecation time stays as it is.",
+            )
+        if at - now > MAX_DEPRECATION_AHEAD:
+            raise InvalidInput("deprecate_at %s is more than ten years ahead" % format_utc(at), resource=image.id)
+        outcome.before = summary(image)
+        outcome.plan("deprecate_image", image_id=image.id, region=image.region, deprecate_at=format_utc(at))
+        if self.check_mode:
+            image = replace(image, deprecation_time=format_utc(at))
+        else:
+            self.backend.set_deprecation(image, at)
+            image = self.backend.get(image.id)
+        outcome.image = image.to_dict()
+        outcome.after = summary(image)
+        return outcome

@@ -1,0 +1,59 @@
+# Private to this collection.
+"""Every tag or label the collection writes, and each cloud's metadata limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import InvalidInput
+
+# AWS and Azure accept ':' in keys; GCP label keys allow only [a-z0-9_-].
+TAG_PREFIX = {"aws": "phoenix:", "azure": "phoenix:", "gcp": "phoenix-"}
+
+MANAGED = "managed"
+SOURCE_IMAGE = "source-image"
+SOURCE_INSTANCE = "source-instance"
+COPIED_FROM = "copied-from"
+
+
+def tag_key(cloud, name):
+    return TAG_PREFIX[cloud] + name
+
+
+@dataclass(frozen=True)
+class TagLimits:
+    max_tags: int
+    max_key_length: int
+    max_value_length: int
+    reserved_prefixes: tuple = ()
+
+
+def validate_tags(tags, limits, resource):
+    """Refuse, before any call, a tag set the cloud would reject or silently mangle."""
+    problems = []
+    if len(tags) > limits.max_tags:
+        problems.append("%d tags, at most %d allowed" % (len(tags), limits.max_tags))
+    for key, value in sorted(tags.items()):
+        if not key:
+            problems.append("an empty tag key")
+        elif len(key) > limits.max_key_length:
+            problems.append("tag key %r is %d characters, at most %d" % (key[:40], len(key), limits.max_key_length))
+        if any(key.lower().startswith(prefix) for prefix in limits.reserved_prefixes):
+            problems.append("tag key %r uses a reserved prefix" % key)
+        if len(value) > limits.max_value_length:
+            problems.append(
+                "tag %r has a value of %d characters, at most %d" % (key, len(value), limits.max_value_length)
+            )
+    if problems:
+        raise InvalidInput(
+            "invalid tags for %s: %s" % (resource, "; ".join(problems)),
+            resource=resource,
+            hint="Nothing was changed; fix the tags and run again.",
+        )
+
+
+def tag_changes(current, wanted, purge):
+    """What to add or change and what to remove to go from ``current`` to ``wanted``."""
+    to_set = {key: value for key, value in wanted.items() if current.get(key) != value}
+    to_remove = sorted(key for key in current if key not in wanted) if purge else []
+    return to_set, to_remove

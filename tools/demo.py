@@ -1,0 +1,128 @@
+"""`make demo`: the golden-image workflow of playbooks/demo.yml against a local AWS emulator.
+
+    .venv/bin/python tools/demo.py      (from the repository root; `make demo` does this)
+
+Starts moto on 127.0.0.1 in this process, seeds it (a patched base image and a builder instance
+running from it), runs playbooks/demo.yml with real ansible-playbook, showing its output as it goes,
+then prints a summary: each task's outcome, the images now in the emulated account in both regions,
+and the API calls the playbook made, by action. Credentials and endpoint reach the playbook through
+the environment, as an AWX credential would provide them; nothing but 127.0.0.1 is contacted.
+
+Exit status: 0 when the playbook succeeded, else non-zero.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+from emulators.aws import MotoEmulator  # noqa: E402
+from harness import PlaybookTimeout, run_playbook  # noqa: E402
+
+DEMO_PLAYBOOK = REPO_ROOT / "playbooks" / "demo.yml"
+SECOND_REGION = "us-west-2"
+TIMEOUT = 900
+RULE = "-" * 100
+
+
+def section(title: str) -> None:
+    print("\n%s\n%s\n%s" % (RULE, title, RULE))
+
+
+def outcome(record: dict[str, Any]) -> str:
+    status = record["status"] + (" (ignored)" if record["ignore_errors"] else "")
+    result = record["result"]
+    detail = result.get("summary") or result.get("msg") or ""
+    lines = detail if isinstance(detail, list) else str(detail).splitlines() or [""]
+    text = "  %-20s %s" % (status, record["task"])
+    if len(lines) == 1 and lines[0]:
+        return "%s: %s" % (text, lines[0])
+    return "\n".join([text] + ["  %-20s   %s" % ("", line) for line in lines if line])
+
+
+def images_table(emu: MotoEmulator, regions: list[str]) -> list[str]:
+    rows = []
+    for region in regions:
+        images = emu.client("ec2", region).describe_images(Owners=["self"])["Images"]
+        if not images:
+            rows.append("  %-10s (no images)" % region)
+        for image in sorted(images, key=lambda image: (image.get("CreationDate", ""), image.get("Name", ""))):
+            deprecation = image.get("DeprecationTime")
+            rows.append(
+                "  %-10s %-24s %-36s %-10s %2d tags%s"
+                % (
+                    region,
+                    image["ImageId"],
+                    image.get("Name", ""),
+                    image["State"],
+                    len(image.get("Tags", [])),
+                    ", deprecated from %s" % deprecation if deprecation else "",
+                )
+            )
+    return rows
+
+
+def main() -> int:
+    if not DEMO_PLAYBOOK.is_file():
+        print("error: the demo playbook %s is missing; nothing to run" % DEMO_PLAYBOOK.relative_to(REPO_ROOT))
+        return 2
+
+    emu = MotoEmulator()
+    try:
+        emu.start()
+        emu.reset()
+        seed = emu.seed()
+        section("AWS emulator at %s (account %s)" % (emu.endpoint_url, seed.account_id))
+        print("  base image       %s (%s)" % (seed.base_image_id, seed.base_image_name))
+        print("                   made from the vendor image %s" % seed.vendor_image_id)
+        print("  builder instance %s, running from the base image" % seed.builder_instance_id)
+        print("  regions          %s, %s" % (seed.region, SECOND_REGION))
+        emu.reset_calls()
+
+        section("ansible-playbook %s" % DEMO_PLAYBOOK.relative_to(REPO_ROOT))
+        sys.stdout.flush()
+        try:
+            run = run_playbook(
+                DEMO_PLAYBOOK,
+                env=emu.env(),
+                extra_vars={
+                    "demo_region": seed.region,
+                    "demo_second_region": SECOND_REGION,
+                    "demo_builder_instance_id": seed.builder_instance_id,
+                    "demo_base_image_id": seed.base_image_id,
+                    "demo_base_image_name": seed.base_image_name,
+                },
+                stream=True,
+                timeout=TIMEOUT,
+            )
+        except PlaybookTimeout as timeout:
+            print("\nerror: the demo playbook did not finish within %ss" % TIMEOUT)
+            run = timeout.run
+        calls = emu.calls
+
+        section("Summary: %d tasks, ansible-playbook exit status %s" % (len(run.tasks), run.rc))
+        for record in run.tasks:
+            print(outcome(record))
+
+        section("State of the (emulated) cloud: images owned by account %s" % seed.account_id)
+        print("\n".join(images_table(emu, [seed.region, SECOND_REGION])))
+
+        section("API calls made by the playbook: %d" % sum(calls.values()))
+        for action, count in sorted(calls.items(), key=lambda item: (-item[1], item[0])):
+            print("  %5d  %s" % (count, action))
+
+        if run.rc != 0:
+            print("\nThe demo playbook FAILED (exit status %s)." % run.rc)
+            return run.rc if run.rc > 0 else 1
+        print("\nThe demo playbook succeeded.")
+        return 0
+    finally:
+        emu.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
