@@ -242,7 +242,7 @@ def test_invalid_input_fails_clearly_and_creates_nothing(aws, playbook, options,
             "cannot deprecate ami-0123456789abcdef0",
         ),
         ({"phoenix.immutable.image_info": {"image_ids": ["ami-0123456789abcdef0"]}}, "ami-0123456789abcdef0"),
-        ({"phoenix.immutable.image": {"state": "absent"}}, "state is absent but any of the following are missing: name, image_id"),
+        ({"phoenix.immutable.image": {"state": "absent"}}, "are missing: name, image_id"),
         ({"phoenix.immutable.image": {"state": "present", "name": "x", "image_id": "ami-1"}}, "mutually exclusive"),
     ],
 )
