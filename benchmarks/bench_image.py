@@ -61,9 +61,9 @@ def main():
 
         ec2 = emu.client("ec2", seed.region)
         for users in (1, args.instances):
-            current = len(ec2.describe_instances(Filters=[{"Name": "image-id", "Values": [seed.base_image_id]}])[
-                "Reservations"
-            ])
+            current = len(
+                ec2.describe_instances(Filters=[{"Name": "image-id", "Values": [seed.base_image_id]}])["Reservations"]
+            )
             if users > current:
                 ec2.run_instances(
                     ImageId=seed.base_image_id,
