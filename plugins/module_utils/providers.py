@@ -31,12 +31,52 @@ def _aws_images(params):
     return AwsImageBackend(_aws_connection(params))
 
 
+def _aws_builders(params):
+    from ._aws.builders import AwsBuilderBackend
+    from ._aws.images import AwsImageBackend
+
+    connection = _aws_connection(params)
+    return AwsBuilderBackend(connection), AwsImageBackend(connection)
+
+
 IMAGE_BACKENDS = {"aws": _aws_images}
+BUILDER_BACKENDS = {"aws": _aws_builders}
 
 
-def image_backend(params):
+def _choose(factories, params):
     cloud = params.get("cloud") or "aws"
-    factory = IMAGE_BACKENDS.get(cloud)
+    factory = factories.get(cloud)
     if factory is None:
         raise InvalidInput("cloud %r is not supported; supported: %s" % (cloud, ", ".join(SUPPORTED_CLOUDS)))
     return factory(params)
+
+
+def image_backend(params):
+    return _choose(IMAGE_BACKENDS, params)
+
+
+def builder_backends(params):
+    """(BuilderBackend, ImageBackend) of one cloud sharing one connection, so their calls are counted together."""
+    return _choose(BUILDER_BACKENDS, params)
+
+
+def _aws_signing_keys_for(images):
+    from ._aws.kms import AwsKmsKeys
+
+    return AwsKmsKeys(images.connection, images.region)
+
+
+# Signing keys of a cloud's key service, sharing the connection (and call count) of an image backend.
+SIGNING_KEY_BACKENDS_FOR_IMAGES = {"aws": _aws_signing_keys_for}
+
+
+def signing_key_backend_for(images):
+    """The SigningKeyBackend of the cloud of ``images`` (an ImageBackend), on the same connection."""
+    factory = SIGNING_KEY_BACKENDS_FOR_IMAGES.get(images.cloud)
+    if factory is None:
+        raise InvalidInput("cloud %r has no key service adapter for signing yet" % (images.cloud,))
+    return factory(images)
+
+
+def signing_key_backend(params):
+    return signing_key_backend_for(image_backend(params))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from .._core import model
+from .._core.builders import Builder
 from .._core import tags as tagging
 from .._core.timeutil import format_utc, parse_utc
 
@@ -51,4 +52,40 @@ def image_from_ami(ami, region):
         deprecation_time=format_utc(parse_utc(deprecation)) if deprecation else None,
         cloud_state=ami.get("State"),
         state_reason=(ami.get("StateReason") or {}).get("Message"),
+    )
+
+
+BUILDER_STATES = {
+    "pending": "starting",
+    "running": "running",
+    "stopping": "stopping",
+    "stopped": "stopped",
+    "shutting-down": "gone",
+    "terminated": "gone",
+}
+
+
+def builder_from_instance(instance, region):
+    tags = tags_to_dict(instance.get("Tags"))
+    launched = instance.get("LaunchTime")
+    # moto lists the groups of an instance launched with NetworkInterfaces only on the interface.
+    interfaces = instance.get("NetworkInterfaces") or [{}]
+    groups = instance.get("SecurityGroups") or interfaces[0].get("Groups") or []
+    return Builder(
+        cloud="aws",
+        id=instance["InstanceId"],
+        name=tags.get(tagging.tag_key("aws", tagging.BUILDER), ""),
+        region=region,
+        state=BUILDER_STATES.get(instance.get("State", {}).get("Name", ""), "starting"),
+        image_id=instance.get("ImageId", ""),
+        instance_type=instance.get("InstanceType", ""),
+        subnet_id=instance.get("SubnetId", ""),
+        private_address=instance.get("PrivateIpAddress"),
+        public_address=instance.get("PublicIpAddress"),
+        security_group_id=groups[0]["GroupId"] if groups else None,
+        key_name=instance.get("KeyName"),
+        expires_at=tags.get(tagging.tag_key("aws", tagging.EXPIRES_AT)),
+        launched=format_utc(parse_utc(launched)) if launched else "",
+        tags=tags,
+        state_reason=(instance.get("StateReason") or {}).get("Message"),
     )

@@ -14,6 +14,37 @@ MANAGED = "managed"
 SOURCE_IMAGE = "source-image"
 SOURCE_INSTANCE = "source-instance"
 COPIED_FROM = "copied-from"
+# Builders (bake): what a builder is called and when it may be reaped, on the instance and on each
+# resource made for it; on the instance, which security group and key pair were made for it.
+BUILDER = "builder"
+EXPIRES_AT = "expires-at"
+BUILDER_SECURITY_GROUP = "builder-security-group"
+BUILDER_KEY = "builder-key"
+# Signatures (image_sign): a DSSE envelope per signing key, chunked across tags named
+# <prefix>sig<sep><first 16 hex digits of the keyid><sep><chunk number>; see _core/signatures.py.
+SIGNATURE = "sig"
+
+# Rollouts (blue_green): all rollout state lives in these tags on the groups, so any controller resumes.
+SERVICE = "service"
+ROLE = "role"
+IMAGE = "image"
+ROLLOUT = "rollout"
+PHASE = "phase"
+PHASE_AT = "phase-at"
+WEIGHT = "weight"
+OWNER = "owner"
+LEASE_UNTIL = "lease-until"
+FROM_IMAGE = "from-image"
+BLUE_GROUP = "blue-group"
+BLUE_SIZE = "blue-size"
+BLUE_TARGET = "blue-target"
+BLUE_TEMPLATE_VERSION = "blue-template-version"
+TEMPLATE_VERSION = "template-version"
+SERVING_SINCE = "serving-since"
+PAUSED_IN = "paused-in"
+REASON = "reason"
+PREVIOUS_IMAGE = "previous-image"
+ROLLED_BACK_FROM = "rolled-back-from"
 
 
 def tag_key(cloud, name):

@@ -1,0 +1,138 @@
+# Private to this collection.
+"""EC2 instances as builders behind the cloud-neutral BuilderBackend interface."""
+
+from __future__ import annotations
+
+import os
+
+from .._core import tags as tagging
+from .._core.backends import BuilderBackend
+from .._core.builders import Leftover
+from .._core.errors import InvalidInput, PhoenixError
+from .builder_api import BuilderApi
+from .images import AWS_TAG_LIMITS
+from .transformations import builder_from_instance, tags_to_dict
+
+BUILDER_TAG = tagging.tag_key("aws", tagging.BUILDER)
+EXPIRES_TAG = tagging.tag_key("aws", tagging.EXPIRES_AT)
+GONE_CODES = ("InvalidGroup.NotFound", "InvalidKeyPair.NotFound", "InvalidInstanceID.NotFound")
+
+
+def _resource_name(name):
+    return "phoenix-builder-%s" % name
+
+
+class AwsBuilderBackend(BuilderBackend):
+    cloud = "aws"
+    tag_limits = AWS_TAG_LIMITS
+
+    def __init__(self, connection, region=None):
+        super().__init__(region or connection.region)
+        self.connection = connection
+        self.api = BuilderApi(connection, self.region)
+
+    def find(self, name):
+        instances = self.api.instances_tagged(BUILDER_TAG, name)
+        return [builder_from_instance(instance, self.region) for instance in instances]
+
+    def get(self, builder_id):
+        try:
+            instances = self.api.describe_instances(instance_ids=[builder_id])
+        except PhoenixError as error:
+            if error.code == "InvalidInstanceID.NotFound":
+                return None
+            raise
+        return builder_from_instance(instances[0], self.region) if instances else None
+
+    def reachable(self, builder):
+        return self.api.instance_status_ok(builder.id)
+
+    def network_of(self, subnet_id):
+        if subnet_id:
+            subnets = self.api.describe_subnets(subnet_ids=[subnet_id])
+        else:
+            subnets = sorted(
+                self.api.describe_subnets(filters=[{"Name": "default-for-az", "Values": ["true"]}]),
+                key=lambda subnet: subnet["AvailabilityZone"],
+            )
+            if not subnets:
+                raise InvalidInput(
+                    "no subnet_id given and %s has no default subnet" % self.region,
+                    resource="subnet_id",
+                    hint="Give subnet_id: the subnet the builder runs in.",
+                )
+        subnet = subnets[0]
+        return {"subnet_id": subnet["SubnetId"], "vpc_id": subnet["VpcId"], "cidr": subnet["CidrBlock"]}
+
+    def create_security_group(self, name, network, ssh_cidrs, tags):
+        group_id = self.api.create_security_group(
+            _resource_name(name),
+            "SSH to the phoenix.immutable builder %s; deleted with it" % name,
+            network["vpc_id"],
+            tags,
+        )
+        self.api.allow_ssh(group_id, ssh_cidrs)
+        return group_id
+
+    def create_key_pair(self, name, key_dir, tags):
+        key_name = _resource_name(name)
+        path = self._key_file(key_name, key_dir)
+        created = self.api.create_key_pair(key_name, tags)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        # The private key exists only here: written readable by its owner alone, before anything else.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(created["KeyMaterial"])
+        return key_name, path
+
+    @staticmethod
+    def _key_file(key_name, key_dir):
+        return os.path.join(os.path.expanduser(key_dir or "~/.ansible/phoenix/builder-keys"), key_name + ".pem")
+
+    def key_path(self, builder, key_dir):
+        if not builder.owned_key:
+            return None
+        path = self._key_file(builder.owned_key, key_dir)
+        return path if os.path.exists(path) else None
+
+    def launch(self, name, image_id, instance_type, subnet_id, security_group_ids, key_name, public_address, tags):
+        instance = self.api.run_instance(
+            image_id, instance_type, subnet_id, security_group_ids, key_name, public_address, tags
+        )
+        return builder_from_instance(instance, self.region)
+
+    def stop(self, builder):
+        self.api.stop_instance(builder.id)
+
+    def terminate(self, builder):
+        self.api.terminate_instance(builder.id)
+
+    def leftovers(self, name):
+        found = []
+        for group in self.api.security_groups_tagged(BUILDER_TAG, name):
+            tags = tags_to_dict(group.get("Tags"))
+            found.append(Leftover("security_group", group["GroupId"], tags.get(BUILDER_TAG, ""), tags.get(EXPIRES_TAG)))
+        for pair in self.api.key_pairs_tagged(BUILDER_TAG, name):
+            tags = tags_to_dict(pair.get("Tags"))
+            found.append(Leftover("key_pair", pair["KeyName"], tags.get(BUILDER_TAG, ""), tags.get(EXPIRES_TAG)))
+        return found
+
+    def delete_security_group(self, group_id):
+        self._ignore_gone(self.api.delete_security_group, group_id)
+
+    def delete_key_pair(self, key_name, key_dir):
+        self._ignore_gone(self.api.delete_key_pair, key_name)
+        path = self._key_file(key_name, key_dir)
+        if os.path.exists(path):
+            os.remove(path)
+
+    @staticmethod
+    def _ignore_gone(call, resource_id):
+        try:
+            call(resource_id)
+        except PhoenixError as error:
+            if error.code not in GONE_CODES:
+                raise
+
+    def api_calls(self):
+        return self.connection.api_calls()

@@ -1,0 +1,274 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: builder
+short_description: Launch, stop and tear down the temporary instance a golden image is baked on
+version_added: 0.1.0
+description:
+  - A builder is a temporary instance launched from a base image, provisioned by your roles, imaged by
+    M(phoenix.immutable.image), and then removed. The P(phoenix.immutable.bake#role) role drives it.
+  - O(state=present) resolves the base image (O(base_image_id), or the newest available image whose name
+    matches O(base_image_name)), creates a security group allowing SSH from O(ssh_cidrs) and a key pair
+    unless given, launches the builder and waits until the cloud reports it running with its status checks
+    passed. It returns the facts to connect to it. A builder of that O(name) that already runs is reused.
+  - Everything made for a builder is tagged with its name and an expiry (now + O(ttl)), written with the
+    resource itself, so what a crashed bake leaves behind is found later by O(state=reaped).
+  - If a launch fails half-way, what this run made is removed before the task fails.
+  - O(state=stopped) stops the builder before imaging. O(state=absent) terminates it and deletes the
+    security group and key pair made for it (and the private key file). O(state=reaped) does that for every
+    builder, security group and key pair whose expiry has passed.
+  - On AWS a builder is an EC2 instance.
+author:
+  - Phoenix maintainers (@phoenix-immutable)
+options:
+  state:
+    description:
+      - V(present) launches the builder, or reuses the running one of that name.
+      - V(stopped) stops it. V(absent) removes it and what was made for it.
+      - V(reaped) removes every expired builder and everything made for one.
+    type: str
+    choices: [present, stopped, absent, reaped]
+    default: present
+  name:
+    description:
+      - The builder's name, usually the bake id. Required unless O(state=reaped).
+    type: str
+  base_image_id:
+    description:
+      - The image to launch the builder from.
+    type: str
+  base_image_name:
+    description:
+      - A name pattern (glob); the newest available image matching it is the base. Used when
+        O(base_image_id) is not given.
+    type: str
+  base_image_owners:
+    description:
+      - Accounts whose images O(base_image_name) may match (for example a vendor's). Default your own.
+    type: list
+    elements: str
+    default: []
+  instance_type:
+    description:
+      - The builder's size. Small by default.
+    type: str
+    default: t3.micro
+  subnet_id:
+    description:
+      - The subnet to launch into. Default a default subnet of the region.
+    type: str
+  security_group_ids:
+    description:
+      - Security groups to use instead of creating one for the builder.
+    type: list
+    elements: str
+    default: []
+  ssh_cidrs:
+    description:
+      - Address ranges allowed to reach the builder over SSH, in the security group made for it.
+      - Default the range of the builder's subnet, never the whole internet.
+    type: list
+    elements: str
+    default: []
+  key_name:
+    description:
+      - An existing key pair to use instead of creating one (its private key is then yours to provide).
+    type: str
+  key_dir:
+    description:
+      - Where the private key of a key pair made for the builder is written (mode 0600).
+    type: path
+    default: ~/.ansible/phoenix/builder-keys
+  public_address:
+    description:
+      - Give the builder a public address and connect to it. Off by default.
+    type: bool
+    default: false
+  ttl:
+    description:
+      - Seconds after launch at which the builder, and what was made for it, may be reaped.
+    type: int
+    default: 14400
+  tags:
+    description:
+      - Extra tags for the builder and its volumes.
+    type: dict
+    default: {}
+  connection_user:
+    description:
+      - The user to connect as, returned in RV(connection.user) (the base image's default user).
+    type: str
+    default: ec2-user
+extends_documentation_fragment:
+  - phoenix.immutable.cloud
+  - phoenix.immutable.aws
+  - phoenix.immutable.wait
+notes:
+  - Check mode returns the plan (RV(actions)) and launches nothing.
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Launch a builder from the newest patched base image
+  phoenix.immutable.builder:
+    name: web-2026-11-25-1
+    base_image_name: base-ubuntu-24.04-*
+    subnet_id: subnet-0123456789abcdef0
+    ssh_cidrs: [10.0.0.0/16]
+    connection_user: ubuntu
+  register: builder
+
+- name: Stop it before imaging
+  phoenix.immutable.builder:
+    name: web-2026-11-25-1
+    state: stopped
+
+- name: Tear it down, with its security group and key pair
+  phoenix.immutable.builder:
+    name: web-2026-11-25-1
+    state: absent
+
+- name: Reap builders that crashed bakes left behind
+  phoenix.immutable.builder:
+    state: reaped
+"""
+
+RETURN = r"""
+builder:
+  description: The builder instance (for O(state=present) and O(state=stopped)).
+  returned: when a builder exists
+  type: dict
+  sample:
+    cloud: aws
+    id: i-0123456789abcdef0
+    name: web-2026-11-25-1
+    state: running
+    image_id: ami-0a1b2c3d4e5f67890
+    private_address: 10.0.1.23
+    expires_at: "2026-11-25T14:00:00Z"
+connection:
+  description: How to reach the builder.
+  returned: for O(state=present) outside check mode
+  type: dict
+  contains:
+    host:
+      description: The address to connect to.
+      type: str
+    user:
+      description: The user to connect as.
+      type: str
+    key_path:
+      description: The private key of the key pair made for the builder; null when O(key_name) was given.
+      type: str
+    instance_id:
+      description: The builder's id.
+      type: str
+  sample: {host: 10.0.1.23, user: ubuntu, key_path: /home/me/.ansible/phoenix/builder-keys/phoenix-builder-web-1.pem,
+           instance_id: i-0123456789abcdef0}
+base_image:
+  description: The base image the builder runs from, in the shape of RV(phoenix.immutable.image#module:image).
+  returned: for O(state=present)
+  type: dict
+actions:
+  description: What the task did, or would do in check mode, one entry per change.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {action: launch_builder, name: web-1, image_id: ami-0a1b2c3d4e5f67890, subnet_id: subnet-0123456789abcdef0}
+reaped:
+  description: Builders terminated by O(state=absent) or O(state=reaped).
+  returned: always
+  type: list
+  elements: dict
+api_calls:
+  description: Cloud API calls this task made, by service and operation.
+  returned: always
+  type: dict
+  sample: {"ec2:RunInstances": 1, "ec2:DescribeInstances": 2}
+"""
+
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import AWS_CONNECTION, CLOUD, WAIT, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.builders import BuilderRequest, BuilderWorkflow
+from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
+from ansible_collections.phoenix.immutable.plugins.module_utils.providers import builder_backends
+
+ARGUMENT_SPEC = build(
+    CLOUD,
+    AWS_CONNECTION,
+    WAIT,
+    state=dict(type="str", default="present", choices=["present", "stopped", "absent", "reaped"]),
+    name=dict(type="str"),
+    base_image_id=dict(type="str"),
+    base_image_name=dict(type="str"),
+    base_image_owners=dict(type="list", elements="str", default=[]),
+    instance_type=dict(type="str", default="t3.micro"),
+    subnet_id=dict(type="str"),
+    security_group_ids=dict(type="list", elements="str", default=[]),
+    ssh_cidrs=dict(type="list", elements="str", default=[]),
+    key_name=dict(type="str", no_log=False),
+    key_dir=dict(type="path", default="~/.ansible/phoenix/builder-keys", no_log=False),
+    public_address=dict(type="bool", default=False),
+    ttl=dict(type="int", default=14400),
+    tags=dict(type="dict", default={}),
+    connection_user=dict(type="str", default="ec2-user"),
+)
+
+
+def converge(module):
+    params = module.params
+    builders, images = builder_backends(params)
+    workflow = BuilderWorkflow(builders, images, module.waiter(), check_mode=module.check_mode)
+    state = params["state"]
+    if state == "present":
+        outcome = workflow.present(
+            BuilderRequest(
+                name=params["name"],
+                base_image_id=params["base_image_id"],
+                base_image_name=params["base_image_name"],
+                base_image_owners=params["base_image_owners"],
+                instance_type=params["instance_type"],
+                subnet_id=params["subnet_id"],
+                security_group_ids=params["security_group_ids"],
+                ssh_cidrs=params["ssh_cidrs"],
+                key_name=params["key_name"],
+                key_dir=params["key_dir"],
+                public_address=params["public_address"],
+                ttl_seconds=params["ttl"],
+                tags={str(key): str(value) for key, value in params["tags"].items()},
+                user=params["connection_user"],
+            )
+        )
+    elif state == "stopped":
+        outcome = workflow.stopped(params["name"])
+    elif state == "absent":
+        outcome = workflow.absent(params["name"], key_dir=params["key_dir"])
+    else:
+        outcome = workflow.reap(key_dir=params["key_dir"])
+    result = dict(
+        changed=outcome.changed, actions=outcome.actions, reaped=outcome.reaped, api_calls=builders.api_calls()
+    )
+    for key in ("builder", "connection", "base_image"):
+        if getattr(outcome, key) is not None:
+            result[key] = getattr(outcome, key)
+    return result
+
+
+def main():
+    PhoenixModule(
+        ARGUMENT_SPEC,
+        supports_check_mode=True,
+        required_if=[("state", "present", ["name"]), ("state", "stopped", ["name"]), ("state", "absent", ["name"])],
+        mutually_exclusive=[("base_image_id", "base_image_name")],
+    ).run(converge)
+
+
+if __name__ == "__main__":
+    main()
