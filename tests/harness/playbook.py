@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -317,11 +317,14 @@ def run_playbook(
     module_defaults: Mapping[str, Any] | None = None,
     stream: bool = False,
     verbosity: int = 0,
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> PlaybookRun:
     """Run ansible-playbook on a playbook file, or on a list of task dicts (one generated localhost play).
 
     `module_defaults` applies to the generated play only. `stream=True` also copies ansible's output to
     this process's stdout/stderr as it comes. Raises PlaybookTimeout after `timeout` seconds.
+    `on_start(process)` is called once ansible-playbook runs, so that a test running this in a thread can
+    kill it mid-way (the process leads a process group of its own: `os.killpg(process.pid, SIGKILL)`).
     """
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=_scaffold().runs))
     playbook_text = None
@@ -362,6 +365,8 @@ def run_playbook(
         errors="replace",
         start_new_session=True,  # a process group of its own, for _stop()
     )
+    if on_start is not None:
+        on_start(process)
     out: list[str] = []
     err: list[str] = []
     readers = [
