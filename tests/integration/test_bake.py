@@ -311,3 +311,32 @@ def test_a_bake_killed_midway_leaves_a_builder_with_a_ttl_that_the_reaper_remove
         time.sleep(0.5)
     assert leftovers(aws) == NOTHING_LEFT
     assert golden_images(aws) == []
+
+
+def test_a_second_bake_of_the_same_name_changes_nothing_and_an_unsigned_leftover_is_rebaked(aws, playbook, bake_dir):
+    first = playbook([bake_task(aws, bake_dir)], timeout=300)
+    assert first.rc == 0, first.explain()
+    [image] = golden_images(aws)
+    again = playbook([bake_task(aws, bake_dir)], timeout=300)
+    assert again.rc == 0, again.explain()
+    assert again.stats["localhost"]["changed"] == 0
+    assert [i["ImageId"] for i in golden_images(aws)] == [image["ImageId"]]
+    assert leftovers(aws) == NOTHING_LEFT
+
+    # What a bake killed between imaging and signing leaves: the image, without its signature.
+    ec2 = aws.client("ec2")
+    ec2.delete_tags(Resources=[image["ImageId"]],
+                    Tags=[{"Key": key} for key in tags_of(image) if key.startswith("phoenix:sig:")])
+    rebaked = playbook([bake_task(aws, bake_dir)], timeout=300)
+    assert rebaked.rc == 0, rebaked.explain()
+    [new] = golden_images(aws)
+    assert new["ImageId"] != image["ImageId"]
+    assert any(key.startswith("phoenix:sig:") for key in tags_of(new))
+
+
+def test_a_name_taken_by_another_image_is_refused(aws, playbook, bake_dir):
+    aws.client("ec2").create_image(InstanceId=aws.seed.builder_instance_id, Name="web-golden-1")
+    run = playbook([bake_task(aws, bake_dir)])
+    assert run.rc != 0
+    assert "was not made by this bake" in run.stdout + run.stderr
+    assert leftovers(aws) == NOTHING_LEFT
