@@ -106,13 +106,13 @@ extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
   - phoenix.immutable.wait
-notes:
-  - Check mode returns the plan (RV(actions)) and launches nothing.
 attributes:
   check_mode:
     support: full
+    description: Returns the plan in RV(actions) and launches, stops or removes nothing.
   diff_mode:
     support: none
+    description: A builder is launched or removed whole; RV(actions) says which.
 """
 
 EXAMPLES = r"""
