@@ -33,6 +33,11 @@ WAIT = dict(
     wait_timeout=dict(type="int", default=900),
 )
 
+# Doc fragment phoenix.immutable.policy
+POLICY = dict(
+    policy=dict(type="raw"),
+)
+
 
 def build(*pieces, **own):
     """A module's argument spec: the shared pieces it uses, then its own options."""

@@ -39,6 +39,15 @@ def _aws_builders(params):
     return AwsBuilderBackend(connection), AwsImageBackend(connection)
 
 
+def _aws_fleet(params):
+    from ._aws.groups import AwsGroupBackend
+    from ._aws.health import AwsHealthBackend
+    from ._aws.traffic import AwsTrafficBackend
+
+    connection = _aws_connection(params)
+    return AwsGroupBackend(connection), AwsTrafficBackend(connection), AwsHealthBackend(connection)
+
+
 IMAGE_BACKENDS = {"aws": _aws_images}
 BUILDER_BACKENDS = {"aws": _aws_builders}
 
@@ -80,3 +89,28 @@ def signing_key_backend_for(images):
 
 def signing_key_backend(params):
     return signing_key_backend_for(image_backend(params))
+
+
+FLEET_BACKENDS = {"aws": _aws_fleet}
+
+
+def fleet_backends(params):
+    """(GroupBackend, TrafficBackend, HealthBackend) of one cloud sharing one connection: calls counted together."""
+    return _choose(FLEET_BACKENDS, params)
+
+
+def _aws_retention(params):
+    from ._aws.builders import AwsBuilderBackend
+    from ._aws.groups import AwsGroupBackend
+    from ._aws.images import AwsImageBackend
+
+    connection = _aws_connection(params)
+    return AwsImageBackend(connection), AwsGroupBackend(connection), AwsBuilderBackend(connection)
+
+
+RETENTION_BACKENDS = {"aws": _aws_retention}
+
+
+def retention_backends(params):
+    """(ImageBackend, GroupBackend, BuilderBackend) of one cloud sharing one connection: calls counted together."""
+    return _choose(RETENTION_BACKENDS, params)

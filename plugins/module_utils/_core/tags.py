@@ -45,6 +45,14 @@ PAUSED_IN = "paused-in"
 REASON = "reason"
 PREVIOUS_IMAGE = "previous-image"
 ROLLED_BACK_FROM = "rolled-back-from"
+SIZE = "size"
+TEMPLATE_ID = "template-id"
+
+# Channels and retention (image_channel, image_prune, golden_image): an image's family when its name does
+# not say it, and promotions <prefix>promo<sep><channel><sep><keyid digits><sep><chunk>; see _core/channels.py.
+# image_prune also keeps the images named by the SERVICE groups' IMAGE, PREVIOUS_IMAGE and FROM_IMAGE tags.
+FAMILY = "family"
+PROMOTION = "promo"
 
 
 def tag_key(cloud, name):

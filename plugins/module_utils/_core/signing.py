@@ -1,0 +1,141 @@
+# Private to this collection.
+"""Signing an image: statement → DSSE envelope → the image's own tags, idempotently.
+
+A signer is any object with ``keyid``, ``public_key``, ``algorithm``, ``name`` and ``sign(data) -> bytes``
+(a local PEM key in ``keys.LocalSigner``, a cloud KMS key in its adapter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import dsse, keys
+from .canonical import sha256_hex
+from .descriptor import descriptor_digest, image_descriptor
+from .errors import InvalidInput, PhoenixError
+from .model import AVAILABLE
+from .signatures import envelope_tags, stored_signatures, tag_plan
+from .statement import build_statement, statement_payload
+
+
+@dataclass
+class SignOutcome:
+    changed: bool
+    image_id: str
+    region: str
+    keyid: str
+    statement: dict
+    statement_digest: str
+    descriptor: dict
+    descriptor_digest: str
+    envelope: dict = None
+    tags_set: list = field(default_factory=list)
+    tags_removed: list = field(default_factory=list)
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return {
+            "changed": self.changed,
+            "image_id": self.image_id,
+            "region": self.region,
+            "keyid": self.keyid,
+            "statement": self.statement,
+            "statement_digest": self.statement_digest,
+            "descriptor": self.descriptor,
+            "descriptor_digest": self.descriptor_digest,
+            "envelope": self.envelope,
+            "tags_set": self.tags_set,
+            "tags_removed": self.tags_removed,
+        }
+
+
+def existing_envelope(image, keyid, payload, public_key):
+    """The envelope already stored for ``keyid`` if it signs exactly ``payload`` and verifies, else None.
+
+    ECDSA signatures differ at every signing, so sameness is judged on the payload and the key.
+    """
+    for stored in stored_signatures(image.cloud, image.tags):
+        if stored.envelope is None or not keyid.startswith(stored.key_prefix):
+            continue
+        parsed = dsse.parse(stored.envelope)
+        if parsed.payload_type != dsse.PAYLOAD_TYPE or parsed.payload != payload:
+            continue
+        for signed_keyid, signature in parsed.signatures:
+            if signed_keyid == keyid and keys.verify(public_key, parsed.pae(), signature):
+                return stored.envelope
+    return None
+
+
+def _signers_on(image):
+    return sorted(
+        {
+            signed_keyid
+            for stored in stored_signatures(image.cloud, image.tags)
+            if stored.envelope is not None
+            for signed_keyid, _sig in dsse.parse(stored.envelope).signatures
+        }
+    )
+
+
+def sign_image(backend, image_id, signer, claims=None, check_mode=False):
+    """Sign the image and store the envelope in its tags; a second run with the same inputs changes nothing."""
+    image = backend.get(image_id)
+    if image is None:
+        raise PhoenixError(
+            "image %s not found in %s" % (image_id, backend.region),
+            resource=image_id,
+            code="ImageNotFound",
+            cloud=backend.cloud,
+            hint="Check image_id and region.",
+        )
+    if image.state != AVAILABLE:
+        raise InvalidInput(
+            "image %s in %s is %s; only an available image can be signed" % (image.id, image.region, image.state),
+            resource=image.id,
+            hint="Wait for the image to become available (the image module waits by default), then sign.",
+        )
+    statement = build_statement(image, claims)
+    payload = statement_payload(statement)
+    outcome = SignOutcome(
+        changed=False,
+        image_id=image.id,
+        region=image.region,
+        keyid=signer.keyid,
+        statement=statement,
+        statement_digest=sha256_hex(payload),
+        descriptor=image_descriptor(image),
+        descriptor_digest=descriptor_digest(image),
+    )
+    outcome.before = {"signed_by": _signers_on(image)}
+    outcome.envelope = existing_envelope(image, signer.keyid, payload, signer.public_key)
+    if outcome.envelope is not None:
+        outcome.after = outcome.before
+        return outcome
+    limits = backend.tag_limits
+    if check_mode:
+        # Size the tags with the longest signature the algorithm makes, to refuse now what would not fit.
+        placeholder = b"\0" * keys.MAX_SIGNATURE_LENGTH.get(signer.algorithm, 128)
+        envelope = dsse.envelope(payload, [(signer.keyid, placeholder)])
+    else:
+        signature = signer.sign(dsse.pae(dsse.PAYLOAD_TYPE, payload))
+        if not keys.verify(signer.public_key, dsse.pae(dsse.PAYLOAD_TYPE, payload), signature):
+            raise PhoenixError(
+                "the signature made by %s does not verify with its own public key" % signer.name,
+                resource=signer.name,
+                code="SignatureSelfCheckFailed",
+                hint="Nothing was stored. Check that the key is an ECC_NIST_P256 or Ed25519 signing key.",
+            )
+        envelope = dsse.envelope(payload, [(signer.keyid, signature)])
+    wanted = envelope_tags(image.cloud, signer.keyid, envelope, limits.max_value_length)
+    to_set, to_remove = tag_plan(
+        image.cloud, image.tags, signer.keyid, wanted, limits, "image %s in %s" % (image.id, image.region)
+    )
+    if not check_mode:
+        backend.set_tags(image, to_set, to_remove)
+        outcome.envelope = envelope
+    outcome.changed = True
+    outcome.tags_set = sorted(wanted)
+    outcome.tags_removed = to_remove
+    outcome.after = {"signed_by": sorted(set(outcome.before["signed_by"]) | {signer.keyid})}
+    return outcome

@@ -1,0 +1,147 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Public face of image signing and the trust policy, for modules and plugins. No Ansible import.
+
+Usage:
+
+policy = load_policy("policy.yml")                      # or a dict; InvalidInput when malformed
+verdict = verify_image(image_backend(params), "ami-…", policy)
+if not verdict.verified: fail(verdict.message)           # verdict.reason: "descriptor mismatch", …
+
+signer = local_signer("keys/build.pem", passphrase)       # or kms_signer(params, "alias/golden")
+outcome = sign_image(image_backend(params), "ami-…", signer, claims={"tests": "passed"})
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from ._core import dsse
+from ._core.descriptor import descriptor_digest, image_descriptor, subject_name
+from ._core.errors import InvalidInput, PhoenixError
+from ._core.keys import LocalSigner, keyid_of, load_public_key, public_key_pem
+from ._core.policy import TrustPolicy, Verification, evaluate, load_policy_file, parse_policy
+from ._core.signing import SignOutcome
+from ._core.signing import sign_image as _sign_image
+from ._core.statement import build_statement
+
+__all__ = [
+    "InvalidInput",
+    "PhoenixError",
+    "SignOutcome",
+    "TrustPolicy",
+    "Verification",
+    "build_statement",
+    "bundle_text",
+    "descriptor_digest",
+    "dsse",
+    "image_descriptor",
+    "keyid_of",
+    "kms_signer",
+    "load_policy",
+    "load_public_key",
+    "local_signer",
+    "public_key_pem",
+    "sign_image",
+    "subject_name",
+    "verify_image",
+    "write_bundle",
+]
+
+
+def load_policy(source, base_dir=None):
+    """A TrustPolicy from a YAML/JSON file path or a dict; raises InvalidInput with a clear message when bad.
+
+    Relative public key paths are read from the policy file's folder, or from ``base_dir`` for a dict.
+    """
+    if isinstance(source, TrustPolicy):
+        return source
+    if isinstance(source, dict):
+        return parse_policy(source, base_dir=base_dir, source="policy")
+    if isinstance(source, (str, os.PathLike)) and str(source):
+        path = os.path.expanduser(str(source))
+        if base_dir and not os.path.isabs(path):
+            path = os.path.join(base_dir, path)
+        return load_policy_file(path)
+    raise InvalidInput(
+        "policy must be the path of a trust policy file or a mapping; got %s" % type(source).__name__,
+        resource="policy",
+        hint="See docs/signing.md for the trust policy format.",
+    )
+
+
+def verify_image(image_backend, image_id, policy, now=None, key_backend=None):
+    """The Verification of one image under ``policy`` (a TrustPolicy, dict or path).
+
+    Never raises because an image fails verification: the verdict says why (``.reason``). Raises
+    PhoenixError for a malformed policy or when the cloud cannot be read. ``key_backend`` fetches the
+    public keys of KMS keys the policy trusts; by default the image backend's own cloud provides it.
+    """
+    policy = load_policy(policy)
+    if policy.cloud_keys and any(key.public_key is None for key in policy.cloud_keys):
+        if key_backend is None:
+            from .providers import signing_key_backend_for
+
+            key_backend = signing_key_backend_for(image_backend)
+        policy.resolve(key_backend)
+    image = image_backend.get(image_id)
+    return evaluate(policy, image, image_id=image_id, now=now, region=getattr(image_backend, "region", None))
+
+
+def sign_image(image_backend, image_id, signer, claims=None, check_mode=False):
+    """Sign the image (descriptor → in-toto statement → DSSE) and store the envelope in its tags.
+
+    Idempotent: the same key and the same statement change nothing. Returns a SignOutcome.
+    """
+    return _sign_image(image_backend, image_id, signer, claims=claims, check_mode=check_mode)
+
+
+def local_signer(path, passphrase=None):
+    """A signer for an Ed25519 or ECDSA P-256 private key in a PEM file."""
+    return LocalSigner.from_pem_file(os.path.expanduser(path), passphrase)
+
+
+def kms_signer(params, key_id):
+    """A signer for a cloud KMS key (on AWS: ECC_NIST_P256 key id, ARN or alias), from connection params."""
+    from .providers import signing_key_backend
+
+    return signing_key_backend(params).signer(key_id)
+
+
+def bundle_text(envelope):
+    """The offline bundle: the DSSE envelope as JSON, as any DSSE verifier reads it."""
+    return json.dumps(envelope, indent=2, sort_keys=True) + "\n"
+
+
+def write_bundle(path, envelope, check_mode=False):
+    """Write the envelope to ``path`` unless it already holds exactly that; returns whether it changed."""
+    text = bundle_text(envelope)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return False
+    except FileNotFoundError:
+        pass
+    except (OSError, UnicodeDecodeError):
+        pass  # unreadable or not ours: replace it
+    if check_mode:
+        return True
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise InvalidInput(
+            "cannot write the bundle %s: the folder %s does not exist" % (path, directory),
+            resource=path,
+            hint="Create the folder first, or choose another bundle_path. The image was signed.",
+        )
+    handle, temporary = tempfile.mkstemp(prefix=".bundle-", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except OSError as error:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise InvalidInput("cannot write the bundle %s: %s" % (path, error), resource=path) from None
+    return True
