@@ -21,11 +21,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 from emulators.aws import MotoEmulator  # noqa: E402
-from harness import PlaybookTimeout, run_playbook  # noqa: E402
+from harness import PlaybookTimeout, collections_root, run_playbook  # noqa: E402
+from harness.playbook import CALLBACK_NAME  # noqa: E402
+
+sys.path.insert(0, str(collections_root()))
+from ansible_collections.phoenix.immutable.plugins.module_utils import audit  # noqa: E402
 
 DEMO_PLAYBOOK = REPO_ROOT / "playbooks" / "demo.yml"
 SECOND_REGION = "us-west-2"
 TIMEOUT = 900
+# The demo's own audit trail: the audit_log callback writes it, the playbook verifies it at its end.
+AUDIT_LOG = REPO_ROOT / ".build" / "demo" / "audit.jsonl"
 RULE = "-" * 100
 
 
@@ -66,6 +72,18 @@ def images_table(emu: MotoEmulator, regions: list[str]) -> list[str]:
     return rows
 
 
+def audit_table(path: Path) -> list[str]:
+    """Verify the audit log again, outside Ansible, and show who changed what, when."""
+    if not path.exists():
+        return ["  (no audit log: nothing was changed, or the audit_log callback did not run)"]
+    found = audit.verify(path)
+    rows = ["  %-24s  %-14s  %-52s  %s" % ("when (UTC)", "who", "what", "where")]
+    rows += ["  %-24s  %-14s  %-52s  %s" % row for row in audit.summary_rows(audit.read_records(path))]
+    verdict = "chain intact" if found.valid else "BROKEN at line %s: %s" % (found.line, found.reason)
+    rows.append("  %d lines, %s, head %s" % (found.count, verdict, (found.head or "-")[:16]))
+    return rows
+
+
 def main() -> int:
     if not DEMO_PLAYBOOK.is_file():
         print("error: the demo playbook %s is missing; nothing to run" % DEMO_PLAYBOOK.relative_to(REPO_ROOT))
@@ -83,12 +101,20 @@ def main() -> int:
         print("  regions          %s, %s" % (seed.region, SECOND_REGION))
         emu.reset_calls()
 
+        AUDIT_LOG.parent.mkdir(parents=True, exist_ok=True)
+        AUDIT_LOG.unlink(missing_ok=True)  # a fresh emulator, a fresh trail
+
         section("ansible-playbook %s" % DEMO_PLAYBOOK.relative_to(REPO_ROOT))
         sys.stdout.flush()
         try:
             run = run_playbook(
                 DEMO_PLAYBOOK,
-                env=emu.env(),
+                env={
+                    **emu.env(),
+                    # The harness's result callback and the collection's audit trail.
+                    "ANSIBLE_CALLBACKS_ENABLED": "%s,phoenix.immutable.audit_log" % CALLBACK_NAME,
+                    "PHOENIX_AUDIT_LOG": str(AUDIT_LOG),
+                },
                 extra_vars={
                     "demo_region": seed.region,
                     "demo_second_region": SECOND_REGION,
@@ -106,7 +132,9 @@ def main() -> int:
 
         section("Summary: %d tasks, ansible-playbook exit status %s" % (len(run.tasks), run.rc))
         for record in run.tasks:
-            print(outcome(record))
+            # The playbook's own steps; a role's inner tasks only when they failed.
+            if " : " not in record["task"] or record["status"] in ("failed", "unreachable"):
+                print(outcome(record))
 
         section("State of the (emulated) cloud: images owned by account %s" % seed.account_id)
         print("\n".join(images_table(emu, [seed.region, SECOND_REGION])))
@@ -114,6 +142,9 @@ def main() -> int:
         section("API calls made by the playbook: %d" % sum(calls.values()))
         for action, count in sorted(calls.items(), key=lambda item: (-item[1], item[0])):
             print("  %5d  %s" % (count, action))
+
+        section("Audit trail: %s" % AUDIT_LOG.relative_to(REPO_ROOT))
+        print("\n".join(audit_table(AUDIT_LOG)))
 
         if run.rc != 0:
             print("\nThe demo playbook FAILED (exit status %s)." % run.rc)

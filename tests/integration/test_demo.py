@@ -21,3 +21,4 @@ def test_the_demo_runs_to_its_summary_and_succeeds():
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "The demo playbook succeeded." in done.stdout
     assert "API calls made by the playbook" in done.stdout
+    assert "chain intact" in done.stdout
