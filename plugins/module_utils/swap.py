@@ -1,0 +1,125 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Public face of blue/green and canary rollouts for modules and plugins. No Ansible import.
+
+    result = swap(params, check_mode=False)     # {changed, rollout, diff, api_calls}; raises PhoenixError
+
+The trust gate runs first: with ``verify`` (a trust policy) an image that fails it is refused before
+anything is read from or created in the fleet, failing closed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ._core.errors import InvalidInput, PhoenixError
+from ._core.health import HealthSpec
+from ._core.rollout import Rollout
+from ._core.rollout_model import RolloutBusy, RolloutFailed, RolloutSpec, validate
+from .providers import fleet_backends
+
+__all__ = ["PhoenixError", "Rollout", "RolloutBusy", "RolloutFailed", "RolloutSpec", "spec_from_params", "swap"]
+
+DEPLOYED = "deployed"
+ROLLED_BACK = "rolled_back"
+
+
+def spec_from_params(params):
+    health = params.get("health") or {}
+    return RolloutSpec(
+        service=params["service"],
+        listener=params["listener_arn"],
+        template=params["launch_template"],
+        image_id=params.get("image_id"),
+        subnets=params.get("subnets") or None,
+        size=params.get("size"),
+        strategy=params.get("strategy") or "all_at_once",
+        steps=list(params.get("canary_steps") or [10, 50, 100]),
+        step_seconds=params.get("step_seconds") or 0,
+        health=HealthSpec(
+            target_health=health.get("target_health", True),
+            probe_url=health.get("probe_url"),
+            probe_timeout=health.get("probe_timeout") or 5,
+            healthy_for_seconds=health.get("healthy_for_seconds") or 0,
+            alarms=list(health.get("alarms") or []),
+            interval=health.get("interval") or 5,
+        ),
+        timeout=params.get("timeout") or 900,
+        on_failure=params.get("on_failure") or "rollback",
+        keep_blue_seconds=params.get("keep_blue_seconds") or 0,
+        supersede=params.get("supersede", True),
+        lease_seconds=params.get("lease_seconds") or 300,
+    )
+
+
+class _TrustGate:
+    """Checks an image against the policy given in ``verify``; refuses, failing closed, before any change."""
+
+    def __init__(self, params):
+        self.params = params
+        self.policy = None
+        self.images = None
+        self.verdicts = []
+        if params.get("verify") not in (None, "", {}):
+            from .trust import load_policy
+
+            self.policy = load_policy(params["verify"])
+
+    def __call__(self, image_id):
+        if self.policy is None:
+            return
+        from .providers import image_backend
+        from .trust import verify_image
+
+        if self.images is None:
+            self.images = image_backend(self.params)
+        verdict = verify_image(self.images, image_id, self.policy)
+        self.verdicts.append(verdict.to_dict())
+        if not verdict.verified:
+            raise PhoenixError(
+                "image %s fails the trust policy given in verify: %s; nothing was created"
+                % (image_id, getattr(verdict, "message", None) or verdict.reason),
+                resource=image_id,
+                code="UntrustedImage",
+                hint="Refusing (fail closed). Sign the image with a trusted key, or fix the policy.",
+                details={"verification": verdict.to_dict()},
+            )
+
+    def api_calls(self):
+        return self.images.api_calls() if self.images is not None else {}
+
+
+def _calls(*backends):
+    total = Counter()
+    for backend in backends:
+        total.update(backend.api_calls())
+    return dict(sorted(total.items()))
+
+
+def swap(params, check_mode=False):
+    state = params.get("state") or DEPLOYED
+    spec = spec_from_params(params)
+    validate(spec, deploying=state == DEPLOYED)
+    gate = _TrustGate(params)  # Rollout calls it before its first fleet call: an untrusted image changes nothing
+    groups, traffic, alarms = fleet_backends(params)
+    rollout = Rollout(spec, groups, traffic, alarms, check_mode=check_mode, verify=gate)
+    try:
+        if state == DEPLOYED:
+            result = rollout.deployed()
+        elif state == ROLLED_BACK:
+            result = rollout.rolled_back()
+        else:
+            raise InvalidInput("state must be deployed or rolled_back, not %r" % state)
+    except PhoenixError as error:
+        calls = _calls(groups, gate)
+        error.details = dict(error.details or {})
+        error.details.setdefault("rollout", dict(rollout.record))
+        error.details["rollout"]["api_calls"] = calls
+        error.details["api_calls"] = calls
+        error.details.setdefault("changed", rollout.changed)
+        raise
+    calls = _calls(groups, gate)
+    result["rollout"]["api_calls"] = calls
+    result["api_calls"] = calls
+    if gate.verdicts:
+        result["verification"] = gate.verdicts
+    return result

@@ -1,0 +1,214 @@
+"""Fixtures of the blue/green swap tests: a service seeded in moto, golden images, a probe server, readers.
+
+- `service`: an ALB + listener + target group + base launch template + blue group of 2 instances
+  (`emulators.fleet.seed_service`), serving the seed's base image.
+- `golden`: two more images made from the seed's builder, `golden.first` and `golden.second`.
+- `probe`: an HTTP server on 127.0.0.1 whose answers the test controls (`probe.answer = callable`).
+- `swap_task(...)`: a blue_green task for the seeded service with fast test settings.
+- `trust`: the path of a trust policy trusting an Ed25519 key that signed `golden.second` (not `golden.first`).
+- `fleet(...)`: the service's state read back through boto3 (groups, target groups, template versions, weights).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import http.server
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from emulators.fleet import ServiceSeed, seed_service
+
+MODULE = "phoenix.immutable.blue_green"
+
+
+@dataclasses.dataclass(frozen=True)
+class Golden:
+    first: str
+    second: str
+
+
+@pytest.fixture
+def service(aws) -> ServiceSeed:
+    return seed_service(aws.client, aws.seed.base_image_id, aws.seed.subnet_ids, aws.seed.vpc_id, size=2)
+
+
+@pytest.fixture
+def golden(aws) -> Golden:
+    ec2 = aws.client("ec2")
+    made = [
+        ec2.create_image(InstanceId=aws.seed.builder_instance_id, Name="web-golden-%d" % number)["ImageId"]
+        for number in (1, 2)
+    ]
+    return Golden(*made)
+
+
+@pytest.fixture
+def trust(aws, playbook, tmp_path, golden):
+    """An Ed25519 key; golden.second signed with it; a policy trusting it."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    private = tmp_path / "release.pem"
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public = tmp_path / "release.pub"
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    run = playbook([{"name": "sign", "phoenix.immutable.image_sign": {"image_id": golden.second, "key": str(private)}}])
+    assert run.rc == 0, run.explain()
+    policy = tmp_path / "policy.yml"
+    policy.write_text(yaml.safe_dump({"keys": [{"name": "release", "public_key": str(public)}]}), encoding="utf-8")
+    return str(policy)
+
+
+class ProbeServer:
+    """`answer()` returns the HTTP status each GET gets; `hits` counts them."""
+
+    def __init__(self) -> None:
+        self.answer = lambda: 200
+        self.hits = 0
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                owner.hits += 1
+                status = owner.answer()
+                body = b"ok\n" if status < 400 else b"failing\n"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return "http://127.0.0.1:%d/health" % self.server.server_port
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def probe():
+    server = ProbeServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def swap_task(service):
+    def task(image_id=None, title="swap", register=None, **options):
+        args = {
+            "service": service.service,
+            "listener_arn": service.listener_arn,
+            "launch_template": service.launch_template_name,
+            "step_seconds": 0,
+            "keep_blue_seconds": 0,
+            "lease_seconds": 30,
+        }
+        if image_id:
+            args["image_id"] = image_id
+        health = options.pop("health", {})
+        args["health"] = {"interval": 0.2, **health}
+        args.update(options)
+        entry = {"name": title, MODULE: args}
+        if register:
+            entry["register"] = register
+        return entry
+
+    return task
+
+
+@dataclasses.dataclass
+class FleetState:
+    groups: dict[str, dict[str, Any]]
+    target_groups: dict[str, str]  # name -> arn
+    versions: list[dict[str, Any]]
+    weights: dict[str, int]  # target group name -> weight
+
+    def serving(self) -> dict[str, int]:
+        return {name: weight for name, weight in self.weights.items() if weight > 0}
+
+
+def tags_of(resource: dict[str, Any]) -> dict[str, str]:
+    return {tag["Key"]: tag.get("Value", "") for tag in resource.get("Tags", [])}
+
+
+def read_fleet(aws, service: ServiceSeed) -> FleetState:
+    autoscaling, elb, ec2 = aws.client("autoscaling"), aws.client("elbv2"), aws.client("ec2")
+    groups = {}
+    for group in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]:
+        instances = group.get("Instances", [])
+        ids = [instance["InstanceId"] for instance in instances]
+        images = set()
+        if ids:
+            for reservation in ec2.describe_instances(InstanceIds=ids)["Reservations"]:
+                images.update(instance["ImageId"] for instance in reservation["Instances"])
+        groups[group["AutoScalingGroupName"]] = {
+            "size": group["DesiredCapacity"],
+            "in_service": sum(1 for instance in instances if instance["LifecycleState"] == "InService"),
+            "tags": tags_of(group),
+            "images": images,
+            "targets": group.get("TargetGroupARNs", []),
+        }
+    target_groups = {tg["TargetGroupName"]: tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]}
+    names = {arn: name for name, arn in target_groups.items()}
+    versions = ec2.describe_launch_template_versions(LaunchTemplateId=service.launch_template_id, MaxResults=200)[
+        "LaunchTemplateVersions"
+    ]
+    [listener] = elb.describe_listeners(ListenerArns=[service.listener_arn])["Listeners"]
+    weights = {}
+    for action in listener["DefaultActions"]:
+        forward = action.get("ForwardConfig", {}).get("TargetGroups")
+        if forward:
+            for item in forward:
+                weights[names.get(item["TargetGroupArn"], item["TargetGroupArn"])] = item.get("Weight", 1)
+        elif action.get("TargetGroupArn"):
+            weights[names.get(action["TargetGroupArn"], action["TargetGroupArn"])] = 100
+    return FleetState(groups=groups, target_groups=target_groups, versions=versions, weights=weights)
+
+
+@pytest.fixture
+def fleet(aws, service):
+    return lambda: read_fleet(aws, service)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process started (transitively) by `pid`, read from /proc: ansible's workers and the module."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process we started and everything it started, each by its id (a crash of the controller)."""
+    for victim in [pid, *descendants(pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)

@@ -1,0 +1,449 @@
+"""The rollout state machine on an in-memory fleet: phases, gates, failure handling, leases and resumption.
+
+The fake backends implement the interfaces of _core/backends.py over dicts; a fake clock makes waits instant.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.backends import (
+    GroupBackend,
+    HealthBackend,
+    TrafficBackend,
+)
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.fleet import (
+    Group,
+    Instance,
+    Target,
+    TemplateVersion,
+)
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.health import HealthSpec
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout import Rollout
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import (
+    ORDER,
+    RolloutBusy,
+    RolloutFailed,
+    RolloutSpec,
+    validate,
+)
+
+LISTENER = "listener-1"
+
+
+class Crash(Exception):
+    """The controller dies: not a PhoenixError, so nothing of the rollout's error handling runs."""
+
+
+class FakeFleet(GroupBackend, TrafficBackend, HealthBackend):
+    cloud = "aws"
+
+    def __init__(self):
+        self.groups_by_name = {}
+        self.versions = {"lt-1": [TemplateVersion("lt-1", "1", "ami-blue", "base", True)]}
+        self.targets = {"tg-blue": Target("tg-blue", "web-blue", {"Port": 80})}
+        self.listener = {"tg-blue": 100}
+        self.target_states = {}
+        self.alarms = {}
+        self.calls = 0
+        self.crash_at = None  # (phase, weight or None): die right after recording it
+        self.lowest_blue = None
+        self.add_group("web-blue", 3, ["tg-blue"], ("lt-1", "1"))
+
+    # helpers
+    def add_group(self, name, size, targets, template, tags=None):
+        self.groups_by_name[name] = Group(
+            name=name,
+            size=size,
+            min_size=size,
+            max_size=size,
+            template=template,
+            targets=list(targets),
+            instances=[Instance("%s-i%d" % (name, n), True, True) for n in range(size)],
+            tags=dict(tags or {}),
+            subnets=["subnet-1"],
+        )
+
+    def _watch(self):
+        blue = self.groups_by_name.get("web-blue")
+        if blue is not None and self.listener.get("tg-blue", 0) > 0:
+            self.lowest_blue = blue.size if self.lowest_blue is None else min(self.lowest_blue, blue.size)
+
+    # GroupBackend
+    def groups(self):
+        self.calls += 1
+        return list(self.groups_by_name.values())
+
+    def get(self, name):
+        self.calls += 1
+        return self.groups_by_name.get(name)
+
+    def create_empty(self, name, template, subnets, tags):
+        self.calls += 1
+        if name in self.groups_by_name:
+            return False
+        self.add_group(name, 0, [], template, tags)
+        self.groups_by_name[name].subnets = list(subnets)
+        return True
+
+    def template_version(self, template, version=None):
+        versions = self.versions[template]
+        if version in (None, "$Default"):
+            return [v for v in versions if v.default][0]
+        return [v for v in versions if v.version == str(version)][0]
+
+    def template_versions(self, template):
+        return list(self.versions[template])
+
+    def create_template_version(self, base, image_id, description):
+        number = str(max(int(v.version) for v in self.versions[base]) + 1)
+        version = TemplateVersion(base, number, image_id, description)
+        self.versions[base].append(version)
+        return version
+
+    def delete_template_version(self, template_id, version):
+        self.versions[template_id] = [v for v in self.versions[template_id] if v.version != str(version)]
+
+    def launch(self, name, template, target, size):
+        group = self.groups_by_name[name]
+        group.template = template
+        if target not in group.targets:
+            group.targets.append(target)
+        self.resize(name, size)
+
+    def resize(self, name, size):
+        group = self.groups_by_name[name]
+        group.size = group.min_size = group.max_size = size
+        group.instances = [Instance("%s-i%d" % (name, n), True, True) for n in range(size)]
+        self._watch()
+
+    def set_tags(self, name, tags):
+        self.groups_by_name[name].tags.update(tags)
+        crash = self.crash_at
+        if crash and tags.get("phoenix:phase") == crash[0] and crash[1] in (None, int(tags.get("phoenix:weight", -1))):
+            self.crash_at = None
+            raise Crash()
+
+    def remove_tags(self, name, keys):
+        for key in keys:
+            self.groups_by_name[name].tags.pop(key, None)
+
+    def delete(self, name):
+        self.groups_by_name.pop(name, None)
+
+    def api_calls(self):
+        return {"fake:Call": self.calls}
+
+    # TrafficBackend
+    def weights(self, listener):
+        return dict(self.listener)
+
+    def set_weights(self, listener, weights):
+        self.listener = dict(weights)
+        self._watch()
+
+    def target(self, target_id):
+        return self.targets.get(target_id)
+
+    def find_target(self, name):
+        return next((t for t in self.targets.values() if t.name == name), None)
+
+    def create_target_like(self, name, model, tags):
+        target = Target("tg-%s" % name, name, dict(model.settings))
+        self.targets[target.id] = target
+        return target
+
+    def delete_target(self, target_id):
+        assert target_id not in self.listener, "a target in use by the listener cannot be deleted"
+        self.targets.pop(target_id, None)
+
+    def target_health(self, target_id):
+        members = [g for g in self.groups_by_name.values() if target_id in g.targets]
+        return {i.id: self.target_states.get(i.id, "healthy") for g in members for i in g.instances}
+
+    # HealthBackend
+    def alarm_states(self, names):
+        return {name: self.alarms.get(name, "OK") for name in names}
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_800_000_000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def make_spec(**options):
+    health = options.pop("health", HealthSpec(interval=1))
+    values = dict(service="web", listener=LISTENER, template="lt-1", image_id="ami-green", health=health)
+    values.update(options)
+    return RolloutSpec(**values)
+
+
+def rollout(fleet, clock, probe=None, **options):
+    hooks = {"clock": clock, "sleep": clock.sleep}
+    if probe is not None:
+        hooks["probe"] = probe
+    return Rollout(make_spec(**options), fleet, fleet, fleet, **hooks)
+
+
+@pytest.fixture
+def fleet():
+    return FakeFleet()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def assert_green_serves(fleet, image="ami-green", name="web-a"):
+    assert set(fleet.groups_by_name) == {name}
+    group = fleet.groups_by_name[name]
+    assert fleet.listener == {"tg-%s" % name: 100}
+    assert set(fleet.targets) == {"tg-%s" % name}
+    assert fleet.template_version("lt-1", group.template[1]).image_id == image
+    assert group.size == 3 and group.tags["phoenix:role"] == "blue" and group.tags["phoenix:phase"] == "done"
+    assert [v.version for v in fleet.versions["lt-1"]] == ["1", group.template[1]]
+
+
+def test_all_at_once_goes_through_every_phase_and_retires_blue(fleet, clock):
+    result = rollout(fleet, clock).deployed()
+    assert result["changed"] is True
+    assert [p["phase"] for p in result["rollout"]["phases"]] == list(ORDER)
+    assert result["diff"] == {
+        "before": {"image": "ami-blue", "group": "web-blue"},
+        "after": {"image": "ami-green", "group": "web-a"},
+    }
+    assert_green_serves(fleet)
+    assert fleet.lowest_blue == 3
+
+
+def test_the_same_image_again_changes_nothing(fleet, clock):
+    rollout(fleet, clock).deployed()
+    again = rollout(fleet, clock).deployed()
+    assert again["changed"] is False and again["rollout"]["state"] == "serving"
+
+
+def test_the_next_rollout_takes_the_other_slot(fleet, clock):
+    rollout(fleet, clock).deployed()
+    rollout(fleet, clock, image_id="ami-third").deployed()
+    assert_green_serves(fleet, image="ami-third", name="web-b")
+
+
+def test_canary_steps_are_gated_and_a_failure_rolls_back_to_blue_at_full_size(fleet, clock):
+    seen = []
+
+    def probe(url, timeout):
+        seen.append(dict(fleet.listener))
+        return (fleet.listener.get("tg-web-a", 0) < 50), "HTTP 200"
+
+    spec_health = HealthSpec(probe_url="http://127.0.0.1:1/health", interval=1)
+    with pytest.raises(RolloutFailed) as failure:
+        rollout(fleet, clock, probe=probe, strategy="canary", steps=[10, 50, 100], health=spec_health).deployed()
+    assert failure.value.code == "RolledBack"
+    record = failure.value.details["rollout"]
+    assert [(p["phase"], p.get("weight")) for p in record["phases"] if p["phase"] == "shift"] == [
+        ("shift", 10),
+        ("shift", 50),
+    ]
+    assert record["state"] == "rolled_back"
+    assert fleet.listener == {"tg-blue": 100}
+    assert set(fleet.groups_by_name) == {"web-blue"} and fleet.groups_by_name["web-blue"].size == 3
+    assert set(fleet.targets) == {"tg-blue"} and [v.version for v in fleet.versions["lt-1"]] == ["1"]
+    assert fleet.lowest_blue == 3
+    assert {"tg-blue": 90, "tg-web-a": 10} in seen
+
+
+def test_pause_keeps_traffic_and_releases_the_lease_then_a_rerun_resumes(fleet, clock):
+    healthy = {"ok": False}
+    health = HealthSpec(probe_url="http://127.0.0.1:1/", interval=1)
+
+    def probe(url, timeout):
+        return healthy["ok"] or fleet.listener.get("tg-web-a", 0) == 0, "HTTP 503"
+
+    with pytest.raises(RolloutFailed) as failure:
+        rollout(
+            fleet, clock, probe=probe, strategy="canary", steps=[10, 100], on_failure="pause", health=health
+        ).deployed()
+    assert failure.value.code == "RolloutPaused"
+    assert fleet.listener == {"tg-blue": 90, "tg-web-a": 10}
+    assert fleet.groups_by_name["web-a"].tags["phoenix:lease-until"] == "0"
+    healthy["ok"] = True
+    result = rollout(fleet, clock, probe=probe, strategy="canary", steps=[10, 100], health=health).deployed()
+    assert result["rollout"]["resumed_from"] == "shift"
+    assert_green_serves(fleet)
+
+
+def test_unhealthy_targets_fail_the_wait_before_any_traffic_moves(fleet, clock):
+    fleet.target_states = {"web-a-i0": "unhealthy"}
+    with pytest.raises(RolloutFailed) as failure:
+        rollout(fleet, clock, timeout=30).deployed()
+    assert "web-a-i0 unhealthy" in failure.value.message
+    assert fleet.listener == {"tg-blue": 100} and set(fleet.groups_by_name) == {"web-blue"}
+
+
+def test_an_alarm_fails_the_gate(fleet, clock):
+    fleet.alarms = {"web-5xx": "ALARM"}
+    with pytest.raises(RolloutFailed) as failure:
+        rollout(fleet, clock, timeout=5, health=HealthSpec(alarms=["web-5xx"], interval=1)).deployed()
+    assert "web-5xx is ALARM" in failure.value.message
+
+
+@pytest.mark.parametrize(
+    ("phase", "weight"),
+    [
+        ("template", None),
+        ("target", None),
+        ("launch", None),
+        ("wait_healthy", None),
+        ("shift", 10),
+        ("shift", 100),
+        ("keep_blue", None),
+        ("retire_blue", None),
+    ],
+)
+def test_a_crash_at_any_phase_is_resumed_by_another_controller_after_the_lease(fleet, clock, phase, weight):
+    fleet.crash_at = (phase, weight)
+    with pytest.raises(Crash):
+        rollout(fleet, clock, strategy="canary", steps=[10, 50, 100], lease_seconds=60).deployed()
+    with pytest.raises(RolloutBusy) as busy:
+        rollout(fleet, clock, strategy="canary", steps=[10, 50, 100]).deployed()
+    assert "in progress in another run" in busy.value.message and busy.value.code == "RolloutInProgress"
+    clock.sleep(61)
+    result = rollout(fleet, clock, strategy="canary", steps=[10, 50, 100]).deployed()
+    assert result["rollout"]["resumed_from"] == phase
+    assert_green_serves(fleet)
+    assert fleet.lowest_blue == 3
+
+
+def test_a_half_done_rollout_of_another_image_is_rolled_back_first_or_refused(fleet, clock):
+    fleet.crash_at = ("shift", 10)
+    with pytest.raises(Crash):
+        rollout(fleet, clock, strategy="canary", lease_seconds=5).deployed()
+    clock.sleep(10)
+    with pytest.raises(RolloutBusy) as refused:
+        rollout(fleet, clock, image_id="ami-other", supersede=False).deployed()
+    assert "supersede is false" in refused.value.message
+    result = rollout(fleet, clock, image_id="ami-other").deployed()
+    assert result["rollout"]["superseded"]["image"] == "ami-green"
+    assert_green_serves(fleet, image="ami-other")
+
+
+def test_rolled_back_mid_rollout_and_after_a_finished_one(fleet, clock):
+    fleet.crash_at = ("keep_blue", None)
+    with pytest.raises(Crash):
+        rollout(fleet, clock, lease_seconds=5).deployed()
+    clock.sleep(10)
+    back = rollout(fleet, clock).rolled_back()
+    assert back["changed"] is True and fleet.listener == {"tg-blue": 100}
+    assert set(fleet.groups_by_name) == {"web-blue"} and fleet.groups_by_name["web-blue"].size == 3
+
+    rollout(fleet, clock).deployed()
+    again = rollout(fleet, clock).rolled_back()
+    assert again["changed"] is True and again["rollout"]["to_image"] == "ami-blue"
+    assert fleet.groups_by_name["web-b"].tags["phoenix:rolled-back-from"] == "ami-green"
+    assert rollout(fleet, clock).rolled_back()["changed"] is False
+
+
+def test_check_mode_plans_without_calls_that_change_anything(fleet, clock):
+    spec = make_spec(strategy="canary", steps=[25, 100])
+    result = Rollout(spec, fleet, fleet, fleet, check_mode=True, clock=clock, sleep=clock.sleep).deployed()
+    assert result["changed"] is True and result["rollout"]["state"] == "planned"
+    assert [p.get("weight") for p in result["rollout"]["plan"] if p["phase"] == "shift"] == [25, 100]
+    assert set(fleet.groups_by_name) == {"web-blue"} and fleet.listener == {"tg-blue": 100}
+
+
+def test_the_trust_gate_runs_before_anything_is_read(fleet, clock):
+    def refuse(image_id):
+        raise InvalidInput("untrusted %s" % image_id)
+
+    with pytest.raises(InvalidInput):
+        Rollout(make_spec(), fleet, fleet, fleet, verify=refuse, clock=clock, sleep=clock.sleep).deployed()
+    assert fleet.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"service": "a" * 31}, "1 to 30 letters"),
+        ({"service": "-web"}, "not starting with a hyphen"),
+        ({"service": "web_1"}, "letters, digits or hyphens"),
+        ({"image_id": None}, "image_id is required"),
+        ({"size": 0}, "size must be at least 1"),
+        ({"strategy": "canary", "steps": [50, 10, 100]}, "increasing"),
+        ({"strategy": "canary", "steps": [10, 50]}, "ending with 100"),
+        ({"strategy": "canary", "steps": [0, 100]}, "between 1 and 100"),
+        ({"step_seconds": -1}, "step_seconds must not be negative"),
+        ({"lease_seconds": 0}, "lease_seconds must be at least 1"),
+    ],
+)
+def test_bad_input_is_refused_with_the_option_named(options, message):
+    with pytest.raises(InvalidInput) as error:
+        validate(make_spec(**options))
+    assert message in error.value.message
+
+
+def test_rolled_back_while_blue_was_being_retired_restores_its_size_before_traffic(fleet, clock):
+    fleet.crash_at = ("retire_blue", None)
+    with pytest.raises(Crash):
+        rollout(fleet, clock, lease_seconds=5).deployed()
+    fleet.resize("web-blue", 0)  # the dead run had scaled blue in already
+    clock.sleep(10)
+    order = []
+    original_set_weights = fleet.set_weights
+
+    def set_weights(listener, weights):
+        order.append(("traffic", fleet.groups_by_name["web-blue"].size))
+        original_set_weights(listener, weights)
+
+    fleet.set_weights = set_weights
+    result = rollout(fleet, clock).rolled_back()
+    assert result["rollout"]["phases"][-1]["restored_size"] == 3
+    assert order == [("traffic", 3)]
+    assert fleet.listener == {"tg-blue": 100} and set(fleet.groups_by_name) == {"web-blue"}
+
+
+def test_a_slot_taken_by_a_group_of_someone_else_is_refused_clearly(fleet, clock):
+    fleet.add_group("web-a", 1, [], ("lt-1", "1"))
+    with pytest.raises(RolloutBusy) as taken:
+        rollout(fleet, clock).deployed()
+    assert taken.value.code == "SlotTaken" and "not of this service" in taken.value.message
+    assert fleet.listener == {"tg-blue": 100}
+
+
+def test_a_failure_while_blue_is_kept_rolls_back_at_once(fleet, clock):
+    health = HealthSpec(probe_url="http://127.0.0.1:1/", interval=1)
+    calls = {"n": 0}
+
+    def probe(url, timeout):
+        calls["n"] += 1
+        serving_green_alone = fleet.listener == {"tg-web-a": 100}
+        return not (serving_green_alone and fleet.clock_marker), "HTTP 502"
+
+    fleet.clock_marker = False
+    original_sleep = clock.sleep
+
+    def sleep(seconds):
+        fleet.clock_marker = True  # green starts failing once it has served alone for a while
+        original_sleep(seconds)
+
+    clock.sleep = sleep
+    with pytest.raises(RolloutFailed) as failure:
+        rollout(fleet, clock, probe=probe, keep_blue_seconds=30, health=health).deployed()
+    assert "keep_blue" in failure.value.message
+    assert fleet.listener == {"tg-blue": 100} and set(fleet.groups_by_name) == {"web-blue"}
+    assert fleet.groups_by_name["web-blue"].size == 3
+
+
+def test_size_overrides_blue_size_and_subnets_default_to_blue(fleet, clock):
+    rollout(fleet, clock, size=5).deployed()
+    group = fleet.groups_by_name["web-a"]
+    assert group.size == 5 and group.subnets == ["subnet-1"]
+    rollout(fleet, clock, image_id="ami-third", subnets=["subnet-9"]).deployed()
+    assert fleet.groups_by_name["web-b"].subnets == ["subnet-9"] and fleet.groups_by_name["web-b"].size == 5
