@@ -21,6 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 from emulators.aws import MotoEmulator  # noqa: E402
+from emulators.fleet import seed_service, service_table  # noqa: E402
 from harness import PlaybookTimeout, collections_root, run_playbook  # noqa: E402
 from harness.playbook import CALLBACK_NAME  # noqa: E402
 
@@ -94,11 +95,14 @@ def main() -> int:
         emu.start()
         emu.reset()
         seed = emu.seed()
+        service = seed_service(emu.client, seed.base_image_id, seed.subnet_ids, seed.vpc_id, service="web", size=2)
         section("AWS emulator at %s (account %s)" % (emu.endpoint_url, seed.account_id))
         print("  base image       %s (%s)" % (seed.base_image_id, seed.base_image_name))
         print("                   made from the vendor image %s" % seed.vendor_image_id)
         print("  builder instance %s, running from the base image" % seed.builder_instance_id)
         print("  regions          %s, %s" % (seed.region, SECOND_REGION))
+        print("  web service      listener %s," % service.listener_arn)
+        print("                   blue group %s: 2 instances of the base image" % service.group_name)
         emu.reset_calls()
 
         AUDIT_LOG.parent.mkdir(parents=True, exist_ok=True)
@@ -121,6 +125,8 @@ def main() -> int:
                     "demo_builder_instance_id": seed.builder_instance_id,
                     "demo_base_image_id": seed.base_image_id,
                     "demo_base_image_name": seed.base_image_name,
+                    "demo_listener_arn": service.listener_arn,
+                    "demo_launch_template": service.launch_template_name,
                 },
                 stream=True,
                 timeout=TIMEOUT,
@@ -138,6 +144,9 @@ def main() -> int:
 
         section("State of the (emulated) cloud: images owned by account %s" % seed.account_id)
         print("\n".join(images_table(emu, [seed.region, SECOND_REGION])))
+
+        section("The web service's groups")
+        print("\n".join(service_table(emu.client, service)))
 
         section("API calls made by the playbook: %d" % sum(calls.values()))
         for action, count in sorted(calls.items(), key=lambda item: (-item[1], item[0])):

@@ -172,6 +172,7 @@ api_calls:
 """
 
 from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import AWS_CONNECTION, CLOUD, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend, signing_key_backend_for

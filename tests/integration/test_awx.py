@@ -20,6 +20,7 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
+from emulators.fleet import seed_service
 from harness import collections_root
 from harness.playbook import SCRUBBED_PREFIXES
 
@@ -71,7 +72,10 @@ def private_data_dir(tmp_path: Path, aws, audit_log: Path) -> Path:
         # The audit log: the project's ansible.cfg enables the callback; this puts the log in this test.
         "PHOENIX_AUDIT_LOG": str(audit_log),
     }
+    service = seed_service(aws.emu.client, aws.seed.base_image_id, aws.seed.subnet_ids, aws.seed.vpc_id)
     extravars = {
+        "demo_listener_arn": service.listener_arn,
+        "demo_launch_template": service.launch_template_name,
         "demo_region": aws.seed.region,
         "demo_second_region": SECOND_REGION,
         "demo_builder_instance_id": aws.seed.builder_instance_id,
@@ -127,12 +131,12 @@ def test_ansible_runner_runs_the_collection_playbooks_with_awx_credentials(aws, 
     [image] = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])["Images"]
     [copy] = aws.client("ec2", SECOND_REGION).describe_images(Owners=["self"])["Images"]
     assert copy["Name"] == name
-    # The golden image, and the imposter the demo makes to show that copied signatures are refused.
-    assert aws.calls.get("ec2:CreateImage") == 2
+    # The golden image, the imposter the demo makes to show that copied signatures are refused, the next release.
+    assert aws.calls.get("ec2:CreateImage") == 3
 
     # The job events AWX would store: the bake's result, and the audit verification at the end.
     events = job_events(pdd, ident)
-    [bake] = ok_results(events, "Image the builder and copy the image where it is needed")
+    bake = ok_results(events, "Image the builder and copy the image where it is needed")[0]
     assert bake["changed"] is True and bake["image"]["id"] == image["ImageId"]
     [verified] = ok_results(events, "Verify the hash chain of the audit log")
     assert verified["valid"] is True and verified["count"] >= 2

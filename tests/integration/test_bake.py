@@ -325,8 +325,9 @@ def test_a_second_bake_of_the_same_name_changes_nothing_and_an_unsigned_leftover
 
     # What a bake killed between imaging and signing leaves: the image, without its signature.
     ec2 = aws.client("ec2")
-    ec2.delete_tags(Resources=[image["ImageId"]],
-                    Tags=[{"Key": key} for key in tags_of(image) if key.startswith("phoenix:sig:")])
+    ec2.delete_tags(
+        Resources=[image["ImageId"]], Tags=[{"Key": key} for key in tags_of(image) if key.startswith("phoenix:sig:")]
+    )
     rebaked = playbook([bake_task(aws, bake_dir)], timeout=300)
     assert rebaked.rc == 0, rebaked.explain()
     [new] = golden_images(aws)

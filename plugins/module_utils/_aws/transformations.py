@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from .._core import model
-from .._core.builders import Builder
 from .._core import tags as tagging
+from .._core.builders import Builder
 from .._core.timeutil import format_utc, parse_utc
 
 IMAGE_STATES = {
