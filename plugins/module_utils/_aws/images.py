@@ -98,6 +98,10 @@ class AwsImageBackend(ImageBackend):
         launching = set()
         for version in self.api.template_versions_launching(image.id):
             key = (version["LaunchTemplateId"], version["VersionNumber"])
+            # The image-id filter narrows the listing; the version's own data decides (an emulator, or a
+            # filter a region does not honour, must not make every template a user of every image).
+            if version.get("LaunchTemplateData", {}).get("ImageId") != image.id:
+                continue
             if key not in launching:
                 launching.add(key)
                 users.append(

@@ -48,10 +48,8 @@ ROLLED_BACK_FROM = "rolled-back-from"
 SIZE = "size"
 TEMPLATE_ID = "template-id"
 
-# Channels and retention (image_channel, image_prune, golden_image): an image's family when its name does
-# not say it, and promotions <prefix>promo<sep><channel><sep><keyid digits><sep><chunk>; see _core/channels.py.
-# image_prune also keeps the images named by the SERVICE groups' IMAGE, PREVIOUS_IMAGE and FROM_IMAGE tags.
-FAMILY = "family"
+# Channels (image_channel, golden_image): promotions <prefix>promo<sep><channel><sep><keyid digits><sep><chunk>;
+# see _core/channels.py. image_prune keeps the images named by SERVICE groups' IMAGE, PREVIOUS_IMAGE, FROM_IMAGE.
 PROMOTION = "promo"
 
 

@@ -108,8 +108,8 @@ def private_key(request):
     )
 
 
-def sign(images, key, image_id="ami-0000000000000001", claims=CLAIMS, **options):
-    return trust.sign_image(images, image_id, LocalSigner(key), claims=claims, **options)
+def sign(images, key, image_id="ami-0000000000000001", claims=None, **options):
+    return trust.sign_image(images, image_id, LocalSigner(key), claims=CLAIMS if claims is None else claims, **options)
 
 
 def verify(images, policy, image_id="ami-0000000000000001"):
