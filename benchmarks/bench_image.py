@@ -11,31 +11,14 @@ instances). Figures go to stdout and to benchmarks/results/image.json. Nothing h
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "tests"))
+# The emulators and the test harness live in tests/; measure.py beside this file.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from emulators.aws import INSTANCE_TYPE, MotoEmulator  # noqa: E402
-from harness import run_playbook  # noqa: E402
-
-RESULTS = REPO_ROOT / "benchmarks" / "results" / "image.json"
-GROUP = "group/phoenix.immutable.aws"
-
-
-def measure(emu, seed, name, tasks):
-    defaults = {GROUP: {"region": seed.region, "endpoint_url": emu.endpoint_url}}
-    emu.reset_calls()
-    started = time.monotonic()
-    run = run_playbook(tasks, env=emu.env(), module_defaults=defaults)
-    elapsed = time.monotonic() - started
-    if run.rc != 0 and name != "delete refused (in use)":
-        raise SystemExit("scenario %r failed:\n%s" % (name, run.explain()))
-    calls = dict(sorted(emu.calls.items()))
-    return {"scenario": name, "seconds": round(elapsed, 2), "calls": sum(calls.values()), "by_operation": calls}
+from measure import measure, write_results  # noqa: E402
 
 
 def main():
@@ -77,7 +60,7 @@ def main():
                 "phoenix.immutable.image": {"state": "absent", "image_id": seed.base_image_id},
                 "ignore_errors": True,
             }
-            row = measure(emu, seed, "delete refused (in use)", [refused])
+            row = measure(emu, seed, "delete refused (in use)", [refused], may_fail=True)
             row["instances_using_image"] = users
             rows.append(row)
 
@@ -95,9 +78,7 @@ def main():
             print("    %5d  %s" % (count, operation))
     for key, value in ratios.items():
         print("ratio %-52s %s" % (key, value))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"rows": rows, "ratios": ratios}, indent=2) + "\n")
-    print("written to %s" % RESULTS.relative_to(REPO_ROOT))
+    write_results("image", {"scenarios": rows, "ratios": ratios})
 
 
 if __name__ == "__main__":

@@ -11,20 +11,15 @@ Figures go to stdout and to benchmarks/results/swap.json. Nothing here asserts a
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "tests"))
+# The emulators and the test harness live in tests/; measure.py beside this file.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from emulators.aws import MotoEmulator  # noqa: E402
 from emulators.fleet import seed_service  # noqa: E402
-from harness import run_playbook  # noqa: E402
-
-RESULTS = REPO_ROOT / "benchmarks" / "results" / "swap.json"
-GROUP = "group/phoenix.immutable.aws"
+from measure import measure, write_results  # noqa: E402
 
 
 def swap(service, **options):
@@ -38,25 +33,6 @@ def swap(service, **options):
     }
     args.update(options)
     return [{"name": "swap", "phoenix.immutable.blue_green": args}]
-
-
-def measure(emu, seed, name, tasks):
-    defaults = {GROUP: {"region": seed.region, "endpoint_url": emu.endpoint_url}}
-    emu.reset_calls()
-    started = time.monotonic()
-    run = run_playbook(tasks, env=emu.env(), module_defaults=defaults)
-    elapsed = time.monotonic() - started
-    if run.rc != 0:
-        raise SystemExit("scenario %r failed:\n%s" % (name, run.explain()))
-    calls = dict(sorted(emu.calls.items()))
-    reported = run.task("swap")["result"]["api_calls"]
-    return {
-        "scenario": name,
-        "seconds": round(elapsed, 2),
-        "calls": sum(calls.values()),
-        "reported_by_module": sum(reported.values()),
-        "by_operation": calls,
-    }
 
 
 def images(emu, seed, count):
@@ -78,20 +54,19 @@ def main():
         seed = emu.seed()
         service = seed_service(emu.client, seed.base_image_id, seed.subnet_ids, seed.vpc_id, size=2)
         first, second = images(emu, seed, 2)
-        rows.append(measure(emu, seed, "all at once, 2 instances", swap(service, image_id=first)))
-        rows.append(measure(emu, seed, "re-run (no-op)", swap(service, image_id=first)))
+        rows.append(measure(emu, seed, "all at once, 2 instances", swap(service, image_id=first), reported_by="swap"))
+        rows.append(measure(emu, seed, "re-run (no-op)", swap(service, image_id=first), reported_by="swap"))
         canary = swap(service, image_id=second, strategy="canary", canary_steps=[10, 50, 100])
-        rows.append(measure(emu, seed, "canary 10/50/100, 2 instances", canary))
-        rows.append(
-            measure(emu, seed, "rolled_back (redeploys the previous image)", swap(service, state="rolled_back"))
-        )
+        rows.append(measure(emu, seed, "canary 10/50/100, 2 instances", canary, reported_by="swap"))
+        rollback = swap(service, state="rolled_back")
+        rows.append(measure(emu, seed, "rolled_back (redeploys the previous image)", rollback, reported_by="swap"))
 
         emu.reset()
         seed = emu.seed()
         service = seed_service(emu.client, seed.base_image_id, seed.subnet_ids, seed.vpc_id, size=args.size)
         [large] = images(emu, seed, 1)
         canary = swap(service, image_id=large, strategy="canary", canary_steps=[10, 50, 100])
-        rows.append(measure(emu, seed, "canary 10/50/100, %d instances" % args.size, canary))
+        rows.append(measure(emu, seed, "canary 10/50/100, %d instances" % args.size, canary, reported_by="swap"))
 
     for row in rows:
         print(
@@ -105,9 +80,7 @@ def main():
     }
     for name, value in ratios.items():
         print("%-46s %.3f" % (name, value))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"scenarios": rows, "ratios": ratios}, indent=2, sort_keys=True) + "\n")
-    print("written to %s" % RESULTS.relative_to(REPO_ROOT))
+    write_results("swap", {"scenarios": rows, "ratios": ratios})
 
 
 if __name__ == "__main__":

@@ -26,8 +26,10 @@ from pathlib import Path
 import pytest
 
 TESTS_DIR = Path(__file__).resolve().parent
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
+# tests/ for `emulators` and `harness`; tools/ for what tests share with the Makefile (stage_collection).
+for folder in (TESTS_DIR, TESTS_DIR.parent / "tools"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 # Imported for its effect: it sets MOTO_AMIS_PATH before any test module imports moto.
 import emulators  # noqa: E402,F401  # pylint: disable=unused-import

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 from harness.playbook import SCRUBBED_PREFIXES
+from stage_collection import collection_files
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -55,16 +56,6 @@ def clean_environment(tmp: Path, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
-
-
-def collection_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout.decode()
-    return sorted(name for name in set(listed.split("\0")) if name and (ROOT / name).is_file())
 
 
 @pytest.fixture(scope="module")

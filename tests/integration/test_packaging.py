@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from stage_collection import collection_files
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -65,16 +66,6 @@ def run(tmp: Path, *command: str, **extra_env: str) -> subprocess.CompletedProce
     )
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result
-
-
-def collection_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout.decode()
-    return sorted(name for name in set(listed.split("\0")) if name and (ROOT / name).is_file())
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,41 @@
+"""What every benchmark shares: run a scenario's tasks through ansible-playbook against the emulator, count
+the cloud API calls it made and the seconds it took, and write the figures to benchmarks/results/."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+from harness import run_playbook  # noqa: E402
+
+GROUP = "group/phoenix.immutable.aws"
+RESULTS = REPO_ROOT / "benchmarks" / "results"
+
+
+def measure(emu, seed, name, tasks, reported_by=None, may_fail=False):
+    """One scenario: its calls as the emulator counted them and, with ``reported_by`` (a task name), as the
+    module reported them in ``api_calls``."""
+    defaults = {GROUP: {"region": seed.region, "endpoint_url": emu.endpoint_url}}
+    emu.reset_calls()
+    started = time.monotonic()
+    run = run_playbook(tasks, env=emu.env(), module_defaults=defaults)
+    elapsed = time.monotonic() - started
+    if run.rc != 0 and not may_fail:
+        raise SystemExit("scenario %r failed:\n%s" % (name, run.explain()))
+    calls = dict(sorted(emu.calls.items()))
+    row = {"scenario": name, "seconds": round(elapsed, 2), "calls": sum(calls.values()), "by_operation": calls}
+    if reported_by:
+        row["reported_by_module"] = sum(run.task(reported_by)["result"]["api_calls"].values())
+    return row
+
+
+def write_results(name, figures):
+    path = RESULTS / ("%s.json" % name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    print("written to %s" % path.relative_to(REPO_ROOT))
