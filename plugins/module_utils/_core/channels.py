@@ -32,7 +32,7 @@ from .descriptor import descriptor_digest, subject_name
 from .errors import InvalidInput, PhoenixError
 from .model import AVAILABLE, newest_first
 from .policy import evaluate
-from .signatures import decode_envelope, encode_envelope
+from .signatures import chunked_tags, read_chunked
 from .statement import STATEMENT_TYPE, subjects_of
 
 PROMOTION_TYPE = "urn:phoenix-immutable:promotion:v1"
@@ -98,13 +98,9 @@ def channel_prefix(cloud, channel=None):
 
 
 def promotion_tags(cloud, channel, keyid, envelope, max_value_length):
-    text = encode_envelope(envelope)
     separator = tagging.TAG_PREFIX[cloud][-1]
     prefix = channel_prefix(cloud, channel) + keyid[:KEYID_TAG_DIGITS].lower() + separator
-    return {
-        "%s%d" % (prefix, number): text[start : start + max_value_length]
-        for number, start in enumerate(range(0, len(text), max_value_length))
-    }
+    return chunked_tags(prefix, envelope, max_value_length)
 
 
 @dataclass
@@ -118,30 +114,16 @@ class StoredPromotion:
 
 def stored_promotions(cloud, tags):
     """{channel: [StoredPromotion]} of every promotion envelope in an image's tags."""
-    prefix = channel_prefix(cloud)
     separator = tagging.TAG_PREFIX[cloud][-1]
-    chunks = {}
-    for key, value in tags.items():
-        if not key.startswith(prefix):
-            continue
-        parts = key[len(prefix) :].split(separator)
-        if len(parts) != 3 or not parts[2].isdigit():
-            continue
-        channel, digits, number = parts
-        chunks.setdefault((channel, digits), {})[int(number)] = (key, value)
     found = {}
-    for (channel, digits), parts in sorted(chunks.items()):
-        stored = StoredPromotion(channel=channel, key_prefix=digits, tag_keys=[parts[n][0] for n in sorted(parts)])
-        if sorted(parts) != list(range(len(parts))):
-            stored.error = "promotion tags of key %s… to %s are missing chunks" % (digits, channel)
-        else:
-            try:
-                stored.envelope = decode_envelope("".join(parts[n][1] for n in sorted(parts)))
-                dsse.parse(stored.envelope)
-            except (ValueError, dsse.EnvelopeError) as error:
-                stored.envelope = None
-                stored.error = "promotion tags of key %s… to %s are unreadable: %s" % (digits, channel, error)
-        found.setdefault(channel, []).append(stored)
+    for stored in read_chunked(channel_prefix(cloud), separator, tags, "promotion tags of"):
+        channel, _sep, digits = stored.key_prefix.partition(separator)
+        if not digits or separator in digits:
+            continue
+        promotion = StoredPromotion(
+            channel=channel, key_prefix=digits, tag_keys=stored.tag_keys, envelope=stored.envelope, error=stored.error
+        )
+        found.setdefault(channel, []).append(promotion)
     return found
 
 

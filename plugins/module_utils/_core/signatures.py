@@ -67,14 +67,18 @@ def decode_envelope(text):
         raise ValueError("the signature tags do not hold JSON") from None
 
 
-def envelope_tags(cloud, keyid, envelope, max_value_length):
-    """The tags that store ``envelope`` for ``keyid``."""
+def chunked_tags(prefix, envelope, max_value_length):
+    """The tags ``<prefix><n>`` that store ``envelope``, each value at most ``max_value_length`` long."""
     text = encode_envelope(envelope)
-    prefix = key_prefix(cloud, keyid)
     return {
         "%s%d" % (prefix, number): text[start : start + max_value_length]
         for number, start in enumerate(range(0, len(text), max_value_length))
     }
+
+
+def envelope_tags(cloud, keyid, envelope, max_value_length):
+    """The tags that store ``envelope`` for ``keyid``."""
+    return chunked_tags(key_prefix(cloud, keyid), envelope, max_value_length)
 
 
 @dataclass
@@ -87,34 +91,40 @@ class StoredSignature:
     error: str = None
 
 
-def stored_signatures(cloud, tags):
-    """Every stored envelope on an image, by the keyid digits in its tag names."""
-    prefix = signature_prefix(cloud)
-    separator = TAG_PREFIX[cloud][-1]
+def read_chunked(prefix, separator, tags, what):
+    """Every envelope stored as ``<prefix><group><separator><n>`` tags, one StoredSignature per group.
+
+    ``group`` is what sits between the prefix and the chunk number (a keyid's digits, or ``channel:digits``
+    for promotions); ``what`` names the tags in errors ("signature tags").
+    """
     chunks = {}
     for key, value in tags.items():
         if not key.startswith(prefix):
             continue
-        digits, _sep, number = key[len(prefix) :].rpartition(separator)
-        if not digits or not number.isdigit():
+        group, _sep, number = key[len(prefix) :].rpartition(separator)
+        if not group or not number.isdigit():
             continue
-        chunks.setdefault(digits, {})[int(number)] = (key, value)
+        chunks.setdefault(group, {})[int(number)] = (key, value)
     found = []
-    for digits in sorted(chunks):
-        parts = chunks[digits]
-        keys = [parts[number][0] for number in sorted(parts)]
-        stored = StoredSignature(key_prefix=digits, tag_keys=keys)
+    for group in sorted(chunks):
+        parts = chunks[group]
+        stored = StoredSignature(key_prefix=group, tag_keys=[parts[number][0] for number in sorted(parts)])
         if sorted(parts) != list(range(len(parts))):
-            stored.error = "signature tags of key %s… are missing chunks" % digits
+            stored.error = "%s %s… are missing chunks" % (what, group)
         else:
             try:
                 stored.envelope = decode_envelope("".join(parts[number][1] for number in sorted(parts)))
                 dsse.parse(stored.envelope)
             except (ValueError, dsse.EnvelopeError) as error:
                 stored.envelope = None
-                stored.error = "signature tags of key %s… are unreadable: %s" % (digits, error)
+                stored.error = "%s %s… are unreadable: %s" % (what, group, error)
         found.append(stored)
     return found
+
+
+def stored_signatures(cloud, tags):
+    """Every stored envelope on an image, by the keyid digits in its tag names."""
+    return read_chunked(signature_prefix(cloud), TAG_PREFIX[cloud][-1], tags, "signature tags of key")
 
 
 def tag_plan(cloud, current_tags, keyid, new_tags, limits, resource):
