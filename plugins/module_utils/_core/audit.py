@@ -264,7 +264,9 @@ def summary_rows(records):
         actions = record.get("actions") or []
         if actions:
             what = "%s: %s" % (what, ", ".join(actions))
-        resources = [resource.get("id") for resource in record.get("resources") or [] if resource.get("id")]
+        resources = list(
+            dict.fromkeys(resource.get("id") for resource in record.get("resources") or [] if resource.get("id"))
+        )
         where = "%s %s" % (record.get("host") or "", " ".join(resources)) if resources else record.get("host") or ""
         rows.append((record.get("time") or "", who, what, where.strip()))
     return rows

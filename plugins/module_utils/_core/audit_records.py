@@ -20,6 +20,7 @@ NOT_RESOURCES = frozenset(
     (
         "actions",
         "api_calls",
+        "base_image",  # what a builder was launched from, not what it changed
         "censored",
         "changed",
         "deprecations",
@@ -28,6 +29,7 @@ NOT_RESOURCES = frozenset(
         "exception",
         "failed",
         "invocation",
+        "kept",  # what retention left alone, each with its reason
         "module_stderr",
         "module_stdout",
         "msg",
