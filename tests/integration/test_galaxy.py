@@ -110,6 +110,7 @@ def test_galaxy_importer_accepts_the_tarball(collection):
     work, _source, tarball = collection
     completed = subprocess.run(
         [sys.executable, "-m", "galaxy_importer.main", "--print-result", str(tarball)],
+        cwd=work,  # it writes importer_result.json into its working directory
         env=clean_environment(work, GALAXY_IMPORTER_CONFIG=str(importer_config(work))),
         capture_output=True,
         text=True,
