@@ -114,3 +114,20 @@ RETENTION_BACKENDS = {"aws": _aws_retention}
 def retention_backends(params):
     """(ImageBackend, GroupBackend, BuilderBackend) of one cloud sharing one connection: calls counted together."""
     return _choose(RETENTION_BACKENDS, params)
+
+
+def _aws_drift(params):
+    from ._aws.groups import AwsGroupBackend
+    from ._aws.instances import AwsInstanceBackend
+    from ._aws.traffic import AwsTrafficBackend
+
+    connection = _aws_connection(params)
+    return AwsGroupBackend(connection), AwsTrafficBackend(connection), AwsInstanceBackend(connection)
+
+
+DRIFT_BACKENDS = {"aws": _aws_drift}
+
+
+def drift_backends(params):
+    """(GroupBackend, TrafficBackend, InstanceBackend) of one cloud sharing one connection: calls counted together."""
+    return _choose(DRIFT_BACKENDS, params)

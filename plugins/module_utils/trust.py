@@ -46,6 +46,7 @@ __all__ = [
     "sign_image",
     "subject_name",
     "verify_image",
+    "verify_images",
     "write_bundle",
 ]
 
@@ -78,6 +79,26 @@ def verify_image(image_backend, image_id, policy, now=None, key_backend=None):
     PhoenixError for a malformed policy or when the cloud cannot be read. ``key_backend`` fetches the
     public keys of KMS keys the policy trusts; by default the image backend's own cloud provides it.
     """
+    policy = _resolved(image_backend, policy, key_backend)
+    image = image_backend.get(image_id)
+    return evaluate(policy, image, image_id=image_id, now=now, region=getattr(image_backend, "region", None))
+
+
+def verify_images(image_backend, images, policy, missing=(), now=None, key_backend=None):
+    """{image id: Verification} of images already read (model.Image), with no further image call.
+
+    ``image_backend`` only supplies the cloud's key service (for KMS keys the policy trusts, fetched once);
+    ids in ``missing`` (images the cloud no longer has) get the "image not found" verdict.
+    """
+    policy = _resolved(image_backend, policy, key_backend)
+    region = getattr(image_backend, "region", None)
+    verdicts = {image.id: evaluate(policy, image, now=now, region=region) for image in images}
+    for image_id in missing:
+        verdicts[image_id] = evaluate(policy, None, image_id=image_id, now=now, region=region)
+    return verdicts
+
+
+def _resolved(image_backend, policy, key_backend):
     policy = load_policy(policy)
     if policy.cloud_keys and any(key.public_key is None for key in policy.cloud_keys):
         if key_backend is None:
@@ -85,8 +106,7 @@ def verify_image(image_backend, image_id, policy, now=None, key_backend=None):
 
             key_backend = signing_key_backend_for(image_backend)
         policy.resolve(key_backend)
-    image = image_backend.get(image_id)
-    return evaluate(policy, image, image_id=image_id, now=now, region=getattr(image_backend, "region", None))
+    return policy
 
 
 def sign_image(image_backend, image_id, signer, claims=None, check_mode=False):

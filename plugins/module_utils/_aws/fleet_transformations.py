@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+from .._core.drift import Observed
 from .._core.fleet import Group, Instance, Target, TemplateVersion
+from .._core.timeutil import format_utc, parse_utc
 
 IN_SERVICE = "InService"
 HEALTHY = "Healthy"
+# The tag EC2 Auto Scaling puts on every instance it launches.
+AUTOSCALING_GROUP_TAG = "aws:autoscaling:groupName"
 # Settings of a target group that a new one copies from the group it stands next to.
 TARGET_SETTINGS = (
     "Protocol",
@@ -96,3 +100,18 @@ def forward_action(weights, previous_actions=None):
         if action.get("Type") == "forward" and stickiness:
             config["TargetGroupStickinessConfig"] = stickiness
     return [{"Type": "forward", "ForwardConfig": config}]
+
+
+def observed_from_instance(instance):
+    """An EC2 instance as a drift scan sees it (drift.Observed)."""
+    tags = tags_of(instance.get("Tags"))
+    launched = instance.get("LaunchTime")
+    return Observed(
+        id=instance["InstanceId"],
+        image_id=instance.get("ImageId"),
+        launched=format_utc(parse_utc(launched)) if launched else "",
+        state=(instance.get("State") or {}).get("Name", ""),
+        group=tags.get(AUTOSCALING_GROUP_TAG),
+        subnet=instance.get("SubnetId"),
+        tags=tags,
+    )

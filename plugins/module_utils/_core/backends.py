@@ -256,3 +256,29 @@ class SigningKeyBackend(abc.ABC):
     @abc.abstractmethod
     def api_calls(self):
         """Calls made so far, by ``service:Operation``."""
+
+
+class InstanceBackend(abc.ABC):
+    """Running instances of one cloud and region as a drift scan reads them, and their replacement."""
+
+    cloud = None
+
+    @abc.abstractmethod
+    def instances(self, subnets=None, tags=None):
+        """drift.Observed of every live instance in any of ``subnets`` carrying all ``tags``, a page per call."""
+
+    @abc.abstractmethod
+    def images(self, image_ids):
+        """model.Image of each id the cloud still has, read in as few calls as the cloud allows."""
+
+    @abc.abstractmethod
+    def replace_in_group(self, group, instance_id):
+        """Terminate an instance of ``group`` without lowering its size, so the group launches a replacement."""
+
+    @abc.abstractmethod
+    def terminate(self, instance_ids):
+        """Terminate instances no group of ours launched."""
+
+    @abc.abstractmethod
+    def api_calls(self):
+        """Calls made so far, by ``service:Operation``."""
