@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The provider map: the one place where ``cloud:`` picks an adapter.
+"""The provider map: the one place where ``cloud:`` picks an adapter (one provider class per cloud).
 
 Adapters are imported only when chosen, so a user of one cloud never needs another cloud's SDK.
 Adding a cloud means adding its entry here and its adapter package, not touching the workflow.
@@ -25,109 +25,109 @@ def _aws_connection(params):
     )
 
 
-def _aws_images(params):
-    from ._aws.images import AwsImageBackend
+class AwsProvider:
+    """Every AWS backend, on one connection, so the calls of a task are counted together.
 
-    return AwsImageBackend(_aws_connection(params))
+    Each backend class takes ``(connection, region=None)``; a region other than the connection's is for
+    copies and KMS keys of other regions.
+    """
+
+    cloud = "aws"
+
+    def __init__(self, params):
+        self.connection = _aws_connection(params)
+
+    def images(self, region=None):
+        from ._aws.images import AwsImageBackend
+
+        return AwsImageBackend(self.connection, region)
+
+    def builders(self):
+        from ._aws.builders import AwsBuilderBackend
+
+        return AwsBuilderBackend(self.connection)
+
+    def signing_keys(self, region=None):
+        return self.key_service(self.connection, region)
+
+    @staticmethod
+    def key_service(connection, region=None):
+        from ._aws.kms import AwsKmsKeys
+
+        return AwsKmsKeys(connection, region)
+
+    def groups(self):
+        from ._aws.groups import AwsGroupBackend
+
+        return AwsGroupBackend(self.connection)
+
+    def traffic(self):
+        from ._aws.traffic import AwsTrafficBackend
+
+        return AwsTrafficBackend(self.connection)
+
+    def health(self):
+        from ._aws.health import AwsHealthBackend
+
+        return AwsHealthBackend(self.connection)
+
+    def instances(self):
+        from ._aws.instances import AwsInstanceBackend
+
+        return AwsInstanceBackend(self.connection)
 
 
-def _aws_builders(params):
-    from ._aws.builders import AwsBuilderBackend
-    from ._aws.images import AwsImageBackend
-
-    connection = _aws_connection(params)
-    return AwsBuilderBackend(connection), AwsImageBackend(connection)
+# The provider map: one entry per cloud.
+PROVIDERS = {"aws": AwsProvider}
 
 
-def _aws_fleet(params):
-    from ._aws.groups import AwsGroupBackend
-    from ._aws.health import AwsHealthBackend
-    from ._aws.traffic import AwsTrafficBackend
-
-    connection = _aws_connection(params)
-    return AwsGroupBackend(connection), AwsTrafficBackend(connection), AwsHealthBackend(connection)
-
-
-IMAGE_BACKENDS = {"aws": _aws_images}
-BUILDER_BACKENDS = {"aws": _aws_builders}
-
-
-def _choose(factories, params):
+def provider(params):
+    """The provider of the cloud named by ``params["cloud"]`` (default aws), connected with ``params``."""
     cloud = params.get("cloud") or "aws"
-    factory = factories.get(cloud)
+    factory = PROVIDERS.get(cloud)
     if factory is None:
         raise InvalidInput("cloud %r is not supported; supported: %s" % (cloud, ", ".join(SUPPORTED_CLOUDS)))
     return factory(params)
 
 
+# What each workflow needs, from one provider (so on one connection).
+
+
 def image_backend(params):
-    return _choose(IMAGE_BACKENDS, params)
+    return provider(params).images()
 
 
 def builder_backends(params):
-    """(BuilderBackend, ImageBackend) of one cloud sharing one connection, so their calls are counted together."""
-    return _choose(BUILDER_BACKENDS, params)
-
-
-def _aws_signing_keys_for(images):
-    from ._aws.kms import AwsKmsKeys
-
-    return AwsKmsKeys(images.connection, images.region)
-
-
-# Signing keys of a cloud's key service, sharing the connection (and call count) of an image backend.
-SIGNING_KEY_BACKENDS_FOR_IMAGES = {"aws": _aws_signing_keys_for}
+    """(BuilderBackend, ImageBackend)."""
+    cloud = provider(params)
+    return cloud.builders(), cloud.images()
 
 
 def signing_key_backend_for(images):
-    """The SigningKeyBackend of the cloud of ``images`` (an ImageBackend), on the same connection."""
-    factory = SIGNING_KEY_BACKENDS_FOR_IMAGES.get(images.cloud)
+    """The SigningKeyBackend of the cloud of ``images`` (an ImageBackend), on its connection and in its region."""
+    factory = PROVIDERS.get(images.cloud)
     if factory is None:
         raise InvalidInput("cloud %r has no key service adapter for signing yet" % (images.cloud,))
-    return factory(images)
+    return factory.key_service(images.connection, images.region)
 
 
 def signing_key_backend(params):
-    return signing_key_backend_for(image_backend(params))
-
-
-FLEET_BACKENDS = {"aws": _aws_fleet}
+    return provider(params).signing_keys()
 
 
 def fleet_backends(params):
-    """(GroupBackend, TrafficBackend, HealthBackend) of one cloud sharing one connection: calls counted together."""
-    return _choose(FLEET_BACKENDS, params)
-
-
-def _aws_retention(params):
-    from ._aws.builders import AwsBuilderBackend
-    from ._aws.groups import AwsGroupBackend
-    from ._aws.images import AwsImageBackend
-
-    connection = _aws_connection(params)
-    return AwsImageBackend(connection), AwsGroupBackend(connection), AwsBuilderBackend(connection)
-
-
-RETENTION_BACKENDS = {"aws": _aws_retention}
+    """(GroupBackend, TrafficBackend, HealthBackend)."""
+    cloud = provider(params)
+    return cloud.groups(), cloud.traffic(), cloud.health()
 
 
 def retention_backends(params):
-    """(ImageBackend, GroupBackend, BuilderBackend) of one cloud sharing one connection: calls counted together."""
-    return _choose(RETENTION_BACKENDS, params)
-
-
-def _aws_drift(params):
-    from ._aws.groups import AwsGroupBackend
-    from ._aws.instances import AwsInstanceBackend
-    from ._aws.traffic import AwsTrafficBackend
-
-    connection = _aws_connection(params)
-    return AwsGroupBackend(connection), AwsTrafficBackend(connection), AwsInstanceBackend(connection)
-
-
-DRIFT_BACKENDS = {"aws": _aws_drift}
+    """(ImageBackend, GroupBackend, BuilderBackend)."""
+    cloud = provider(params)
+    return cloud.images(), cloud.groups(), cloud.builders()
 
 
 def drift_backends(params):
-    """(GroupBackend, TrafficBackend, InstanceBackend) of one cloud sharing one connection: calls counted together."""
-    return _choose(DRIFT_BACKENDS, params)
+    """(GroupBackend, TrafficBackend, InstanceBackend)."""
+    cloud = provider(params)
+    return cloud.groups(), cloud.traffic(), cloud.instances()
