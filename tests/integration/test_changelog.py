@@ -38,5 +38,5 @@ def test_a_release_changelog_lists_every_module_plugin_and_fragment(tmp_path):
     for module in modules:
         assert "- phoenix.immutable.%s - " % module in changelog, module
     assert "- phoenix.immutable.golden_image - " in changelog and "- phoenix.immutable.audit_log - " in changelog
-    fragments = [path for path in (ROOT / "changelogs" / "fragments").glob("*.yml")]
+    fragments = list((ROOT / "changelogs" / "fragments").glob("*.yml"))
     assert fragments and not list((collection / "changelogs" / "fragments").glob("*.yml"))  # consumed there only
