@@ -30,6 +30,12 @@ NOT_RESOURCES = frozenset(
         "failed",
         "invocation",
         "kept",  # what retention left alone, each with its reason
+        # fleet_drift: what it scanned and judged; what it changed is under TOUCHED_ID_LISTS
+        "instances",
+        "drifted",
+        "not_replaced",
+        "unmanaged",
+        "batches",
         "module_stderr",
         "module_stdout",
         "msg",
@@ -44,6 +50,8 @@ NOT_RESOURCES = frozenset(
     )
 )
 RESOURCE_DETAILS = ("name", "region", "cloud", "state")
+# Result keys holding a plain list of the ids a task changed, and the kind of resource they name.
+TOUCHED_ID_LISTS = {"replaced": "instance", "terminated_unmanaged": "instance"}
 
 
 def redact(value, secrets):
@@ -114,6 +122,10 @@ def resources_of(result):
                         add(_described(key, item))
             elif key.endswith("_id") and _scalar(value):
                 add({"kind": key[:-3], "id": str(value)})
+            elif key in TOUCHED_ID_LISTS and isinstance(value, list):
+                for item in value:
+                    if _scalar(item):
+                        add({"kind": TOUCHED_ID_LISTS[key], "id": str(item)})
             elif key.endswith("_ids") and isinstance(value, list):
                 for item in value:
                     if _scalar(item):

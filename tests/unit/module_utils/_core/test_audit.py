@@ -314,6 +314,21 @@ def test_resources_of_loop_results_are_gathered_item_by_item():
     assert [resource["id"] for resource in resources_of(result)] == ["ami-1", "ami-2"]
 
 
+def test_what_a_task_judged_or_left_alone_is_not_what_it_touched():
+    drift = {
+        "instances": [{"id": "i-ok", "reasons": []}, {"id": "i-rogue", "reasons": ["wrong_image"]}],
+        "drifted": ["i-rogue"],
+        "replaced": ["i-rogue"],
+        "terminated_unmanaged": [],
+        "batches": [{"group": "web-a", "instances": ["i-rogue"]}],
+    }
+    assert resources_of(drift) == [{"kind": "instance", "id": "i-rogue"}]
+    prune = {"pruned": [{"id": "ami-old", "name": "web-1"}], "kept": [{"id": "ami-new", "name": "web-2"}]}
+    assert [resource["id"] for resource in resources_of(prune)] == ["ami-old"]
+    builder = {"builder": {"id": "i-builder"}, "base_image": {"id": "ami-base"}}
+    assert [resource["id"] for resource in resources_of(builder)] == ["i-builder"]
+
+
 def test_actions_are_named_once_in_order():
     assert actions_of(IMAGE_RESULT) == ["create_image", "copy_image"]
 
