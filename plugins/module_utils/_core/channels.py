@@ -33,6 +33,7 @@ from .errors import InvalidInput, PhoenixError
 from .model import AVAILABLE, newest_first
 from .policy import evaluate
 from .signatures import chunked_tags, read_chunked
+from .signing import existing_image
 from .statement import STATEMENT_TYPE, subjects_of
 
 PROMOTION_TYPE = "urn:phoenix-immutable:promotion:v1"
@@ -304,19 +305,6 @@ class ChannelOutcome:
         }
 
 
-def _image(backend, image_id):
-    image = backend.get(image_id)
-    if image is None:
-        raise PhoenixError(
-            "image %s not found in %s" % (image_id, backend.region),
-            resource=image_id,
-            code="ImageNotFound",
-            cloud=backend.cloud,
-            hint="Check image_id and region.",
-        )
-    return image
-
-
 def promote(backend, image_id, channel, signer, policy, check_mode=False, now=None):
     """Promote the image to ``channel``, signed by ``signer`` (one of the policy's resolved promoters).
 
@@ -332,7 +320,7 @@ def promote(backend, image_id, channel, signer, policy, check_mode=False, now=No
             resource=signer.name,
             hint="Sign with a key listed under promoters: in the trust policy, or add its public key there.",
         )
-    image = _image(backend, image_id)
+    image = existing_image(backend, image_id)
     outcome = ChannelOutcome(image_id=image.id, region=image.region, channel=channel, keyid=signer.keyid)
     outcome.before = {"channels": promoted_channels(image)}
     verdict = evaluate(policy, image, now=now)
@@ -402,7 +390,7 @@ def promote(backend, image_id, channel, signer, policy, check_mode=False, now=No
 def withdraw(backend, image_id, channel, check_mode=False):
     """Remove every promotion of the image to ``channel``; an image not promoted there changes nothing."""
     validate_channel(channel)
-    image = _image(backend, image_id)
+    image = existing_image(backend, image_id)
     outcome = ChannelOutcome(image_id=image.id, region=image.region, channel=channel)
     outcome.before = {"channels": promoted_channels(image)}
     prefix = channel_prefix(image.cloud, channel)

@@ -78,8 +78,8 @@ def _signers_on(image):
     )
 
 
-def sign_image(backend, image_id, signer, claims=None, check_mode=False):
-    """Sign the image and store the envelope in its tags; a second run with the same inputs changes nothing."""
+def existing_image(backend, image_id):
+    """The image, or the ImageNotFound failure every signing and promotion step gives."""
     image = backend.get(image_id)
     if image is None:
         raise PhoenixError(
@@ -89,6 +89,12 @@ def sign_image(backend, image_id, signer, claims=None, check_mode=False):
             cloud=backend.cloud,
             hint="Check image_id and region.",
         )
+    return image
+
+
+def sign_image(backend, image_id, signer, claims=None, check_mode=False):
+    """Sign the image and store the envelope in its tags; a second run with the same inputs changes nothing."""
+    image = existing_image(backend, image_id)
     if image.state != AVAILABLE:
         raise InvalidInput(
             "image %s in %s is %s; only an available image can be signed" % (image.id, image.region, image.state),
