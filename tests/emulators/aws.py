@@ -12,6 +12,13 @@ so that a middleware of ours sits in front of moto:
   Throttled calls (see below) are counted too: a count is what the client sent.
 - **Fault injection.** `inject_fault("ec2:DescribeImages", times=2)` answers the next two such calls
   with a throttling error in the protocol's own error format, so retries are tested for real.
+- **Lost answers.** `inject_fault("autoscaling:CreateAutoScalingGroup", after_apply=True)` lets moto
+  apply the call (the group is created), throws moto's answer away and gives the client an error
+  instead, by default HTTP 500 in the protocol's format (EC2 `InternalError`, other services
+  `InternalFailure`): what a client sees when the cloud did the work but the answer was lost. With
+  `reset=True` the client gets no answer at all: the connection is shut down (what a reset or a proxy
+  timing out looks like to the SDK); `after_apply=True, reset=True` applies the call first. A lost
+  answer is counted like any other call, so a retry shows as a second count.
 
 moto's state is global to the Python process: run one emulator per process (pytest-xdist workers are
 processes). `reset()` returns moto to its initial state; `seed()` then creates the baseline.
@@ -45,6 +52,7 @@ import ipaddress
 import json
 import os
 import re
+import socket
 import sys
 import threading
 import urllib.parse
@@ -52,7 +60,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -203,6 +211,10 @@ class _Fault:
     code: str | None
     status: int | None
     message: str
+    # Lost answer: moto applies the call, its answer is discarded and the client gets the error.
+    after_apply: bool = False
+    # No answer at all: the connection is shut down instead of answering with an error.
+    reset: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,8 +248,32 @@ class _Recorder:
                     if fault.remaining <= 0:
                         del self.faults[call.key]
             if fault is not None:
+                if fault.after_apply:
+                    self._apply_and_discard(environ)
+                if fault.reset:
+                    self._drop_connection(environ)
                 return self._fail(call, fault, start_response)
         return self.app(environ, start_response)
+
+    def _apply_and_discard(self, environ: dict[str, Any]) -> None:
+        """Let moto handle the request to the end, and throw its answer away."""
+        answer = self.app(environ, lambda status, headers, exc_info=None: lambda data: None)
+        try:
+            for _chunk in answer:
+                pass
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+
+    @staticmethod
+    def _drop_connection(environ: dict[str, Any]) -> None:
+        """Shut the client's connection down without an answer; werkzeug treats this as a dropped client."""
+        connection = environ.get("werkzeug.socket")
+        if connection is not None:
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        raise ConnectionResetError("connection reset (injected by the test emulator)")
 
     @staticmethod
     def _identify(environ: dict[str, Any]) -> _Call | None:
@@ -266,6 +302,13 @@ class _Recorder:
     def _fail(call: _Call, fault: _Fault, start_response: Any) -> list[bytes]:
         request_id = str(uuid.uuid4())
         message = fault.message
+        if fault.after_apply:
+            # A lost answer looks like a server-side failure unless the test says otherwise.
+            fault = dataclasses.replace(
+                fault,
+                code=fault.code or ("InternalError" if call.protocol == "ec2" else "InternalFailure"),
+                status=fault.status or 500,
+            )
         if call.protocol == "ec2":
             code, status = fault.code or "RequestLimitExceeded", fault.status or 503
             body = (
@@ -433,18 +476,30 @@ class MotoEmulator:
         times: int = 1,
         code: str | None = None,
         status: int | None = None,
-        message: str = "Rate exceeded (injected by the test emulator)",
+        message: str | None = None,
+        after_apply: bool = False,
+        reset: bool = False,
     ) -> None:
         """Answer the next `times` calls of `call` (`ec2:DescribeImages`) with an error, default throttling.
 
         The error takes the protocol's format: EC2 `RequestLimitExceeded` (HTTP 503), other query services
         `Throttling` (400), JSON and CBOR services `ThrottlingException` (400), unless `code`/`status`
         say otherwise. A later injection for the same call replaces an earlier one.
+
+        `after_apply=True` is a lost answer: moto applies the call first and its answer is replaced by
+        the error, by default HTTP 500 (EC2 `InternalError`, others `InternalFailure`). `reset=True`
+        shuts the connection down instead of answering (after applying the call if `after_apply`).
         """
         if ":" not in call or times < 1:
             raise ValueError("inject_fault needs a call like 'ec2:DescribeImages' and times >= 1")
+        if message is None:
+            message = (
+                "We encountered an internal error (the call was applied; answer lost by the test emulator)"
+                if after_apply
+                else "Rate exceeded (injected by the test emulator)"
+            )
         with self._recorder.lock:
-            self._recorder.faults[call] = _Fault(times, code, status, message)
+            self._recorder.faults[call] = _Fault(times, code, status, message, after_apply, reset)
 
     def clear_faults(self) -> None:
         with self._recorder.lock:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError
 from harness import PlaybookTimeout, collections_root, run_playbook
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -162,6 +162,82 @@ def test_an_sdk_with_retries_gets_through_injected_throttling(aws):
     [image] = ec2.describe_images(ImageIds=[aws.seed.base_image_id])["Images"]
     assert image["ImageId"] == aws.seed.base_image_id
     assert aws.calls == {"ec2:DescribeImages": 3}
+
+
+def _create_group(aws):
+    ec2 = aws.client("ec2")
+    ec2.create_launch_template(LaunchTemplateName="lost-answer", LaunchTemplateData={"ImageId": aws.seed.base_image_id})
+    aws.client("autoscaling", config=NO_RETRY).create_auto_scaling_group(
+        AutoScalingGroupName="lost-answer",
+        LaunchTemplate={"LaunchTemplateName": "lost-answer", "Version": "$Latest"},
+        MinSize=0,
+        MaxSize=1,
+        DesiredCapacity=0,
+        VPCZoneIdentifier=aws.seed.subnet_ids[0],
+    )
+
+
+def _group_exists(aws):
+    groups = aws.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=["lost-answer"])
+    return len(groups["AutoScalingGroups"]) == 1
+
+
+def _create_security_group(aws):
+    aws.client("ec2", config=NO_RETRY).create_security_group(
+        GroupName="lost-answer", Description="lost answer", VpcId=aws.seed.vpc_id
+    )
+
+
+def _security_group_exists(aws):
+    groups = aws.client("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": ["lost-answer"]}])
+    return len(groups["SecurityGroups"]) == 1
+
+
+def _create_alias(aws):
+    kms = aws.client("kms")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    aws.client("kms", config=NO_RETRY).create_alias(AliasName="alias/lost-answer", TargetKeyId=key_id)
+
+
+def _alias_exists(aws):
+    aliases = aws.client("kms").list_aliases()["Aliases"]
+    return any(alias["AliasName"] == "alias/lost-answer" for alias in aliases)
+
+
+@pytest.mark.parametrize(
+    "call, create, exists, code",
+    [
+        ("autoscaling:CreateAutoScalingGroup", _create_group, _group_exists, "InternalFailure"),
+        ("ec2:CreateSecurityGroup", _create_security_group, _security_group_exists, "InternalError"),
+        ("kms:CreateAlias", _create_alias, _alias_exists, "InternalFailure"),
+    ],
+)
+def test_a_lost_answer_is_applied_by_the_emulator_while_the_client_sees_an_error(aws, call, create, exists, code):
+    aws.emu.inject_fault(call, after_apply=True)
+    assert not exists(aws)
+    with pytest.raises(ClientError) as raised:
+        create(aws)
+    assert raised.value.response["Error"]["Code"] == code
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert exists(aws)  # applied although the client was told it failed
+    assert aws.calls[call] == 1  # counted: the client sent it
+    assert aws.emu._recorder.faults == {}  # spent
+
+
+def test_a_reset_after_apply_gives_the_client_no_answer_and_keeps_the_change(aws):
+    aws.emu.inject_fault("ec2:CreateSecurityGroup", after_apply=True, reset=True)
+    with pytest.raises(ConnectionClosedError):
+        _create_security_group(aws)
+    assert _security_group_exists(aws)
+    assert aws.calls["ec2:CreateSecurityGroup"] == 1
+
+
+def test_a_reset_before_apply_changes_nothing(aws):
+    aws.emu.inject_fault("ec2:CreateSecurityGroup", reset=True)
+    with pytest.raises(ConnectionClosedError):
+        _create_security_group(aws)
+    assert not _security_group_exists(aws)
+    assert aws.calls["ec2:CreateSecurityGroup"] == 1
 
 
 def test_a_playbook_returns_its_task_results_as_data(capsys):
