@@ -47,7 +47,7 @@ def spec_from_params(params):
         on_failure=params.get("on_failure") or "rollback",
         keep_blue_seconds=params.get("keep_blue_seconds") or 0,
         supersede=params.get("supersede", True),
-        lease_seconds=params.get("lease_seconds") or 300,
+        lease_seconds=params.get("lease_seconds") or 60,
     )
 
 

@@ -150,10 +150,13 @@ options:
     default: true
   lease_seconds:
     description:
-      - How long a rollout's lock outlives its last sign of life. A rollout whose run died is resumed only
-        after its lease has run out.
+      - How long a rollout's lock outlives its last sign of life. The running rollout renews it every third
+        of O(lease_seconds) while it waits, so a live run keeps it however long it takes.
+      - A rollout whose run died (a killed controller, a lost node) blocks the service until its lease has run
+        out; then the next run resumes it (same O(image_id)), supersedes it, or undoes it (O(state=rolled_back)).
+        A run refused meanwhile says how many seconds are left.
     type: int
-    default: 300
+    default: 60
   verify:
     description:
       - A trust policy (a file path or a mapping, in the shape of the O(phoenix.immutable.image_verify#module:policy)
@@ -278,7 +281,7 @@ ARGUMENT_SPEC = build(
     on_failure=dict(type="str", default="rollback", choices=["rollback", "pause"]),
     keep_blue_seconds=dict(type="int", default=300),
     supersede=dict(type="bool", default=True),
-    lease_seconds=dict(type="int", default=300),
+    lease_seconds=dict(type="int", default=60),
     verify=dict(type="raw"),
 )
 

@@ -82,6 +82,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
     create_backend_app,
 )
 from werkzeug.serving import make_server  # noqa: E402
+from emulators import autoscaling_atomic  # noqa: E402,F401  # installs AWS's atomic CreateAutoScalingGroup
 
 if (
     _MOTO_IMPORTED_BEFORE_US

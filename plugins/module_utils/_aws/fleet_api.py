@@ -7,7 +7,9 @@ interprets results beyond unwrapping pages.
 
 from __future__ import annotations
 
-from .api import AwsApi
+from .._core.errors import PhoenixError
+from .api import AwsApi, _camel
+from .errors import is_transient, to_phoenix
 
 GROUP_RESOURCE_TYPE = "auto-scaling-group"
 
@@ -22,6 +24,31 @@ class FleetApi(AwsApi):
             if not page.get("NextMarker"):
                 return items
             kwargs["Marker"] = page["NextMarker"]
+
+    def _create(self, service, operation, find, resource=None, **kwargs):
+        """A create that is safe to retry after a lost answer (applied by the cloud, its answer lost).
+
+        Before each retry ``find()`` looks for what an earlier attempt made (by the name or the marker
+        the create gives it) and returns it, in the create's answer shape, instead of creating it again.
+        """
+        method = getattr(self._client(service), operation)
+        attempts = []
+
+        def attempt():
+            if attempts:
+                found = find()
+                if found is not None:
+                    return found
+            attempts.append(operation)
+            return method(**kwargs)
+
+        try:
+            return self.connection.retry_policy.run(attempt, is_transient)
+        except Exception as error:
+            translated = to_phoenix(error, _camel(operation), self.region, resource)
+            if translated is None:
+                raise
+            raise translated from None
 
     # -- Auto Scaling ----------------------------------------------------------------------------
 
@@ -98,14 +125,23 @@ class FleetApi(AwsApi):
             **kwargs,
         )
 
-    def create_version(self, template_id, data, description):
-        return self._call(
+    def create_version(self, template_id, data, description, token=None):
+        """A new version; ``description`` is the caller's unique marker, ``token`` the API's client token."""
+
+        def find():
+            found = [v for v in self.describe_versions(template_id) if v.get("VersionDescription") == description]
+            return {"LaunchTemplateVersion": found[0]} if found else None
+
+        kwargs = {"ClientToken": token} if token else {}
+        return self._create(
             "ec2",
             "create_launch_template_version",
+            find,
             resource=template_id,
             LaunchTemplateId=template_id,
             LaunchTemplateData=data,
             VersionDescription=description,
+            **kwargs,
         )["LaunchTemplateVersion"]
 
     def delete_versions(self, template_id, versions):
@@ -136,7 +172,19 @@ class FleetApi(AwsApi):
         return self._marker_pages("elbv2", "describe_target_groups", "TargetGroups", _join(arns or names), **kwargs)
 
     def create_target_group(self, **kwargs):
-        return self._call("elbv2", "create_target_group", resource=kwargs.get("Name"), **kwargs)["TargetGroups"][0]
+        """A new target group; its name is unique in the account and region, so a retry finds it by name."""
+        name = kwargs.get("Name")
+
+        def find():
+            try:
+                found = self.describe_target_groups(names=[name])
+            except PhoenixError as error:
+                if error.code == "TargetGroupNotFound":
+                    return None
+                raise
+            return {"TargetGroups": found} if found else None
+
+        return self._create("elbv2", "create_target_group", find, resource=name, **kwargs)["TargetGroups"][0]
 
     def delete_target_group(self, arn):
         self._call("elbv2", "delete_target_group", resource=arn, TargetGroupArn=arn)

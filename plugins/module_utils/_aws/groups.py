@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from .._core.backends import GroupBackend
 from .._core.errors import InvalidInput, PhoenixError
 from .fleet_api import FleetApi
@@ -74,12 +76,14 @@ class AwsGroupBackend(GroupBackend):
         return [version_from_aws(version) for version in self.api.describe_versions(self._template_id(template))]
 
     def create_template_version(self, base, image_id, description):
+        """``description`` is unique to the rollout: it is the version's marker and, hashed, its client token."""
         template_id = self._template_id(base)
         [default] = self.api.describe_versions(template_id, ["$Default"])
         # The whole data of the base version with only the image changed (moto's SourceVersion does not merge).
         data = dict(default.get("LaunchTemplateData") or {})
         data["ImageId"] = image_id
-        return version_from_aws(self.api.create_version(template_id, data, description))
+        token = hashlib.sha256(description.encode("utf-8")).hexdigest()
+        return version_from_aws(self.api.create_version(template_id, data, description, token=token))
 
     def delete_template_version(self, template_id, version):
         response = self.api.delete_versions(template_id, [version])

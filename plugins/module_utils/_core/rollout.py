@@ -107,12 +107,37 @@ class Rollout:
         for group in groups:
             for target in group.targets:
                 by_target.setdefault(target, group)
+        self._check_owner(groups, weights)
         serving = None
         for target, weight in sorted(weights.items(), key=lambda item: (-item[1], item[0])):
             if weight > 0 and target in by_target:
                 serving = by_target[target]
                 break
         return greens[0] if greens else None, serving, weights
+
+    def _check_owner(self, groups, weights):
+        """Refuse a listener that serves another service: nothing of that service is ever touched."""
+        foreign = {}
+        for group in groups:
+            owner = self.tag(group, tagging.SERVICE)
+            if owner and owner != self.spec.service and any(weights.get(t, 0) > 0 for t in group.targets):
+                foreign.setdefault(owner, []).append(group.name)
+        if foreign:
+            owners = sorted(foreign)
+            raise PhoenixError(
+                "listener %s serves service %s (group %s, tagged %s), not service %s; nothing was changed"
+                % (
+                    self.spec.listener,
+                    " and ".join(owners),
+                    ", ".join(sorted(name for owner in owners for name in foreign[owner])),
+                    ", ".join("%s=%s" % (self.key(tagging.SERVICE), owner) for owner in owners),
+                    self.spec.service,
+                ),
+                resource=self.spec.listener,
+                code="ServiceMismatch",
+                hint="Give the listener of service %s, or service=%s to deploy that service."
+                % (self.spec.service, owners[0]),
+            )
 
     def image_of(self, group):
         image = self.tag(group, tagging.IMAGE)
@@ -151,10 +176,12 @@ class Rollout:
     def _check_lease(self, green):
         owner = self.tag(green, tagging.OWNER)
         until = float(self.tag(green, tagging.LEASE_UNTIL) or 0)
-        if owner and owner != self.owner and until > self.clock():
+        now = self.clock()
+        if owner and owner != self.owner and until > now:
+            left = int(until - now + 0.999)
             raise RolloutBusy(
                 "service %s: rollout %s (image %s, group %s, phase %s) is in progress in another run; its lease "
-                "runs until %s"
+                "runs until %s, %d s from now"
                 % (
                     self.spec.service,
                     self.tag(green, tagging.ROLLOUT),
@@ -162,10 +189,13 @@ class Rollout:
                     green.name,
                     self.tag(green, tagging.PHASE),
                     format_utc(_from_epoch(until)),
+                    left,
                 ),
                 resource=green.name,
                 code="RolloutInProgress",
-                hint="Wait for it to finish. If that run died, run again after the lease ends: this run resumes it.",
+                hint="If that run is alive, wait for it to finish: it renews its lease while it works. If it died, "
+                "its lease ends within %d s; then run again to resume it with the same image_id, or take it over "
+                "with state=rolled_back to undo it." % left,
             )
 
     # -- recording ---------------------------------------------------------------------------------
@@ -192,10 +222,15 @@ class Rollout:
             self.groups.set_tags(ctx.green, self._tags(lease_until=0))
 
     def _heartbeat(self, ctx):
+        """Renew the lease once a third of it has passed: a live run keeps it, a dead one loses it soon."""
         now = self.clock()
-        if ctx.lease_until - now < self.spec.lease_seconds / 2.0:
+        if ctx.lease_until - now <= self.spec.lease_seconds * 2.0 / 3.0:
             ctx.lease_until = now + self.spec.lease_seconds
             self.groups.set_tags(ctx.green, self._tags(owner=self.owner, lease_until=int(ctx.lease_until)))
+
+    def _pause(self, seconds):
+        """Sleep between checks, never longer than a third of the lease, so a heartbeat is never late."""
+        self.sleep(max(0.05, min(seconds, self.spec.lease_seconds / 3.0)))
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -316,8 +351,15 @@ class Rollout:
         )
         tags.update(ctx.extra_done_tags)
         subnets = self.spec.subnets or blue.subnets
-        if not self.groups.create_empty(green, (base.template_id, base.version), subnets, tags):
-            taken = self.groups.get(green)
+        try:
+            created = self.groups.create_empty(green, (base.template_id, base.version), subnets, tags)
+        except PhoenixError:
+            # The cloud may have applied the create and lost its answer: the group is then ours.
+            if not self._is_mine(self._get_quietly(green), rollout_id):
+                raise
+            created = True
+        taken = None if created else self.groups.get(green)
+        if not created and not self._is_mine(taken, rollout_id):
             if taken is not None and self.tag(taken, tagging.ROLE) == GREEN:
                 self._check_lease(taken)
             if taken is not None and (taken.deleting or self.tag(taken, tagging.SERVICE) != self.spec.service):
@@ -330,7 +372,15 @@ class Rollout:
                     % (self.spec.service, self.spec.service),
                 )
             raise RolloutBusy(
-                "service %s: group %s exists already, another rollout took the slot" % (self.spec.service, green),
+                "service %s: group %s exists already, another rollout took the slot%s"
+                % (
+                    self.spec.service,
+                    green,
+                    " (rollout %s, image %s, phase %s)"
+                    % (self.tag(taken, tagging.ROLLOUT), self.tag(taken, tagging.IMAGE), self.tag(taken, tagging.PHASE))
+                    if taken is not None and self.tag(taken, tagging.ROLLOUT)
+                    else "",
+                ),
                 resource=green,
                 code="RolloutInProgress",
                 hint="Run again: the rollout in progress is resumed or reported.",
@@ -338,6 +388,21 @@ class Rollout:
         self.changed = True
         self.record["phases"].append({"phase": LOCKED, "started": format_utc(_from_epoch(now)), "group": green})
         return self._run(ctx, TEMPLATE)
+
+    def _is_mine(self, group, rollout_id):
+        """The group this run created: its rollout id and owner are this run's (a retried create meets it)."""
+        return (
+            group is not None
+            and not group.deleting
+            and self.tag(group, tagging.ROLLOUT) == rollout_id
+            and self.tag(group, tagging.OWNER) == self.owner
+        )
+
+    def _get_quietly(self, name):
+        try:
+            return self.groups.get(name)
+        except PhoenixError:
+            return None
 
     def _resume(self, green, ctx):
         phase = self.tag(green, tagging.PHASE)
@@ -434,7 +499,7 @@ class Rollout:
                     evidence,
                 )
             self._heartbeat(ctx)
-            self.sleep(max(0.05, min(self.spec.health.interval, deadline - now)))
+            self._pause(min(self.spec.health.interval, deadline - now))
 
     def _do_shift(self, ctx):
         ctx.target = ctx.target or self.traffic.find_target(ctx.green).id
@@ -524,7 +589,7 @@ class Rollout:
                 evidence["checks"] = checks
                 return evidence
             self._heartbeat(ctx)
-            self.sleep(max(0.05, min(self.spec.health.interval, end - now)))
+            self._pause(min(self.spec.health.interval, end - now))
 
     def _wait_until(self, ctx, done, what):
         deadline = self.clock() + self.spec.timeout
@@ -537,7 +602,7 @@ class Rollout:
                     hint="Run again: the rollout resumes where it stopped.",
                 )
             self._heartbeat(ctx)
-            self.sleep(max(0.05, self.spec.health.interval))
+            self._pause(self.spec.health.interval)
 
     def _on_failure(self, ctx, failure):
         where = failure.phase + (" at weight %d" % failure.weight if failure.phase == SHIFT else "")

@@ -55,7 +55,7 @@ class RolloutSpec:
     on_failure: str = ROLLBACK
     keep_blue_seconds: float = 0
     supersede: bool = True
-    lease_seconds: float = 300
+    lease_seconds: float = 60
 
     def weights(self):
         return [100] if self.strategy == ALL_AT_ONCE else list(self.steps)

@@ -12,7 +12,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._core.backends i
     HealthBackend,
     TrafficBackend,
 )
-from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.fleet import (
     Group,
     Instance,
@@ -447,3 +447,121 @@ def test_size_overrides_blue_size_and_subnets_default_to_blue(fleet, clock):
     assert group.size == 5 and group.subnets == ["subnet-1"]
     rollout(fleet, clock, image_id="ami-third", subnets=["subnet-9"]).deployed()
     assert fleet.groups_by_name["web-b"].subnets == ["subnet-9"] and fleet.groups_by_name["web-b"].size == 5
+
+
+# -- ownership, leases, and a create whose answer was lost ------------------------------------------
+
+
+def test_a_listener_serving_another_service_is_refused_before_anything_is_created(fleet, clock):
+    fleet.groups_by_name["web-blue"].tags["phoenix:service"] = "other"
+    before = {name: (g.size, dict(g.tags)) for name, g in fleet.groups_by_name.items()}
+    for state in ("deployed", "rolled_back"):
+        with pytest.raises(PhoenixError) as refused:
+            getattr(rollout(fleet, clock), state)()
+        assert refused.value.code == "ServiceMismatch"
+        assert "serves service other" in refused.value.message and "web-blue" in refused.value.message
+        assert "phoenix:service=other" in refused.value.message
+    assert {name: (g.size, dict(g.tags)) for name, g in fleet.groups_by_name.items()} == before
+    assert fleet.listener == {"tg-blue": 100} and set(fleet.targets) == {"tg-blue"}
+    assert [v.version for v in fleet.versions["lt-1"]] == ["1"]
+
+
+def test_a_group_tagged_with_its_own_service_or_untagged_is_deployed(fleet, clock):
+    fleet.groups_by_name["web-blue"].tags["phoenix:service"] = "web"
+    rollout(fleet, clock).deployed()
+    assert_green_serves(fleet)
+
+
+def test_the_default_lease_is_short_and_renewed_every_third_while_waiting(fleet, clock):
+    assert RolloutSpec(service="web", listener=LISTENER, template="lt-1").lease_seconds == 60
+    renewals = []
+    original = fleet.set_tags
+
+    def set_tags(name, tags):
+        if "phoenix:lease-until" in tags and tags["phoenix:lease-until"] != "0":
+            renewals.append((clock.now, float(tags["phoenix:lease-until"])))
+        original(name, tags)
+
+    fleet.set_tags = set_tags
+    rollout(fleet, clock, health=HealthSpec(interval=45, healthy_for_seconds=300)).deployed()
+    assert_green_serves(fleet)
+    gaps = [later[0] - earlier[0] for earlier, later in zip(renewals, renewals[1:], strict=False)]
+    assert gaps and max(gaps) <= 20.5, gaps
+    # The lease never lapsed while the run lived: each renewal came before the last one ran out.
+    assert all(later[0] < earlier[1] for earlier, later in zip(renewals, renewals[1:], strict=False))
+
+
+def test_a_refusal_says_how_long_the_lease_lasts_and_how_to_take_over(fleet, clock):
+    fleet.crash_at = ("wait_healthy", None)
+    with pytest.raises(Crash):
+        rollout(fleet, clock).deployed()
+    clock.sleep(15)
+    with pytest.raises(RolloutBusy) as busy:
+        rollout(fleet, clock).deployed()
+    assert "45 s from now" in busy.value.message
+    assert "within 45 s" in busy.value.hint and "state=rolled_back" in busy.value.hint
+    clock.sleep(46)
+    rollout(fleet, clock).rolled_back()
+    assert fleet.listener == {"tg-blue": 100} and set(fleet.groups_by_name) == {"web-blue"}
+
+
+def test_a_retried_create_that_meets_its_own_group_goes_on(fleet, clock):
+    """The cloud created the group but the answer was lost; the retry meets it (AlreadyExists)."""
+    original = fleet.create_empty
+
+    def create_applied_then_retried(name, template, subnets, tags):
+        original(name, template, subnets, tags)
+        return original(name, template, subnets, tags)  # the retry: AlreadyExists
+
+    fleet.create_empty = create_applied_then_retried
+    result = rollout(fleet, clock).deployed()
+    assert result["rollout"]["state"] == "deployed"
+    assert_green_serves(fleet)
+    assert "phoenix:lease-until" not in fleet.groups_by_name["web-a"].tags
+
+
+def test_a_create_applied_but_failed_is_recognised_by_its_rollout_id(fleet, clock):
+    original = fleet.create_empty
+
+    def create_applied_then_lost(name, template, subnets, tags):
+        original(name, template, subnets, tags)
+        raise PhoenixError("AWS CreateAutoScalingGroup failed: connection reset", code="InternalFailure")
+
+    fleet.create_empty = create_applied_then_lost
+    rollout(fleet, clock).deployed()
+    assert_green_serves(fleet)
+
+
+def test_a_create_that_failed_without_making_a_group_is_reported(fleet, clock):
+    def create_failed(name, template, subnets, tags):
+        raise PhoenixError("AWS CreateAutoScalingGroup failed: access denied", code="AccessDenied")
+
+    fleet.create_empty = create_failed
+    with pytest.raises(PhoenixError) as failure:
+        rollout(fleet, clock).deployed()
+    assert failure.value.code == "AccessDenied"
+    assert set(fleet.groups_by_name) == {"web-blue"}
+
+
+def test_a_slot_taken_by_another_rollout_names_it(fleet, clock):
+    fleet.add_group(
+        "web-a",
+        3,
+        ["tg-web-a"],
+        ("lt-1", "1"),
+        tags={
+            "phoenix:service": "web",
+            "phoenix:role": "blue",
+            "phoenix:rollout": "R-other",
+            "phoenix:image": "ami-x",
+        },
+    )
+    original = fleet.groups
+
+    def groups_before_the_other_finished():
+        return [g for g in original() if g.name != "web-a"]
+
+    fleet.groups = groups_before_the_other_finished  # this run read the fleet before the other created web-a
+    with pytest.raises(RolloutBusy) as busy:
+        rollout(fleet, clock).deployed()
+    assert busy.value.code == "RolloutInProgress" and "R-other" in busy.value.message
