@@ -42,6 +42,19 @@ in the past, or more than 10 years ahead, is refused with `InvalidParameterValue
 not name the error code; this one is our choice). DescribeImages's IncludeDeprecated is not modelled:
 moto lists deprecated images as AWS does for their owner. If a later moto implements the actions,
 its own implementation is kept.
+
+**Test-side extension: AMI names and idempotency tokens.** moto 5.2.5 lets an account have any number
+of images of one name, ignores the ClientToken of RunInstances and CopyImage, and drops CopyImage's
+TagSpecifications; AWS does none of these, and a retry after a lost answer (see above) behaves
+differently because of them. `_install_idempotency()` wraps moto's response methods:
+- CreateImage, CopyImage and RegisterImage refuse a name that an image of the same account already
+  has in the region with `InvalidAMIName.Duplicate` (the EC2 API reference's error code; the names of
+  deregistered images are free again, as on AWS);
+- RunInstances and CopyImage with a ClientToken already used in the region return the original
+  instances or image instead of making new ones ("Ensuring idempotency in Amazon EC2 API requests");
+  a RunInstances repeat with another ImageId or InstanceType is `IdempotentParameterMismatch`. The
+  token is kept on moto's own objects (instance, image), so `reset()` forgets it with them;
+- CopyImage applies the `image` TagSpecifications to the new image, as CreateImage does.
 """
 
 from __future__ import annotations
@@ -180,6 +193,88 @@ def _install_image_deprecation() -> None:
 
 
 _install_image_deprecation()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Test-side extension of moto: unique AMI names, ClientToken idempotency, CopyImage TagSpecifications
+
+
+def _refuse_duplicate_name(response: Any) -> None:
+    name = response._get_param("Name")
+    backend = response.ec2_backend
+    for ami in list(backend.amis.values()):
+        if ami.name == name and ami.owner_id == backend.account_id:
+            raise EC2ClientError("InvalidAMIName.Duplicate", "AMI name %s is already in use by AMI %s" % (name, ami.id))
+
+
+def _unique_name(original: Any) -> Any:
+    def create(self: Any) -> Any:
+        _refuse_duplicate_name(self)
+        return original(self)
+
+    create._phoenix_unique_name = True  # type: ignore[attr-defined]
+    return create
+
+
+def _run_instances_once(original: Any) -> Any:
+    def run_instances(self: Any) -> Any:
+        token = self._get_param("ClientToken")
+        if token:
+            for reservation in list(self.ec2_backend.reservations.values()):
+                instances = list(reservation.instances)
+                if instances and all(getattr(i, "_phoenix_client_token", None) == token for i in instances):
+                    first = instances[0]
+                    if first.image_id != self._get_param("ImageId") or first.instance_type != self._get_param(
+                        "InstanceType", "m1.small"
+                    ):
+                        raise EC2ClientError(
+                            "IdempotentParameterMismatch",
+                            "The client token %s was already used with other parameters" % token,
+                        )
+                    return ActionResult(reservation)
+        answer = original(self)
+        if token:
+            for instance in answer.result.instances:
+                instance._phoenix_client_token = token
+        return answer
+
+    run_instances._phoenix_client_token = True  # type: ignore[attr-defined]
+    return run_instances
+
+
+def _copy_image_once(original: Any) -> Any:
+    def copy_image(self: Any) -> Any:
+        token = self._get_param("ClientToken")
+        if token:
+            for ami in list(self.ec2_backend.amis.values()):
+                if getattr(ami, "_phoenix_client_token", None) == token:
+                    return ActionResult({"ImageId": ami.id})
+        _refuse_duplicate_name(self)
+        answer = original(self)
+        ami = self.ec2_backend.amis[answer.result["ImageId"]]
+        ami._phoenix_client_token = token or None
+        for specification in self._get_param("TagSpecifications", []):
+            if specification.get("ResourceType") == "image":
+                for tag in specification.get("Tags", []):
+                    ami.add_tag(tag["Key"], tag["Value"])
+        return answer
+
+    copy_image._phoenix_client_token = True  # type: ignore[attr-defined]
+    return copy_image
+
+
+def _install_idempotency() -> None:
+    for action in ("create_image", "register_image"):
+        method = getattr(EC2Response, action)
+        if not getattr(method, "_phoenix_unique_name", False):
+            setattr(EC2Response, action, _unique_name(method))
+    if not getattr(EC2Response.run_instances, "_phoenix_client_token", False):
+        EC2Response.run_instances = _run_instances_once(EC2Response.run_instances)
+    if not getattr(EC2Response.copy_image, "_phoenix_client_token", False):
+        EC2Response.copy_image = _copy_image_once(EC2Response.copy_image)
+
+
+_install_idempotency()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -76,7 +76,9 @@ class AwsApi:
         )
         return response["ImageId"]
 
-    def copy_image(self, source_image_id, source_region, name, description):
+    def copy_image(self, source_image_id, source_region, name, description, tags, client_token):
+        # The client token makes a retry after a lost answer return the same copy, not a second one;
+        # the tags are written with the copy, so no copy exists untagged.
         response = self._call(
             "ec2",
             "copy_image",
@@ -85,6 +87,8 @@ class AwsApi:
             SourceRegion=source_region,
             Name=name,
             Description=description,
+            ClientToken=client_token,
+            TagSpecifications=[{"ResourceType": "image", "Tags": _tag_list(tags)}],
         )
         return response["ImageId"]
 

@@ -35,7 +35,9 @@ class BuilderApi(AwsApi):
             for status in statuses
         )
 
-    def run_instance(self, image_id, instance_type, subnet_id, security_group_ids, key_name, public_address, tags):
+    def run_instance(
+        self, image_id, instance_type, subnet_id, security_group_ids, key_name, public_address, tags, client_token
+    ):
         interface = {
             "DeviceIndex": 0,
             "SubnetId": subnet_id,
@@ -47,6 +49,9 @@ class BuilderApi(AwsApi):
             InstanceType=instance_type,
             MinCount=1,
             MaxCount=1,
+            # Every attempt of this launch carries the same token: a retry after a lost answer gets the
+            # instance the first attempt started, not a second one.
+            ClientToken=client_token,
             NetworkInterfaces=[interface],
             TagSpecifications=[
                 {"ResourceType": "instance", "Tags": _tag_list(tags)},

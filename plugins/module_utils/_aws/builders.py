@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 from .._core import tags as tagging
 from .._core.backends import BuilderBackend
@@ -16,6 +17,9 @@ from .transformations import builder_from_instance, tags_to_dict
 BUILDER_TAG = tagging.tag_key("aws", tagging.BUILDER)
 EXPIRES_TAG = tagging.tag_key("aws", tagging.EXPIRES_AT)
 GONE_CODES = ("InvalidGroup.NotFound", "InvalidKeyPair.NotFound", "InvalidInstanceID.NotFound")
+GROUP_DUPLICATE = "InvalidGroup.Duplicate"
+KEY_PAIR_DUPLICATE = "InvalidKeyPair.Duplicate"
+RULE_DUPLICATE = "InvalidPermission.Duplicate"
 
 
 def _resource_name(name):
@@ -64,20 +68,50 @@ class AwsBuilderBackend(BuilderBackend):
         subnet = subnets[0]
         return {"subnet_id": subnet["SubnetId"], "vpc_id": subnet["VpcId"], "cidr": subnet["CidrBlock"]}
 
+    # A create whose answer was lost (the cloud made it, the reply never came) is retried by the retry
+    # policy and meets its own resource: "Duplicate". Security groups and key pairs take no client
+    # token, so the one found by name is ours only if it carries this run's tags (the builder's name
+    # and this run's expiry time); anything else is refused, never adopted.
+
     def create_security_group(self, name, network, ssh_cidrs, tags):
-        group_id = self.api.create_security_group(
-            _resource_name(name),
-            "SSH to the phoenix.immutable builder %s; deleted with it" % name,
-            network["vpc_id"],
-            tags,
-        )
-        self.api.allow_ssh(group_id, ssh_cidrs)
+        group_name = _resource_name(name)
+        try:
+            group_id = self.api.create_security_group(
+                group_name,
+                "SSH to the phoenix.immutable builder %s; deleted with it" % name,
+                network["vpc_id"],
+                tags,
+            )
+        except PhoenixError as error:
+            if error.code != GROUP_DUPLICATE:
+                raise
+            found = [
+                group
+                for group in self.api.security_groups_tagged(BUILDER_TAG, name)
+                if group.get("GroupName") == group_name and group.get("VpcId") == network["vpc_id"]
+            ]
+            group_id = _made_by_this_run(error, "security group", group_name, self.region, found, tags)["GroupId"]
+        try:
+            self.api.allow_ssh(group_id, ssh_cidrs)
+        except PhoenixError as error:
+            # The rule is there: the answer to an earlier attempt was lost. Nothing else writes to the group.
+            if error.code != RULE_DUPLICATE:
+                raise
         return group_id
 
     def create_key_pair(self, name, key_dir, tags):
         key_name = _resource_name(name)
         path = self._key_file(key_name, key_dir)
-        created = self.api.create_key_pair(key_name, tags)
+        try:
+            created = self.api.create_key_pair(key_name, tags)
+        except PhoenixError as error:
+            if error.code != KEY_PAIR_DUPLICATE:
+                raise
+            found = [pair for pair in self.api.key_pairs_tagged(BUILDER_TAG, name) if pair.get("KeyName") == key_name]
+            _made_by_this_run(error, "key pair", key_name, self.region, found, tags)
+            # Ours, but its private key was in the answer that was lost: nobody can use it. Make it again.
+            self.api.delete_key_pair(key_name)
+            created = self.api.create_key_pair(key_name, tags)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         # The private key exists only here: written readable by its owner alone, before anything else.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -96,8 +130,9 @@ class AwsBuilderBackend(BuilderBackend):
         return path if os.path.exists(path) else None
 
     def launch(self, name, image_id, instance_type, subnet_id, security_group_ids, key_name, public_address, tags):
+        token = "phoenix-builder-%s" % uuid.uuid4().hex
         instance = self.api.run_instance(
-            image_id, instance_type, subnet_id, security_group_ids, key_name, public_address, tags
+            image_id, instance_type, subnet_id, security_group_ids, key_name, public_address, tags, token
         )
         return builder_from_instance(instance, self.region)
 
@@ -136,3 +171,18 @@ class AwsBuilderBackend(BuilderBackend):
 
     def api_calls(self):
         return self.connection.api_calls()
+
+
+def _made_by_this_run(error, kind, name, region, found, tags):
+    """The resource of that name if it carries every tag this run wrote with it, else a PhoenixError."""
+    for resource in found:
+        if all(tags_to_dict(resource.get("Tags")).get(key) == value for key, value in tags.items()):
+            return resource
+    raise PhoenixError(
+        "cannot create %s %s in %s: one of that name exists and was not made by this run (%s)"
+        % (kind, name, region, error.message),
+        resource=name,
+        code=error.code,
+        cloud="aws",
+        hint="Remove what an earlier run of this builder left with state: absent, then run again.",
+    ) from None

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+from .._core import tags as tagging
 from .._core.backends import ImageBackend
 from .._core.errors import PhoenixError
 from .._core.model import PENDING, Image, ImageUser
@@ -15,6 +18,9 @@ from .transformations import image_from_ami
 AWS_TAG_LIMITS = TagLimits(max_tags=50, max_key_length=128, max_value_length=256, reserved_prefixes=("aws:",))
 ENABLED_OPT_IN = ("opt-in-not-required", "opted-in")
 MISSING_IMAGE_CODES = ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")
+DUPLICATE_NAME_CODE = "InvalidAMIName.Duplicate"
+SOURCE_INSTANCE_TAG = tagging.tag_key("aws", tagging.SOURCE_INSTANCE)
+COPIED_FROM_TAG = tagging.tag_key("aws", tagging.COPIED_FROM)
 
 
 class AwsImageBackend(ImageBackend):
@@ -75,14 +81,41 @@ class AwsImageBackend(ImageBackend):
         return instances[0].get("ImageId")
 
     def create(self, name, instance_id, description, tags, no_reboot):
-        image_id = self.api.create_image(instance_id, name, description, no_reboot, tags)
+        # CreateImage takes no client token. A retry after an answer that was lost (the image was made)
+        # meets the name taken: the image made of this instance with our tags is the one we asked for.
+        try:
+            image_id = self.api.create_image(instance_id, name, description, no_reboot, tags)
+        except PhoenixError as error:
+            if error.code != DUPLICATE_NAME_CODE:
+                raise
+            return self._own_duplicate(error, name, SOURCE_INSTANCE_TAG, tags.get(SOURCE_INSTANCE_TAG))
         return self.get(image_id, retry_not_found=True) or _placeholder(image_id, name, self.region)
 
     def copy_from(self, image, tags):
-        image_id = self.api.copy_image(image.id, image.region, image.name, image.description)
-        # CopyImage carries no tags from the source, so the copy is tagged explicitly.
-        self.api.create_tags([image_id], tags, retry_not_found=True)
+        # The copy is tagged as it is made (CopyImage carries no tags from the source); one client token
+        # for every attempt of this copy, so that a retry after a lost answer returns the same copy.
+        token = "phoenix-copy-%s" % uuid.uuid4().hex
+        try:
+            image_id = self.api.copy_image(image.id, image.region, image.name, image.description, tags, token)
+        except PhoenixError as error:
+            if error.code != DUPLICATE_NAME_CODE:
+                raise
+            return self._own_duplicate(error, image.name, COPIED_FROM_TAG, tags.get(COPIED_FROM_TAG))
         return self.get(image_id, retry_not_found=True) or _placeholder(image_id, image.name, self.region)
+
+    def _own_duplicate(self, error, name, marker, value):
+        """The image of this name that carries our marker, else the name belongs to someone else: refuse."""
+        found = [image for image in self.find_by_name(name) if value and image.tags.get(marker) == value]
+        if len(found) == 1:
+            return found[0]
+        raise PhoenixError(
+            "cannot make image %r in %s: the name is taken by an image this run did not make (%s)"
+            % (name, self.region, error.message),
+            resource=name,
+            code=error.code,
+            cloud="aws",
+            hint="Choose another name, or delete the other image with state: absent.",
+        ) from None
 
     def set_tags(self, image, to_set, to_remove):
         if to_set:
@@ -148,7 +181,13 @@ class AwsImageBackend(ImageBackend):
         return any(item.get("LaunchTemplateData", {}).get("ImageId") == image_id for item in versions)
 
     def delete(self, image):
-        self.api.deregister_image(image.id)
+        try:
+            self.api.deregister_image(image.id)
+        except PhoenixError as error:
+            # Deregistered already: by a retry whose first answer was lost, or by another run meanwhile.
+            # Its snapshots are still ours to delete.
+            if error.code not in MISSING_IMAGE_CODES:
+                raise
         for snapshot_id in image.snapshot_ids:
             try:
                 self.api.delete_snapshot(snapshot_id)

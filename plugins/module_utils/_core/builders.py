@@ -290,7 +290,9 @@ class BuilderWorkflow:
             made["instance"] = builder
             builder = self._wait_running(builder)
         except Exception:
-            # Nothing half-made is left to the TTL when this run can remove it now.
+            # Nothing half-made is left to the TTL when this run can remove it now, not even what the
+            # cloud made but never answered for: it carries this run's expiry time.
+            self._find_unanswered(request.name, expires_at, made)
             self._undo(made, request.key_dir)
             raise
         outcome.builder = builder.to_dict()
@@ -298,6 +300,19 @@ class BuilderWorkflow:
             builder, request, key_path or self.backend.key_path(builder, request.key_dir)
         )
         return outcome
+
+    def _find_unanswered(self, name, expires_at, made):
+        """Add to ``made`` what this run made without learning of it (a create whose answer was lost)."""
+        try:
+            if "instance" not in made:
+                for builder in self.backend.find(name):
+                    if builder.state != GONE and builder.expires_at == expires_at:
+                        made["instance"] = builder
+            for leftover in self.backend.leftovers(name):
+                if leftover.expires_at == expires_at:
+                    made.setdefault(leftover.kind, leftover.id)
+        except PhoenixError:
+            pass  # the TTL tags let the reaper find them
 
     def _undo(self, made, key_dir):
         builder = made.get("instance")
