@@ -15,10 +15,16 @@ options:
         as a KMS key id, ARN or alias with an optional C(region), and an optional C(name)), C(threshold)
         (distinct trusted keys whose valid signatures are required, default 1), C(required_claims) (claim
         name to the required value or a list of accepted values), C(max_age_days), C(allowed_owners)
-        (account ids, quoted) and C(revoked) (image ids or descriptor sha256 digests).
+        (account ids, quoted), C(revoked) and C(promoters).
+      - C(revoked) lists image ids (such as C(ami-0123456789abcdef0)), image descriptor digests and signing
+        keyids (each a sha256 of 64 hex digits, optionally C(sha256:)). A revoked image or descriptor fails
+        verification; a signature by a revoked key never counts, so an image signed only by it is refused
+        as V(revoked). An entry of any other shape fails the task, never ignored.
       - Relative key paths are read from the policy file's folder (for a mapping, from the working
         directory of the module). An unknown field, an unreadable key or a threshold the keys cannot meet
         fails the task before any image is read.
+      - An empty policy (V({}), V("")) or one that trusts no key (no C(keys), an empty C(keys) list, or C(keys) as
+        a mapping rather than a list) fails the task with one message; it never means "verify nothing".
       - The format, with a commented example, is in the collection's C(docs/signing.md).
     type: raw
 """

@@ -51,11 +51,7 @@ def trusted_policy(source, images, key_backend=None):
     KMS keys (trusted or promoters) have their public keys fetched through the key service of the cloud of
     ``images`` (an ImageBackend), on the same connection.
     """
-    if source in (None, "", {}):
-        raise InvalidInput(
-            "a trust policy is required", resource="policy", hint="Give policy: a file path or a mapping."
-        )
-    policy = load_policy(source)
+    policy = load_policy(source)  # None, "" and {} are refused with the one message of an empty policy
     if needs_key_service(policy) and key_backend is None:
         from .providers import signing_key_backend_for
 

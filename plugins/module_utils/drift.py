@@ -3,7 +3,7 @@
 
     result = drift(params, waiter, check_mode=False)   # {changed, instances, counts, batches, api_calls, ...}
 
-The trust policy, when given, is read before any cloud call (a bad policy changes nothing), and each
+The trust policy, when given, is read before any cloud call (a bad or empty policy changes nothing), and each
 distinct image is read once (all of them in as few calls as the cloud allows) and judged once.
 """
 
@@ -21,6 +21,7 @@ from ._core.drift import (
 )
 from ._core.health import HealthSpec
 from .providers import drift_backends
+from .trust import policy_given
 
 __all__ = ["COMPLIANT", "REASONS", "REMEDIATIONS", "REPLACE", "REPORT", "DriftRequest", "drift", "request_from_params"]
 
@@ -33,7 +34,7 @@ def request_from_params(params):
         remediate=params.get("remediate") or REPORT,
         max_unavailable=params.get("max_unavailable") or "25%",
         terminate_unmanaged=bool(params.get("terminate_unmanaged")),
-        trust=params.get("policy") not in (None, "", {}),
+        trust=policy_given(params.get("policy")),  # {} or "" is given, and refused by load_policy
         health_interval=params.get("health_interval") or 5,
     )
 

@@ -4,7 +4,8 @@
     result = swap(params, check_mode=False)     # {changed, rollout, diff, api_calls}; raises PhoenixError
 
 The trust gate runs first: with ``verify`` (a trust policy) an image that fails it is refused before
-anything is read from or created in the fleet, failing closed.
+anything is read from or created in the fleet, failing closed. An empty ``verify`` ({} or "") is an
+error; only leaving it out skips the gate, and the result says ``verified: false``.
 """
 
 from __future__ import annotations
@@ -59,9 +60,10 @@ class _TrustGate:
         self.policy = None
         self.images = None
         self.verdicts = []
-        if params.get("verify") not in (None, "", {}):
-            from .trust import load_policy
+        from .trust import load_policy, policy_given
 
+        # Only a verify left out skips the gate (RV(verified) false); an empty one ({} or "") is refused.
+        if policy_given(params.get("verify")):
             self.policy = load_policy(params["verify"])
 
     def __call__(self, image_id):
@@ -122,4 +124,7 @@ def swap(params, check_mode=False):
     result["api_calls"] = calls
     if gate.verdicts:
         result["verification"] = gate.verdicts
+    # True only when a trust policy was given and checked every image this run deployed; false says the
+    # trust gate was left out (no verify) or had no image to check.
+    result["verified"] = bool(gate.verdicts) and all(verdict["verified"] for verdict in gate.verdicts)
     return result

@@ -21,7 +21,7 @@ from ._core import dsse
 from ._core.descriptor import descriptor_digest, image_descriptor, subject_name
 from ._core.errors import InvalidInput, PhoenixError
 from ._core.keys import LocalSigner, keyid_of, load_public_key, public_key_pem
-from ._core.policy import TrustPolicy, Verification, evaluate, load_policy_file, parse_policy
+from ._core.policy import TrustPolicy, Verification, evaluate, load_policy_file, no_trusted_key, parse_policy
 from ._core.signing import SignOutcome
 from ._core.signing import sign_image as _sign_image
 from ._core.statement import build_statement
@@ -42,6 +42,7 @@ __all__ = [
     "load_policy",
     "load_public_key",
     "local_signer",
+    "policy_given",
     "public_key_pem",
     "sign_image",
     "subject_name",
@@ -54,12 +55,17 @@ __all__ = [
 def load_policy(source, base_dir=None):
     """A TrustPolicy from a YAML/JSON file path or a dict; raises InvalidInput with a clear message when bad.
 
+    None, ``""`` and ``{}`` (and a policy without keys) are refused with the one message of
+    ``_core.policy.no_trusted_key``: a caller for which the policy is optional checks ``policy_given`` first.
+
     Relative public key paths are read from the policy file's folder, or from ``base_dir`` for a dict.
     """
     if isinstance(source, TrustPolicy):
         return source
+    if source is None or source == "" or source == {}:
+        raise no_trusted_key()  # an empty policy is an error, never "verify nothing" (fail closed)
     if isinstance(source, dict):
-        return parse_policy(source, base_dir=base_dir, source="policy")
+        return parse_policy(source, base_dir=base_dir)
     if isinstance(source, (str, os.PathLike)) and str(source):
         path = os.path.expanduser(str(source))
         if base_dir and not os.path.isabs(path):
@@ -70,6 +76,12 @@ def load_policy(source, base_dir=None):
         resource="policy",
         hint="See docs/signing.md for the trust policy format.",
     )
+
+
+def policy_given(value):
+    """Whether an optional policy option was given at all. Only None (left out) is "not given": an empty
+    string or mapping was given, and ``load_policy`` refuses it."""
+    return value is not None
 
 
 def verify_image(image_backend, image_id, policy, now=None, key_backend=None):

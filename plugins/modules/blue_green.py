@@ -163,6 +163,9 @@ options:
         option of M(phoenix.immutable.image_verify)) the image must satisfy. Checked before anything is created;
         an image that fails it is refused.
       - With O(state=rolled_back), the previous image is checked when it has to be deployed again.
+      - An empty policy (V({}) or V("")) or one without C(keys) fails the task before anything is read or
+        created. Only leaving O(verify) out skips the check, a deliberate choice the result shows as
+        RV(verified=false); the P(phoenix.immutable.deploy#role) role always gives a policy.
     type: raw
 extends_documentation_fragment:
   - phoenix.immutable.cloud
@@ -243,6 +246,14 @@ verification:
   returned: when O(verify) is given
   type: list
   elements: dict
+verified:
+  description:
+    - Whether the trust policy O(verify) was checked and every image this run would deploy satisfies it.
+    - V(false) when O(verify) was left out (no trust gate), and for O(state=rolled_back) when it only returns
+      traffic to the previous group (no image had to be checked).
+  returned: success
+  type: bool
+  sample: true
 api_calls:
   description: Cloud API calls this task made, by service and operation.
   returned: always

@@ -85,7 +85,10 @@ attributes:
     support: none
     description: RV(instances) lists every instance with its reasons; RV(replaced) what was replaced.
 notes:
-  - Without O(policy), the trust reasons (C(unsigned_image), C(untrusted_image), C(revoked_image)) are not checked.
+  - Without O(policy), the trust reasons (C(unsigned_image), C(untrusted_image), C(revoked_image)) are not checked,
+    a deliberate choice RV(images) shows as C(verified=null). An empty policy (V({}) or V("")) or one without
+    C(keys) fails the task before any cloud call.
+  - A service with a rollout in progress is reported in a warning.
 """
 
 EXAMPLES = r"""
@@ -214,7 +217,11 @@ ARGUMENT_SPEC = build(
 
 
 def run(module):
-    return drift(module.params, module.waiter(), check_mode=module.check_mode)
+    result = drift(module.params, module.waiter(), check_mode=module.check_mode)
+    # Warnings go through module.warn: exit_json(warnings=...) is deprecated (an error from ansible-core 2.23).
+    for warning in result.pop("warnings", []):
+        module.ansible.warn(warning)
+    return result
 
 
 def main():

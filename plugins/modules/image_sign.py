@@ -160,6 +160,16 @@ tags_removed:
   returned: always
   type: list
   elements: str
+actions:
+  description:
+    - What the task did (in check mode, would do); empty when the image already carries this signature.
+    - One V(sign_image) action naming the image, its region, the key and the signature tags it wrote and removed.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {action: sign_image, image_id: ami-0a1b2c3d4e5f67890, region: us-east-1, keyid: 3c1b5e0f9a7d...,
+       tags_set: ["phoenix:sig:3c1b5e0f9a7d4c2b:0"], tags_removed: []}
 bundle_path:
   description: Where the envelope was written, when O(bundle_path) was given.
   returned: when O(bundle_path) is given

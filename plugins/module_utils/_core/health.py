@@ -80,12 +80,8 @@ class HealthCheck:
             firing = sorted(name for name, state in states.items() if state in (ALARM, "MISSING"))
             if firing:
                 problems.append(
-                    "alarm%s %s %s"
-                    % (
-                        "s" if len(firing) > 1 else "",
-                        ", ".join(firing),
-                        "; ".join("%s is %s" % (name, states[name]) for name in firing),
-                    )
+                    "alarm%s %s"
+                    % ("s" if len(firing) > 1 else "", "; ".join("%s is %s" % (name, states[name]) for name in firing))
                 )
         if with_probe and self.spec.probe_url:
             ok, detail = self.probe(self.spec.probe_url, self.spec.probe_timeout)

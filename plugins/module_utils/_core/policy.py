@@ -13,7 +13,7 @@ A policy (YAML or JSON; see docs/signing.md):
     required_claims: {tests: passed}        # claims every counted signature must carry
     max_age_days: 90             # refuse images created longer ago
     allowed_owners: ["123456789012"]        # accounts the image must belong to
-    revoked: [ami-0123…, <descriptor sha256>]
+    revoked: [ami-0123…, <descriptor sha256>, <keyid>]    # images, image descriptors, signing keys
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import datetime
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 
 from . import dsse, keys
@@ -60,6 +61,26 @@ POLICY_FIELDS = (
 KEY_FIELDS = ("name", "public_key", "kms_key", "region")
 MAX_AGE_DAYS_LIMIT = 36500
 
+# The one refusal of an empty or keyless policy (``{}``, ``""``, no ``keys``, ``keys: []``, ``keys`` as a
+# mapping), wherever a policy is read: a policy that trusts no key must never mean "verify nothing".
+NO_TRUSTED_KEY = (
+    "a trust policy must trust at least one key: keys is a list of mappings, each with public_key (a PEM path "
+    "or inline PEM) or kms_key (a KMS key id, ARN or alias), e.g. keys: [{name: build, public_key: build.pub}]"
+)
+NO_TRUSTED_KEY_HINT = (
+    "An empty policy does not switch verification off; give the keys to trust. Only leaving the option out "
+    "(blue_green's verify, fleet_drift's policy) skips verification, and says so in the result."
+)
+
+# How messages name a policy given as a mapping in a task, rather than as a file.
+INLINE = "(inline mapping)"
+
+# What ``revoked`` may hold, told apart by shape: an image id of a cloud the collection knows, or a sha256
+# (64 hex digits, optionally ``sha256:``) naming an image's descriptor digest or a signing key's keyid
+# (sha256 of its DER public key). Anything else is refused, never ignored.
+SHA256_PATTERN = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
+IMAGE_ID_PATTERNS = {"aws": re.compile(r"^ami-[0-9a-z][0-9a-z-]*$")}
+
 
 @dataclass
 class TrustedKey:
@@ -86,9 +107,21 @@ class TrustPolicy:
     max_age_days: float = None
     allowed_owners: list = field(default_factory=list)
     revoked: list = field(default_factory=list)
-    source: str = "policy"
+    source: str = INLINE  # the policy file's path, or INLINE for a mapping
     # Keys allowed to promote an image to a channel (image_channel, the golden_image lookup); see _core/channels.py.
     promoters: list = field(default_factory=list)
+
+    @property
+    def revoked_images(self):
+        return {entry for entry in self.revoked if not SHA256_PATTERN.match(entry)}
+
+    @property
+    def revoked_hashes(self):
+        """Descriptor digests and keyids the policy revokes (both sha256 hex, told apart only by what matches)."""
+        return {entry for entry in self.revoked if SHA256_PATTERN.match(entry)}
+
+    def revokes_key(self, keyid):
+        return bool(keyid) and keyid.lower() in self.revoked_hashes
 
     @property
     def cloud_keys(self):
@@ -123,14 +156,25 @@ class TrustPolicy:
 
 def _bad(source, message, hint=None):
     return InvalidInput(
-        "invalid trust policy %s: %s" % (source, message),
-        resource=source,
+        "invalid trust policy %s: %s" % (source or INLINE, message),
+        resource=source or INLINE,
         hint=hint or "Fix the policy; see docs/signing.md for its format.",
     )
 
 
-def parse_policy(document, base_dir=None, source="policy"):
-    """A TrustPolicy from its parsed YAML/JSON; refuses anything unknown or contradictory (fail closed)."""
+def no_trusted_key(source=INLINE):
+    """The one error for an empty or keyless policy (see NO_TRUSTED_KEY)."""
+    return _bad(source, NO_TRUSTED_KEY, hint=NO_TRUSTED_KEY_HINT)
+
+
+def parse_policy(document, base_dir=None, source=INLINE):
+    """A TrustPolicy from its parsed YAML/JSON; refuses anything unknown or contradictory (fail closed).
+
+    ``source`` names the policy in messages: its file's path, or INLINE for a mapping given in a task.
+    """
+    source = source or INLINE
+    if document in (None, "", {}):
+        raise no_trusted_key(source)
     if not isinstance(document, dict):
         raise _bad(source, "a policy is a mapping with keys, threshold, required_claims, …")
     unknown = sorted(set(document) - set(POLICY_FIELDS))
@@ -141,7 +185,7 @@ def parse_policy(document, base_dir=None, source="policy"):
         raise _bad(source, "version %r is not supported; this collection reads version 1" % (version,))
     entries = document.get("keys")
     if not isinstance(entries, list) or not entries:
-        raise _bad(source, "keys must list at least one trusted key")
+        raise no_trusted_key(source)
     trusted, seen = [], set()
     for index, entry in enumerate(entries):
         key = _parse_key(entry, index, base_dir, source)
@@ -173,7 +217,7 @@ def parse_policy(document, base_dir=None, source="policy"):
             source, "max_age_days must be a number of days above 0, at most %d; got %r" % (MAX_AGE_DAYS_LIMIT, max_age)
         )
     owners = _strings(document.get("allowed_owners"), "allowed_owners", source)
-    revoked = [entry.lower().removeprefix("sha256:") for entry in _strings(document.get("revoked"), "revoked", source)]
+    revoked = _revoked(document.get("revoked"), source)
     return TrustPolicy(
         keys=trusted,
         threshold=threshold,
@@ -193,6 +237,27 @@ def _promoters(value, base_dir, source):
     if not isinstance(value, list):
         raise _bad(source, "promoters must list keys like those under keys (public_key or kms_key)")
     return [_parse_key(entry, index, base_dir, source) for index, entry in enumerate(value)]
+
+
+def _revoked(value, source):
+    """The ``revoked`` entries, lower-cased (a sha256 without its ``sha256:``); an unrecognised one is an error."""
+    found = []
+    for entry in _strings(value, "revoked", source):
+        text = entry.strip().lower()
+        digest = SHA256_PATTERN.match(text)
+        if digest:
+            found.append(digest.group(1))
+        elif any(pattern.match(text) for pattern in IMAGE_ID_PATTERNS.values()):
+            found.append(text)
+        else:
+            raise _bad(
+                source,
+                "revoked entry %r is neither an image id (such as ami-0123456789abcdef0) nor a sha256 of 64 hex "
+                "digits (an image's descriptor digest or a signing key's keyid)" % entry,
+                hint="A revocation that matches nothing would revoke nothing: fix or remove the entry. Keyids and "
+                "descriptor digests are in image_verify's results (signatures[].keyid, descriptor_digest).",
+            )
+    return found
 
 
 def _strings(value, what, source):
@@ -333,6 +398,9 @@ def _result(keyid, key=None, reason=None, detail="", statement=None, payload=Non
 
 
 def _check_signature(keyid, signature, parsed, trusted_key, live_digest, policy):
+    if policy.revokes_key(keyid):
+        name = trusted_key.name if trusted_key is not None else "key %s" % keyid[:16]
+        return _result(keyid, trusted_key, REVOKED, "%s (keyid %s) is revoked by the policy" % (name, keyid))
     if trusted_key is None:
         return _result(keyid, reason=UNKNOWN_KEY, detail="key %s is not in the trust policy" % keyid)
     if not trusted_key.enabled:
@@ -387,11 +455,12 @@ def evaluate(policy, image, image_id=None, now=None, region=None):
         return _fail(
             verdict, OWNER_NOT_ALLOWED, "owner %s is not one of %s" % (image.owner, ", ".join(policy.allowed_owners))
         )
-    if image.id.lower() in policy.revoked or live_digest in policy.revoked:
+    if image.id.lower() in policy.revoked_images or live_digest in policy.revoked_hashes:
         return _fail(
             verdict,
             REVOKED,
-            "the policy revokes %s" % (image.id if image.id.lower() in policy.revoked else live_digest),
+            "the policy revokes %s"
+            % (image.id if image.id.lower() in policy.revoked_images else "its descriptor %s" % live_digest),
         )
     if policy.max_age_days is not None:
         created = parse_utc(image.created, "image creation time") if image.created else None

@@ -31,6 +31,8 @@ class SignOutcome:
     envelope: dict = None
     tags_set: list = field(default_factory=list)
     tags_removed: list = field(default_factory=list)
+    # What was done (or would be, in check mode): one sign_image naming the signature tags written/removed.
+    actions: list = field(default_factory=list)
     before: dict = field(default_factory=dict)
     after: dict = field(default_factory=dict)
 
@@ -47,6 +49,7 @@ class SignOutcome:
             "envelope": self.envelope,
             "tags_set": self.tags_set,
             "tags_removed": self.tags_removed,
+            "actions": self.actions,
         }
 
 
@@ -143,5 +146,15 @@ def sign_image(backend, image_id, signer, claims=None, check_mode=False):
     outcome.changed = True
     outcome.tags_set = sorted(wanted)
     outcome.tags_removed = to_remove
+    outcome.actions.append(
+        {
+            "action": "sign_image",
+            "image_id": image.id,
+            "region": image.region,
+            "keyid": signer.keyid,
+            "tags_set": outcome.tags_set,
+            "tags_removed": list(to_remove),
+        }
+    )
     outcome.after = {"signed_by": sorted(set(outcome.before["signed_by"]) | {signer.keyid})}
     return outcome
