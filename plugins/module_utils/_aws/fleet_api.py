@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .._core.errors import PhoenixError
 from .api import AwsApi, _camel
-from .errors import is_transient, to_phoenix
+from .errors import error_code, is_transient, to_phoenix
 
 GROUP_RESOURCE_TYPE = "auto-scaling-group"
 
@@ -25,11 +25,12 @@ class FleetApi(AwsApi):
                 return items
             kwargs["Marker"] = page["NextMarker"]
 
-    def _create(self, service, operation, find, resource=None, **kwargs):
+    def _create(self, service, operation, find, resource=None, exists_codes=(), **kwargs):
         """A create that is safe to retry after a lost answer (applied by the cloud, its answer lost).
 
         Before each retry ``find()`` looks for what an earlier attempt made (by the name or the marker
         the create gives it) and returns it, in the create's answer shape, instead of creating it again.
+        An error in ``exists_codes`` (the name is taken) after a lost answer is answered by ``find()`` too.
         """
         method = getattr(self._client(service), operation)
         attempts = []
@@ -45,6 +46,10 @@ class FleetApi(AwsApi):
         try:
             return self.connection.retry_policy.run(attempt, is_transient)
         except Exception as error:
+            if exists_codes and error_code(error) in exists_codes:
+                found = find()
+                if found is not None:
+                    return found
             translated = to_phoenix(error, _camel(operation), self.region, resource)
             if translated is None:
                 raise
@@ -184,7 +189,9 @@ class FleetApi(AwsApi):
                 raise
             return {"TargetGroups": found} if found else None
 
-        return self._create("elbv2", "create_target_group", find, resource=name, **kwargs)["TargetGroups"][0]
+        return self._create(
+            "elbv2", "create_target_group", find, resource=name, exists_codes=("DuplicateTargetGroupName",), **kwargs
+        )["TargetGroups"][0]
 
     def delete_target_group(self, arn):
         self._call("elbv2", "delete_target_group", resource=arn, TargetGroupArn=arn)

@@ -451,7 +451,14 @@ class Rollout:
         entry = self._enter(ctx, TEMPLATE)
         description = self._version_description(ctx)
         found = [v for v in self.groups.template_versions(ctx.template_id) if v.description == description]
-        version = found[0] if found else self.groups.create_template_version(ctx.template_id, ctx.image_id, description)
+        if not found:
+            self.groups.create_template_version(ctx.template_id, ctx.image_id, description)
+            # Found by its marker: a create applied twice (an answer lost, the call sent again) left two.
+            found = [v for v in self.groups.template_versions(ctx.template_id) if v.description == description]
+        found.sort(key=lambda v: int(v.version))
+        version = found[0]
+        for extra in found[1:]:
+            self.groups.delete_template_version(ctx.template_id, extra.version)
         ctx.version = str(version.version)
         self._finish(entry, template=ctx.template_id, version=ctx.version, image=version.image_id)
 
