@@ -220,9 +220,14 @@ class DriftScan:
         return self._versions[key]
 
     def _groups_in_play(self, request):
-        ours = [group for group in self.groups.groups() if not group.deleting and self.tag(group, tagging.SERVICE)]
+        tagged = [group for group in self.groups.groups() if not group.deleting and self.tag(group, tagging.SERVICE)]
+        ours = tagged
+        self._foreign = {}
         if request.service:
-            ours = [group for group in ours if self.tag(group, tagging.SERVICE) == request.service]
+            ours = [group for group in tagged if self.tag(group, tagging.SERVICE) == request.service]
+            # Another service's groups share the network: their instances are that service's, never "unmanaged".
+            names = {group.name for group in ours}
+            self._foreign = {group.name: group for group in tagged if group.name not in names}
             if not ours:
                 raise InvalidInput(
                     "service %r has no instance group of this collection in %s"
@@ -252,6 +257,8 @@ class DriftScan:
             else []
         )
         listed = self.instances.instances(subnets=subnets, tags=request.tags) if (subnets or request.tags) else []
+        foreign = {instance.id for group in self._foreign.values() for instance in group.instances}
+        listed = [i for i in listed if i.id not in foreign and (i.group not in self._foreign or i.id in member_of)]
         current = self._current_images(ours)
         default_image = current.get(request.service) if request.service else None
         image_ids = sorted({instance.image_id for instance in listed if instance.image_id})
