@@ -7,9 +7,12 @@ Each result is checked against the image's tags read back through boto3.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from test_audit_log import audit_env
 from test_signing import (
     PASSPHRASE,
     keyid,
@@ -84,13 +87,15 @@ def test_an_unrecognised_revoked_entry_fails_the_task(aws, playbook, keys, tmp_p
     assert not aws.emu.calls  # refused before any image is read
 
 
-def test_image_sign_reports_the_tags_it_wrote_as_actions(aws, playbook, keys):
+def test_image_sign_reports_the_tags_it_wrote_as_actions(aws, playbook, keys, tmp_path):
     image_id = make_image(aws, "web-1")
+    log = tmp_path / "audit" / "audit.jsonl"
     run = playbook(
         [
             sign_task("sign", image_id, **pem_signing(keys)),
             sign_task("again", image_id, **pem_signing(keys)),
-        ]
+        ],
+        env=audit_env(log),
     )
     assert run.rc == 0, run.explain()
     [action] = run.task("sign")["result"]["actions"]
@@ -98,3 +103,6 @@ def test_image_sign_reports_the_tags_it_wrote_as_actions(aws, playbook, keys):
     assert action["action"] == "sign_image" and action["image_id"] == image_id
     assert action["tags_set"] == written and action["keyid"] == keyid(keys["build"]["key"].public_key())
     assert run.task("again")["result"]["actions"] == []
+    [line] = [json.loads(text) for text in log.read_text(encoding="utf-8").splitlines()]  # only "sign" changed
+    assert line["task"] == "sign" and line["actions"] == ["sign_image"]
+    assert {"kind": "image", "id": image_id} in [{k: r.get(k) for k in ("kind", "id")} for r in line["resources"]]
