@@ -19,6 +19,9 @@ so that a middleware of ours sits in front of moto:
   `reset=True` the client gets no answer at all: the connection is shut down (what a reset or a proxy
   timing out looks like to the SDK); `after_apply=True, reset=True` applies the call first. A lost
   answer is counted like any other call, so a retry shows as a second count.
+- **Raw answers.** `inject_fault("ec2:DescribeImages", body="<!DOCTYPE html>...")` answers with that
+  body (HTTP 500, text/html unless `status`/`content_type` say otherwise), not the protocol's error
+  format: the error page a proxy or load balancer sends, which the SDK cannot parse.
 
 moto's state is global to the Python process: run one emulator per process (pytest-xdist workers are
 processes). `reset()` returns moto to its initial state; `seed()` then creates the baseline.
@@ -95,6 +98,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
     create_backend_app,
 )
 from werkzeug.serving import make_server  # noqa: E402
+
 from emulators import autoscaling_atomic  # noqa: E402,F401  # installs AWS's atomic CreateAutoScalingGroup
 
 if (
@@ -311,6 +315,9 @@ class _Fault:
     after_apply: bool = False
     # No answer at all: the connection is shut down instead of answering with an error.
     reset: bool = False
+    # A raw answer instead of the protocol's error format (an HTML page from a proxy), default HTTP 500.
+    body: bytes | None = None
+    content_type: str = "text/html"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -427,6 +434,8 @@ class _Recorder:
             code, status = fault.code or "ThrottlingException", fault.status or 400
             body = json.dumps({"__type": code, "message": message}).encode()
             headers = [("Content-Type", "application/x-amz-json-1.1")]
+        if fault.body is not None:
+            body, status, headers = fault.body, fault.status or 500, [("Content-Type", fault.content_type)]
         headers += [("x-amzn-RequestId", request_id), ("Content-Length", str(len(body)))]
         start_response("%d Injected" % status, headers)
         return [body]
@@ -575,6 +584,8 @@ class MotoEmulator:
         message: str | None = None,
         after_apply: bool = False,
         reset: bool = False,
+        body: bytes | str | None = None,
+        content_type: str = "text/html",
     ) -> None:
         """Answer the next `times` calls of `call` (`ec2:DescribeImages`) with an error, default throttling.
 
@@ -585,6 +596,9 @@ class MotoEmulator:
         `after_apply=True` is a lost answer: moto applies the call first and its answer is replaced by
         the error, by default HTTP 500 (EC2 `InternalError`, others `InternalFailure`). `reset=True`
         shuts the connection down instead of answering (after applying the call if `after_apply`).
+
+        `body=` answers with these raw bytes (`content_type`, default text/html; `status`, default 500)
+        instead of the protocol's error format: the HTML page a proxy or load balancer sends.
         """
         if ":" not in call or times < 1:
             raise ValueError("inject_fault needs a call like 'ec2:DescribeImages' and times >= 1")
@@ -595,11 +609,26 @@ class MotoEmulator:
                 else "Rate exceeded (injected by the test emulator)"
             )
         with self._recorder.lock:
-            self._recorder.faults[call] = _Fault(times, code, status, message, after_apply, reset)
+            self._recorder.faults[call] = _Fault(
+                times,
+                code,
+                status,
+                message,
+                after_apply,
+                reset,
+                body.encode() if isinstance(body, str) else body,
+                content_type,
+            )
 
     def clear_faults(self) -> None:
         with self._recorder.lock:
             self._recorder.faults.clear()
+
+    @property
+    def pending_faults(self) -> dict[str, int]:
+        """Injected faults not served yet: {call: how many times more}."""
+        with self._recorder.lock:
+            return {call: fault.remaining for call, fault in self._recorder.faults.items()}
 
     # the seed ----------------------------------------------------------------------------------------
 

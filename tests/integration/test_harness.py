@@ -221,7 +221,7 @@ def test_a_lost_answer_is_applied_by_the_emulator_while_the_client_sees_an_error
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     assert exists(aws)  # applied although the client was told it failed
     assert aws.calls[call] == 1  # counted: the client sent it
-    assert aws.emu._recorder.faults == {}  # spent
+    assert aws.emu.pending_faults == {}  # spent
 
 
 def test_a_reset_after_apply_gives_the_client_no_answer_and_keeps_the_change(aws):

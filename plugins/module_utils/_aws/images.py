@@ -82,13 +82,12 @@ class AwsImageBackend(ImageBackend):
 
     def create(self, name, instance_id, description, tags, no_reboot):
         # CreateImage takes no client token. A retry after an answer that was lost (the image was made)
-        # meets the name taken: the image made of this instance with our tags is the one we asked for.
+        # meets the name taken, and a call that failed for good may have been carried out all the same:
+        # the image of that name made of this instance with our tags is the one we asked for.
         try:
             image_id = self.api.create_image(instance_id, name, description, no_reboot, tags)
         except PhoenixError as error:
-            if error.code != DUPLICATE_NAME_CODE:
-                raise
-            return self._own_duplicate(error, name, SOURCE_INSTANCE_TAG, tags.get(SOURCE_INSTANCE_TAG))
+            return self._made_after_all(error, name, SOURCE_INSTANCE_TAG, tags.get(SOURCE_INSTANCE_TAG))
         return self.get(image_id, retry_not_found=True) or _placeholder(image_id, name, self.region)
 
     def copy_from(self, image, tags):
@@ -98,16 +97,19 @@ class AwsImageBackend(ImageBackend):
         try:
             image_id = self.api.copy_image(image.id, image.region, image.name, image.description, tags, token)
         except PhoenixError as error:
-            if error.code != DUPLICATE_NAME_CODE:
-                raise
-            return self._own_duplicate(error, image.name, COPIED_FROM_TAG, tags.get(COPIED_FROM_TAG))
+            return self._made_after_all(error, image.name, COPIED_FROM_TAG, tags.get(COPIED_FROM_TAG))
         return self.get(image_id, retry_not_found=True) or _placeholder(image_id, image.name, self.region)
 
-    def _own_duplicate(self, error, name, marker, value):
-        """The image of this name that carries our marker, else the name belongs to someone else: refuse."""
-        found = [image for image in self.find_by_name(name) if value and image.tags.get(marker) == value]
+    def _made_after_all(self, error, name, marker, value):
+        """The image of this name that carries our marker, made by the failed call; else the error stands."""
+        try:
+            found = [image for image in self.find_by_name(name) if value and image.tags.get(marker) == value]
+        except PhoenixError:
+            raise error from None
         if len(found) == 1:
             return found[0]
+        if error.code != DUPLICATE_NAME_CODE:
+            raise error
         raise PhoenixError(
             "cannot make image %r in %s: the name is taken by an image this run did not make (%s)"
             % (name, self.region, error.message),
