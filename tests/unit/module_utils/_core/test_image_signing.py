@@ -428,8 +428,8 @@ def test_cloud_keys_in_the_policy_are_resolved_and_a_disabled_one_is_revoked(ima
 @pytest.mark.parametrize(
     "document, message",
     [
-        ({}, "must trust at least one key"),
-        ({"keys": []}, "must trust at least one key"),
+        ({}, "it trusts no key"),
+        ({"keys": []}, "it trusts no key"),
         ({"keys": [{"public_key": "PEM"}], "treshold": 1}, "unknown field"),
         ({"keys": [{"kms_key": "alias/a", "public_key": "x"}]}, "exactly one of public_key"),
         ({"keys": [{"kms_key": "alias/a", "colour": "x"}]}, "unknown field"),

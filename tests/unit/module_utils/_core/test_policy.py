@@ -53,7 +53,7 @@ def test_an_empty_or_keyless_policy_is_one_error(document):
 
 def test_the_keys_message_says_what_shape_is_expected():
     message = policy_module.NO_TRUSTED_KEY
-    assert "keys is a list of mappings" in message and "public_key" in message and "kms_key" in message
+    assert "keys must be a list of one or more mappings" in message and "public_key" in message and "kms_key" in message
 
 
 def test_an_empty_policy_file_is_the_same_error(tmp_path):
