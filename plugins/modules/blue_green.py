@@ -29,6 +29,8 @@ description:
     holds a lease (O(lease_seconds)) it renews while it works; a rollout whose run died is resumed once its
     lease has run out.
   - With O(verify), the image is checked against a trust policy before anything is created, failing closed.
+  - A listener whose traffic goes to a group of another service (tagged C(phoenix:service) with another name)
+    is refused before anything is created, naming that service; so is O(state=rolled_back) on it.
 author:
   - Phoenix maintainers (@phoenix-immutable)
 options:
