@@ -40,6 +40,20 @@ options:
       - A named profile from the AWS config files. Mutually exclusive with O(access_key) and O(secret_key).
       - Falls back to E(AWS_PROFILE).
     type: str
+  connect_timeout:
+    description:
+      - Seconds to wait for a connection to the AWS endpoint (or O(endpoint_url)) before the attempt counts
+        as failed and is retried.
+    type: int
+    default: 60
+  read_timeout:
+    description:
+      - Seconds to wait for an answer on an open connection before the attempt counts as failed and is
+        retried.
+      - Reads are paged (at most 1,000 instances or images a page), so the default suits large fleets;
+        raise it for a slow proxy or a congested link.
+    type: int
+    default: 60
 requirements:
   - boto3 >= 1.34.0
 notes:

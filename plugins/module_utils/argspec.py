@@ -25,6 +25,8 @@ AWS_CONNECTION = dict(
     # AWX's AWS credential type injects AWS_SECURITY_TOKEN; the SDKs read AWS_SESSION_TOKEN.
     session_token=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"])),
     profile=dict(type="str", fallback=(env_fallback, ["AWS_PROFILE"])),
+    connect_timeout=dict(type="int", default=60),
+    read_timeout=dict(type="int", default=60),
 )
 
 # Doc fragment phoenix.immutable.wait

@@ -22,6 +22,8 @@ def _aws_connection(params):
         secret_key=params.get("secret_key"),
         session_token=params.get("session_token"),
         profile=params.get("profile"),
+        connect_timeout=params.get("connect_timeout"),
+        read_timeout=params.get("read_timeout"),
     )
 
 

@@ -10,6 +10,11 @@ from .errors import is_transient, to_phoenix
 
 # Instances in these states still hold on to their image (a stopped one can start again).
 LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
+# Page sizes: the largest each API accepts, so a large account is read in few calls, each well inside the
+# read timeout. EC2 refuses MaxResults together with explicit ids (InstanceIds, ImageIds).
+INSTANCE_PAGE = 1000
+IMAGE_PAGE = 1000
+GROUP_PAGE = 100
 
 
 class AwsApi:
@@ -58,6 +63,8 @@ class AwsApi:
             kwargs["Owners"] = list(owners)
         if filters:
             kwargs["Filters"] = filters
+        if not image_ids:
+            kwargs["MaxResults"] = IMAGE_PAGE
         resource = ", ".join(image_ids) if image_ids else None
         return self._pages(
             "ec2", "describe_images", "Images", resource=resource, retry_not_found=retry_not_found, **kwargs
@@ -129,9 +136,7 @@ class AwsApi:
     # -- EC2: what uses an image -----------------------------------------------------------------
 
     def describe_instances(self, instance_ids=None, filters=None):
-        kwargs = {}
-        if instance_ids:
-            kwargs["InstanceIds"] = list(instance_ids)
+        kwargs = {"InstanceIds": list(instance_ids)} if instance_ids else {"MaxResults": INSTANCE_PAGE}
         if filters:
             kwargs["Filters"] = filters
         reservations = self._pages(
@@ -174,10 +179,12 @@ class AwsApi:
     # -- Auto Scaling ----------------------------------------------------------------------------
 
     def describe_auto_scaling_groups(self):
-        return self._pages("autoscaling", "describe_auto_scaling_groups", "AutoScalingGroups")
+        return self._pages("autoscaling", "describe_auto_scaling_groups", "AutoScalingGroups", MaxRecords=GROUP_PAGE)
 
     def describe_launch_configurations(self):
-        return self._pages("autoscaling", "describe_launch_configurations", "LaunchConfigurations")
+        return self._pages(
+            "autoscaling", "describe_launch_configurations", "LaunchConfigurations", MaxRecords=GROUP_PAGE
+        )
 
 
 def _tag_list(tags):

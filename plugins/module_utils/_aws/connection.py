@@ -21,6 +21,9 @@ else:
     BOTO3_IMPORT_ERROR = None
 
 USER_AGENT = "phoenix.immutable"
+# botocore's own defaults, documented in the aws doc fragment: seconds to wait for a connection / an answer.
+DEFAULT_CONNECT_TIMEOUT = 60
+DEFAULT_READ_TIMEOUT = 60
 
 
 def require_boto3():
@@ -53,6 +56,8 @@ class AwsConnection:
         session_token=None,
         profile=None,
         retry_policy=None,
+        connect_timeout=None,
+        read_timeout=None,
     ):
         require_boto3()
         if profile and (access_key or secret_key):
@@ -80,6 +85,8 @@ class AwsConnection:
             )
         validate_region(self.region)
         self.endpoint_url = endpoint_url
+        self.connect_timeout = _timeout("connect_timeout", connect_timeout, DEFAULT_CONNECT_TIMEOUT)
+        self.read_timeout = _timeout("read_timeout", read_timeout, DEFAULT_READ_TIMEOUT)
         self.retry_policy = retry_policy or RetryPolicy()
         self._clients = {}
         self._lock = threading.Lock()
@@ -95,16 +102,35 @@ class AwsConnection:
 
     def _new_client(self, service, region):
         validate_region(region)
-        # botocore's own retries are switched off: the collection has one retry policy, not two.
-        config = Config(retries={"max_attempts": 1, "mode": "standard"}, user_agent_extra=USER_AGENT)
+        # botocore's own retries are switched off: the collection has one retry policy, not two. Its
+        # max_attempts counts retries (1 means two requests); total_max_attempts counts requests.
+        config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            user_agent_extra=USER_AGENT,
+        )
         client = self.session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=config)
-        client.meta.events.register("before-call.*.*", self._count)
+        prefix = client.meta.service_model.endpoint_prefix
+        # before-send fires once per HTTP request, so a retried call counts as often as it was sent.
+        client.meta.events.register("before-send.*.*", lambda event_name, **kwargs: self._count(prefix, event_name))
         return client
 
-    def _count(self, model, **kwargs):
+    def _count(self, prefix, event_name):
         with self._lock:
-            self._calls["%s:%s" % (model.service_model.endpoint_prefix, model.name)] += 1
+            self._calls["%s:%s" % (prefix, event_name.rsplit(".", 1)[-1])] += 1
 
     def api_calls(self):
         with self._lock:
             return dict(sorted(self._calls.items()))
+
+
+def _timeout(name, value, default):
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise InvalidInput(
+            "%s must be a positive number of seconds, not %r" % (name, value),
+            hint="Leave %s out for the default of %s seconds." % (name, default),
+        )
+    return value

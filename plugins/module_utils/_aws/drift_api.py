@@ -6,10 +6,10 @@ Each goes through the shared retry policy and error translation of ``AwsApi._cal
 
 from __future__ import annotations
 
-from .api import AwsApi
+from .api import IMAGE_PAGE, INSTANCE_PAGE, AwsApi
 
-# DescribeInstances returns at most 1,000 per page; EC2 accepts at most 200 values in one filter.
-INSTANCE_PAGE = 1000
+# DescribeInstances and DescribeImages return at most 1,000 per page; EC2 accepts at most 200 values in
+# one filter.
 FILTER_VALUES = 200
 # Instances being terminated (shutting-down) are on their way out: not drift.
 SCANNED_STATES = ["pending", "running", "stopping", "stopped"]
@@ -40,7 +40,13 @@ class DriftApi(AwsApi):
         found = []
         for part in chunks(sorted(set(image_ids))):
             found.extend(
-                self._pages("ec2", "describe_images", "Images", Filters=[{"Name": "image-id", "Values": part}])
+                self._pages(
+                    "ec2",
+                    "describe_images",
+                    "Images",
+                    Filters=[{"Name": "image-id", "Values": part}],
+                    MaxResults=IMAGE_PAGE,
+                )
             )
         return found
 
