@@ -98,6 +98,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
     create_backend_app,
 )
 from werkzeug.serving import make_server  # noqa: E402
+
 from emulators import autoscaling_atomic  # noqa: E402,F401  # installs AWS's atomic CreateAutoScalingGroup
 
 if (
@@ -622,6 +623,12 @@ class MotoEmulator:
     def clear_faults(self) -> None:
         with self._recorder.lock:
             self._recorder.faults.clear()
+
+    @property
+    def pending_faults(self) -> dict[str, int]:
+        """Injected faults not served yet: {call: how many times more}."""
+        with self._recorder.lock:
+            return {call: fault.remaining for call, fault in self._recorder.faults.items()}
 
     # the seed ----------------------------------------------------------------------------------------
 
