@@ -99,7 +99,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 )
 from werkzeug.serving import make_server  # noqa: E402
 
-from emulators import autoscaling_atomic  # noqa: E402,F401  # installs AWS's atomic CreateAutoScalingGroup
+from emulators.autoscaling_atomic import install_atomic_create  # noqa: E402
 
 if (
     _MOTO_IMPORTED_BEFORE_US
@@ -197,6 +197,8 @@ def _install_image_deprecation() -> None:
 
 
 _install_image_deprecation()
+# moto replaces a group of the same name; AWS answers AlreadyExists, which the swap's lock relies on.
+install_atomic_create()
 
 
 # ---------------------------------------------------------------------------------------------------

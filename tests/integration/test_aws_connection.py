@@ -141,7 +141,7 @@ def fleet_of_1200(aws):
     """1,200 instances of the base image, each its own reservation (moto pages by reservation)."""
     backend = _ec2_backend(aws)
     subnet = aws.seed.subnet_ids[0]
-    for _ in range(1200):
+    for _index in range(1200):
         backend.run_instances(
             aws.seed.base_image_id,
             1,
