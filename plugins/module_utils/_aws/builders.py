@@ -11,7 +11,7 @@ from .._core.backends import BuilderBackend
 from .._core.builders import Leftover
 from .._core.errors import InvalidInput, PhoenixError
 from .builder_api import BuilderApi
-from .images import AWS_TAG_LIMITS
+from .codec import AWS_CODEC, AWS_TAG_LIMITS
 from .transformations import builder_from_instance, tags_to_dict
 
 BUILDER_TAG = tagging.tag_key("aws", tagging.BUILDER)
@@ -29,6 +29,7 @@ def _resource_name(name):
 class AwsBuilderBackend(BuilderBackend):
     cloud = "aws"
     tag_limits = AWS_TAG_LIMITS
+    codec = AWS_CODEC
 
     def __init__(self, connection, region=None):
         super().__init__(region or connection.region)

@@ -9,7 +9,7 @@ from .._core.backends import GroupBackend
 from .._core.errors import InvalidInput, PhoenixError
 from .fleet_api import FleetApi
 from .fleet_transformations import group_from_asg, version_from_aws
-from .images import AWS_TAG_LIMITS
+from .codec import AWS_CODEC, AWS_TAG_LIMITS
 
 GONE_VERSION_CODES = ("launchTemplateVersionDoesNotExist", "InvalidLaunchTemplateVersion.NotFound")
 
@@ -17,6 +17,7 @@ GONE_VERSION_CODES = ("launchTemplateVersionDoesNotExist", "InvalidLaunchTemplat
 class AwsGroupBackend(GroupBackend):
     cloud = "aws"
     tag_limits = AWS_TAG_LIMITS
+    codec = AWS_CODEC
 
     def __init__(self, connection, region=None):
         self.connection = connection

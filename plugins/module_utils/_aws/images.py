@@ -9,13 +9,11 @@ from .._core import tags as tagging
 from .._core.backends import ImageBackend
 from .._core.errors import PhoenixError
 from .._core.model import PENDING, Image, ImageUser
-from .._core.tags import TagLimits
 from .._core.timeutil import format_utc
 from .api import AwsApi
+from .codec import AWS_CODEC, AWS_TAG_LIMITS
 from .transformations import image_from_ami
 
-# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions
-AWS_TAG_LIMITS = TagLimits(max_tags=50, max_key_length=128, max_value_length=256, reserved_prefixes=("aws:",))
 ENABLED_OPT_IN = ("opt-in-not-required", "opted-in")
 MISSING_IMAGE_CODES = ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")
 DUPLICATE_NAME_CODE = "InvalidAMIName.Duplicate"
@@ -26,6 +24,7 @@ COPIED_FROM_TAG = tagging.tag_key("aws", tagging.COPIED_FROM)
 class AwsImageBackend(ImageBackend):
     cloud = "aws"
     tag_limits = AWS_TAG_LIMITS
+    codec = AWS_CODEC
 
     def __init__(self, connection, region=None):
         super().__init__(region or connection.region)

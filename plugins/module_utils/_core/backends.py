@@ -11,6 +11,7 @@ class ImageBackend(abc.ABC):
 
     cloud = None
     tag_limits = None
+    codec = None  # codec.MetadataCodec
 
     def __init__(self, region):
         self.region = region
@@ -73,6 +74,7 @@ class BuilderBackend(abc.ABC):
 
     cloud = None
     tag_limits = None
+    codec = None  # codec.MetadataCodec
 
     def __init__(self, region):
         self.region = region
@@ -139,6 +141,7 @@ class GroupBackend(abc.ABC):
 
     cloud = None
     tag_limits = None
+    codec = None  # codec.MetadataCodec
 
     @abc.abstractmethod
     def groups(self):
