@@ -15,40 +15,64 @@ from collections import Counter
 from ._core.errors import InvalidInput, PhoenixError
 from ._core.health import HealthSpec
 from ._core.rollout import Rollout
-from ._core.rollout_model import RolloutBusy, RolloutFailed, RolloutSpec, validate
-from .providers import fleet_backends
+from ._core.rollout_model import DEFAULTS, RolloutBusy, RolloutFailed, RolloutSpec, validate
+from .providers import provider
 
-__all__ = ["PhoenixError", "Rollout", "RolloutBusy", "RolloutFailed", "RolloutSpec", "spec_from_params", "swap"]
+__all__ = [
+    "DEFAULTS",
+    "PhoenixError",
+    "Rollout",
+    "RolloutBusy",
+    "RolloutFailed",
+    "RolloutSpec",
+    "spec_from_params",
+    "swap",
+]
 
 DEPLOYED = "deployed"
 ROLLED_BACK = "rolled_back"
 
 
+# The AWS names of the options, as blue_green's argument spec accepts them, for callers without a module.
+ALIASES = {"listener_arn": "listener", "launch_template": "template", "timeout": "wait_timeout"}
+
+
 def spec_from_params(params):
+    """The RolloutSpec of a task's parameters; an option left out takes its one default (DEFAULTS)."""
+    params = dict(params)
+    for alias, name in ALIASES.items():
+        if params.get(name) is None and params.get(alias) is not None:
+            params[name] = params[alias]
+
+    def option(name):
+        value = params.get(name)
+        return DEFAULTS[name] if value is None else value
+
     health = params.get("health") or {}
+    defaults = HealthSpec()
     return RolloutSpec(
         service=params["service"],
-        listener=params["listener_arn"],
-        template=params["launch_template"],
+        frontend=params.get("listener"),
+        base=params.get("template"),
         image_id=params.get("image_id"),
         subnets=params.get("subnets") or None,
         size=params.get("size"),
-        strategy=params.get("strategy") or "all_at_once",
-        steps=list(params.get("canary_steps") or [10, 50, 100]),
-        step_seconds=params.get("step_seconds") or 0,
+        strategy=option("strategy"),
+        steps=list(option("canary_steps")),
+        step_seconds=option("step_seconds"),
         health=HealthSpec(
-            target_health=health.get("target_health", True),
+            target_health=health.get("target_health", defaults.target_health),
             probe_url=health.get("probe_url"),
-            probe_timeout=health.get("probe_timeout") or 5,
-            healthy_for_seconds=health.get("healthy_for_seconds") or 0,
+            probe_timeout=health.get("probe_timeout") or defaults.probe_timeout,
+            healthy_for_seconds=health.get("healthy_for_seconds") or defaults.healthy_for_seconds,
             alarms=list(health.get("alarms") or []),
-            interval=health.get("interval") or 5,
+            interval=health.get("interval") or defaults.interval,
         ),
-        timeout=params.get("timeout") or 900,
-        on_failure=params.get("on_failure") or "rollback",
-        keep_blue_seconds=params.get("keep_blue_seconds") or 0,
-        supersede=params.get("supersede", True),
-        lease_seconds=params.get("lease_seconds") or 60,
+        timeout=option("wait_timeout"),
+        on_failure=option("on_failure"),
+        keep_blue_seconds=option("keep_blue_seconds"),
+        supersede=option("supersede"),
+        lease_seconds=option("lease_seconds"),
     )
 
 
@@ -102,8 +126,10 @@ def swap(params, check_mode=False):
     spec = spec_from_params(params)
     validate(spec, deploying=state == DEPLOYED)
     gate = _TrustGate(params)  # Rollout calls it before its first fleet call: an untrusted image changes nothing
-    groups, traffic, alarms = fleet_backends(params)
-    rollout = Rollout(spec, groups, traffic, alarms, check_mode=check_mode, verify=gate)
+    cloud = provider(params)
+    groups, traffic, alarms, store = cloud.groups(), cloud.traffic(), cloud.health(), cloud.rollout_store()
+    groups.check_service_name(spec.service)
+    rollout = Rollout(spec, groups, traffic, alarms, store, check_mode=check_mode, verify=gate)
     try:
         if state == DEPLOYED:
             result = rollout.deployed()

@@ -10,8 +10,8 @@ version_added: 0.1.0
 description:
   - Replaces the group of instances serving a service with a new group built from O(image_id), never
     modifying the running one. On AWS a group is an Auto Scaling group with its own target group, built
-    from a new version of O(launch_template) whose only change is the image; traffic moves by the weighted
-    forward of the listener O(listener_arn) between the groups' target groups.
+    from a new version of the launch template O(template) whose only change is the image; traffic moves by
+    the weighted forward of the listener O(listener) between the groups' target groups.
   - O(state=deployed) converges on "O(image_id) serves all the traffic". It creates the new group
     (I(green)) next to the serving one (I(blue)), waits until green is healthy, moves traffic to it all at
     once or in O(canary_steps) with a health gate at each step, keeps blue at full size for
@@ -51,18 +51,21 @@ options:
     description:
       - The image the new group launches. Required with O(state=deployed).
     type: str
-  listener_arn:
+  listener:
     description:
-      - The load balancer listener serving the service. Its default action forwards to the serving group's
-        target group; the module rewrites it as a weighted forward.
+      - What serves the service's traffic. On AWS the load balancer listener (its ARN); its default action
+        forwards to the serving group's target group and the module rewrites it as a weighted forward.
     type: str
     required: true
-  launch_template:
+    aliases: [listener_arn]
+  template:
     description:
-      - The base launch template (id C(lt-...) or name). Each rollout adds a version with the data of its
-        default version (network, instance type, user data) and only the image changed.
+      - What the service's groups launch from. On AWS the base launch template (id C(lt-...) or name); each
+        rollout adds a version with the data of its default version (network, instance type, user data) and
+        only the image changed.
     type: str
     required: true
+    aliases: [launch_template]
   subnets:
     description:
       - Subnets of the new group. By default those of the serving group.
@@ -126,11 +129,13 @@ options:
           - Seconds between health checks.
         type: float
         default: 5
-  timeout:
+  wait_timeout:
     description:
-      - Seconds to wait for green to become healthy before the rollout counts as failed.
+      - Seconds to wait for green to become healthy (and for each group to be deleted) before the rollout
+        counts as failed.
     type: int
     default: 900
+    aliases: [timeout]
   on_failure:
     description:
       - V(rollback) returns traffic to blue and deletes green when a health gate fails.
@@ -189,8 +194,8 @@ EXAMPLES = r"""
   phoenix.immutable.blue_green:
     service: web
     image_id: "{{ golden.image.id }}"
-    listener_arn: "{{ web_listener_arn }}"
-    launch_template: web-base
+    listener: "{{ web_listener_arn }}"
+    template: web-base
     strategy: canary
     canary_steps: [10, 50, 100]
     step_seconds: 120
@@ -206,8 +211,8 @@ EXAMPLES = r"""
   phoenix.immutable.blue_green:
     state: rolled_back
     service: web
-    listener_arn: "{{ web_listener_arn }}"
-    launch_template: web-base
+    listener: "{{ web_listener_arn }}"
+    template: web-base
 """
 
 RETURN = r"""
@@ -263,9 +268,9 @@ api_calls:
   sample: {"autoscaling:DescribeAutoScalingGroups": 6, "elasticloadbalancing:ModifyListener": 3}
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import AWS_CONNECTION, CLOUD, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
-from ansible_collections.phoenix.immutable.plugins.module_utils.swap import swap
+from ansible_collections.phoenix.immutable.plugins.module_utils.swap import DEFAULTS, swap
 
 HEALTH_OPTIONS = dict(
     target_health=dict(type="bool", default=True),
@@ -277,24 +282,23 @@ HEALTH_OPTIONS = dict(
 )
 
 ARGUMENT_SPEC = build(
-    CLOUD,
-    AWS_CONNECTION,
+    CONNECTION,
     state=dict(type="str", default="deployed", choices=["deployed", "rolled_back"]),
     service=dict(type="str", required=True),
     image_id=dict(type="str"),
-    listener_arn=dict(type="str", required=True),
-    launch_template=dict(type="str", required=True),
+    listener=dict(type="str", required=True, aliases=["listener_arn"]),
+    template=dict(type="str", required=True, aliases=["launch_template"]),
     subnets=dict(type="list", elements="str"),
     size=dict(type="int"),
-    strategy=dict(type="str", default="all_at_once", choices=["all_at_once", "canary"]),
-    canary_steps=dict(type="list", elements="int", default=[10, 50, 100]),
-    step_seconds=dict(type="int", default=60),
+    strategy=dict(type="str", default=DEFAULTS["strategy"], choices=["all_at_once", "canary"]),
+    canary_steps=dict(type="list", elements="int", default=DEFAULTS["canary_steps"]),
+    step_seconds=dict(type="int", default=DEFAULTS["step_seconds"]),
     health=dict(type="dict", default={}, options=HEALTH_OPTIONS),
-    timeout=dict(type="int", default=900),
-    on_failure=dict(type="str", default="rollback", choices=["rollback", "pause"]),
-    keep_blue_seconds=dict(type="int", default=300),
-    supersede=dict(type="bool", default=True),
-    lease_seconds=dict(type="int", default=60),
+    wait_timeout=dict(type="int", default=DEFAULTS["wait_timeout"], aliases=["timeout"]),
+    on_failure=dict(type="str", default=DEFAULTS["on_failure"], choices=["rollback", "pause"]),
+    keep_blue_seconds=dict(type="int", default=DEFAULTS["keep_blue_seconds"]),
+    supersede=dict(type="bool", default=DEFAULTS["supersede"]),
+    lease_seconds=dict(type="int", default=DEFAULTS["lease_seconds"]),
     verify=dict(type="raw"),
 )
 

@@ -101,6 +101,15 @@ class FleetApi(AwsApi):
             TargetGroupARNs=list(target_group_arns),
         )
 
+    def detach_target_groups(self, name, target_group_arns):
+        self._call(
+            "autoscaling",
+            "detach_load_balancer_target_groups",
+            resource=name,
+            AutoScalingGroupName=name,
+            TargetGroupARNs=list(target_group_arns),
+        )
+
     def create_or_update_group_tags(self, name, tags):
         self._call("autoscaling", "create_or_update_tags", resource=name, Tags=_group_tags(name, tags))
 

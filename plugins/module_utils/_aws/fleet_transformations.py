@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from .._core.drift import Observed
-from .._core.fleet import Group, Instance, Target, TemplateVersion
+from .._core.fleet import Backend, Group, Instance
+from .._core.rollout_model import FIELDS, RolloutRecord
 from .._core.timeutil import format_utc, parse_utc
+from .codec import AWS_CODEC
 
 IN_SERVICE = "InService"
 HEALTHY = "Healthy"
@@ -30,6 +32,57 @@ TARGET_SETTINGS = (
 )
 
 
+# The rollout record as tags on the Auto Scaling group: one tag per field, named as the field, except these
+# (their names predate the neutral record). A launch is ``<launch template id>:<version>``; its tags hold the
+# version only, next to the template id.
+RECORD_TAG_NAMES = dict(
+    {name: name.replace("_", "-") for name in FIELDS},
+    blue_backend="blue-target",
+    blue_launch="blue-template-version",
+    launch="template-version",
+    base="template-id",
+)
+LAUNCH_FIELDS = ("launch", "blue_launch")
+
+
+def launch_ref(template_id, version):
+    return "%s:%s" % (template_id, version) if template_id else None
+
+
+def parse_launch(launch):
+    """(launch template id, version) of a launch reference."""
+    template_id, _sep, version = (launch or "").rpartition(":")
+    return template_id, version
+
+
+def record_from_tags(tags):
+    """The group's RolloutRecord, or None when it carries none of the record's tags."""
+    values = {}
+    for name, tag in RECORD_TAG_NAMES.items():
+        value = tags.get(AWS_CODEC.key(tag))
+        if value is not None:
+            values[name] = value
+    if not values:
+        return None
+    for name in LAUNCH_FIELDS:
+        if values.get(name) and values.get("base"):
+            values[name] = launch_ref(values["base"], values[name])
+    return RolloutRecord.from_record(values)
+
+
+def tags_from_record(record, fields):
+    """{tag key: value} of ``fields`` of ``record``."""
+    values = record.to_record(fields)
+    for name in LAUNCH_FIELDS:
+        if values.get(name):
+            values[name] = parse_launch(values[name])[1]
+    return {AWS_CODEC.key(RECORD_TAG_NAMES[name]): value for name, value in values.items() if value is not None}
+
+
+def record_tag_keys(fields):
+    return [AWS_CODEC.key(RECORD_TAG_NAMES[name]) for name in fields]
+
+
 def tags_of(tag_list):
     return {tag["Key"]: tag.get("Value", "") for tag in tag_list or []}
 
@@ -38,13 +91,14 @@ def group_from_asg(asg):
     template = asg.get("LaunchTemplate") or (asg.get("MixedInstancesPolicy") or {}).get("LaunchTemplate", {}).get(
         "LaunchTemplateSpecification", {}
     )
+    tags = tags_of(asg.get("Tags"))
     return Group(
         name=asg["AutoScalingGroupName"],
         size=asg.get("DesiredCapacity", 0),
         min_size=asg.get("MinSize", 0),
         max_size=asg.get("MaxSize", 0),
-        template=(template.get("LaunchTemplateId"), template.get("Version")),
-        targets=list(asg.get("TargetGroupARNs") or []),
+        launch=launch_ref(template.get("LaunchTemplateId"), template.get("Version")),
+        backends=list(asg.get("TargetGroupARNs") or []),
         instances=[
             Instance(
                 id=instance["InstanceId"],
@@ -53,24 +107,15 @@ def group_from_asg(asg):
             )
             for instance in asg.get("Instances") or []
         ],
-        tags=tags_of(asg.get("Tags")),
+        record=record_from_tags(tags),
+        tags=tags,
         subnets=[subnet for subnet in (asg.get("VPCZoneIdentifier") or "").split(",") if subnet],
         deleting=bool(asg.get("Status")),
     )
 
 
-def version_from_aws(version):
-    return TemplateVersion(
-        template_id=version["LaunchTemplateId"],
-        version=str(version["VersionNumber"]),
-        image_id=(version.get("LaunchTemplateData") or {}).get("ImageId"),
-        description=version.get("VersionDescription") or "",
-        default=bool(version.get("DefaultVersion")),
-    )
-
-
-def target_from_aws(target_group):
-    return Target(
+def backend_from_aws(target_group):
+    return Backend(
         id=target_group["TargetGroupArn"],
         name=target_group["TargetGroupName"],
         settings={key: target_group[key] for key in TARGET_SETTINGS if key in target_group},

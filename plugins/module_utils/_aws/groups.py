@@ -1,5 +1,9 @@
 # Private to this collection.
-"""Auto Scaling groups and launch template versions behind the cloud-neutral GroupBackend."""
+"""Auto Scaling groups and the launch template versions they launch, behind the cloud-neutral GroupBackend.
+
+A launch is ``<launch template id>:<version>``: a new version of the service's launch template (the base)
+with only the image changed, marked with the rollout's id in its description.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,39 @@ import hashlib
 
 from .._core.backends import GroupBackend
 from .._core.errors import InvalidInput, PhoenixError
-from .fleet_api import FleetApi
-from .fleet_transformations import group_from_asg, version_from_aws
 from .codec import AWS_CODEC, AWS_TAG_LIMITS
+from .fleet_api import FleetApi
+from .fleet_transformations import group_from_asg, launch_ref, parse_launch
 
 GONE_VERSION_CODES = ("launchTemplateVersionDoesNotExist", "InvalidLaunchTemplateVersion.NotFound")
+MISSING_TEMPLATE_CODES = (
+    "InvalidLaunchTemplateId.NotFound",
+    "InvalidLaunchTemplateName.NotFoundException",
+    "InvalidLaunchTemplateId.Malformed",
+    "InvalidLaunchTemplateId.VersionNotFound",
+)
+# Application Load Balancer target group names allow 32 characters: <service>-a leaves 30 for the service.
+MAX_SERVICE_NAME = 30
+
+
+def launch_marker(rollout_id, image_id):
+    """The description of the version made for a rollout: how a retry finds it."""
+    return "phoenix rollout %s: image %s" % (rollout_id, image_id)
+
+
+def check_service_name(service):
+    service = service or ""
+    if (
+        not (0 < len(service) <= MAX_SERVICE_NAME)
+        or not all(ch.isalnum() or ch == "-" for ch in service)
+        or service[0] == "-"
+    ):
+        raise InvalidInput(
+            "service %r must be 1 to %d letters, digits or hyphens, not starting with a hyphen"
+            % (service, MAX_SERVICE_NAME),
+            resource=service,
+            hint="Group and target names are <service>-a / <service>-b and load balancers allow 32 characters.",
+        )
 
 
 class AwsGroupBackend(GroupBackend):
@@ -24,6 +56,8 @@ class AwsGroupBackend(GroupBackend):
         self.region = region or connection.region
         self.api = FleetApi(connection, self.region)
         self._template_ids = {}
+        self._defaults = {}
+        self._images = {}
 
     def groups(self):
         return [group_from_asg(asg) for asg in self.api.describe_groups()]
@@ -32,14 +66,10 @@ class AwsGroupBackend(GroupBackend):
         found = self.api.describe_groups([name])
         return group_from_asg(found[0]) if found else None
 
-    def create_empty(self, name, template, subnets, tags):
-        try:
-            self.api.create_group(name, template[0], template[1], subnets, tags)
-        except PhoenixError as error:
-            if error.code == "AlreadyExists":
-                return False
-            raise
-        return True
+    def check_service_name(self, service):
+        check_service_name(service)
+
+    # -- the base and its launches -------------------------------------------------------------------
 
     def _template_id(self, template):
         if template.startswith("lt-"):
@@ -48,45 +78,101 @@ class AwsGroupBackend(GroupBackend):
             try:
                 found = self.api.describe_launch_templates(template)
             except PhoenixError as error:
-                if "NotFound" in (error.code or ""):
+                if error.code in MISSING_TEMPLATE_CODES:
                     found = []
                 else:
                     raise
             if not found:
-                raise InvalidInput(
-                    "launch template %r does not exist in %s" % (template, self.region),
-                    resource=template,
-                    hint="Give the id (lt-...) or name of the base template the service's groups launch from.",
-                )
+                raise self._no_template(template)
             self._template_ids[template] = found[0]["LaunchTemplateId"]
         return self._template_ids[template]
 
-    def template_version(self, template, version=None):
-        template_id = self._template_id(template)
-        try:
-            [found] = self.api.describe_versions(template_id, [version or "$Default"])
-        except PhoenixError as error:
-            if "NotFound" in (error.code or "") and version is None:
-                raise InvalidInput(
-                    "launch template %r does not exist in %s" % (template, self.region), resource=template
-                ) from None
-            raise
-        return version_from_aws(found)
+    def _no_template(self, template):
+        return InvalidInput(
+            "launch template %r does not exist in %s" % (template, self.region),
+            resource=template,
+            hint="Give the id (lt-...) or name of the base template the service's groups launch from.",
+        )
 
-    def template_versions(self, template):
-        return [version_from_aws(version) for version in self.api.describe_versions(self._template_id(template))]
+    def _versions(self, template_id, versions=None):
+        found = self.api.describe_versions(template_id, versions)
+        for version in found:
+            if version.get("DefaultVersion"):
+                self._defaults[template_id] = str(version["VersionNumber"])
+            self._images[launch_ref(template_id, version["VersionNumber"])] = (
+                version.get("LaunchTemplateData") or {}
+            ).get("ImageId")
+        return found
 
-    def create_template_version(self, base, image_id, description):
-        """``description`` is unique to the rollout: it is the version's marker and, hashed, its client token."""
+    def _default_version(self, template_id):
+        if template_id not in self._defaults:
+            try:
+                [default] = self._versions(template_id, ["$Default"])
+            except PhoenixError as error:
+                if error.code in MISSING_TEMPLATE_CODES:
+                    raise self._no_template(template_id) from None
+                raise
+            self._defaults[template_id] = str(default["VersionNumber"])
+        return self._defaults[template_id]
+
+    def resolve_base(self, base):
         template_id = self._template_id(base)
-        [default] = self.api.describe_versions(template_id, ["$Default"])
-        # The whole data of the base version with only the image changed (moto's SourceVersion does not merge).
-        data = dict(default.get("LaunchTemplateData") or {})
-        data["ImageId"] = image_id
-        token = hashlib.sha256(description.encode("utf-8")).hexdigest()
-        return version_from_aws(self.api.create_version(template_id, data, description, token=token))
+        self._default_version(template_id)
+        return template_id
 
-    def delete_template_version(self, template_id, version):
+    def default_launch(self, base):
+        """The launch of the base's default version: what a group made empty points at."""
+        template_id = self._template_id(base)
+        return launch_ref(template_id, self._default_version(template_id))
+
+    def image_of(self, group):
+        if not group.launch:
+            return None
+        if group.launch not in self._images:
+            template_id, version = parse_launch(group.launch)
+            [found] = self._versions(template_id, [version])
+            self._images[group.launch] = (found.get("LaunchTemplateData") or {}).get("ImageId")
+        return self._images[group.launch]
+
+    def _marked(self, template_id, rollout_id):
+        prefix = launch_marker(rollout_id, "")
+        return sorted(
+            (v for v in self._versions(template_id) if (v.get("VersionDescription") or "").startswith(prefix)),
+            key=lambda v: int(v["VersionNumber"]),
+        )
+
+    def prepare_launch(self, base, image_id, rollout_id):
+        template_id = self._template_id(base)
+        found = self._marked(template_id, rollout_id)
+        if not found:
+            description = launch_marker(rollout_id, image_id)
+            [default] = self._versions(template_id, ["$Default"])
+            # The whole data of the base version with only the image changed (moto's SourceVersion does not merge).
+            data = dict(default.get("LaunchTemplateData") or {})
+            data["ImageId"] = image_id
+            token = hashlib.sha256(description.encode("utf-8")).hexdigest()
+            self.api.create_version(template_id, data, description, token=token)
+            # Found by its marker: a create applied twice (an answer lost, the call sent again) left two.
+            found = self._marked(template_id, rollout_id)
+        for extra in found[1:]:
+            self._delete_version(template_id, extra["VersionNumber"])
+        return launch_ref(template_id, found[0]["VersionNumber"])
+
+    def prepared_launches(self, base, rollout_id):
+        template_id = self._template_id(base)
+        return [
+            launch_ref(template_id, v["VersionNumber"])
+            for v in self._marked(template_id, rollout_id)
+            if not v.get("DefaultVersion")
+        ]
+
+    def discard_launch(self, launch):
+        template_id, version = parse_launch(launch)
+        if not template_id or self._default_version(template_id) == str(version):
+            return
+        self._delete_version(template_id, version)
+
+    def _delete_version(self, template_id, version):
         response = self.api.delete_versions(template_id, [version])
         for failure in response.get("UnsuccessfullyDeletedLaunchTemplateVersions") or []:
             error = failure.get("ResponseError") or {}
@@ -99,29 +185,22 @@ class AwsGroupBackend(GroupBackend):
                     cloud="aws",
                 )
 
-    def launch(self, name, template, target, size):
-        group = self.get(name)
-        if group is not None and target not in group.targets:
-            self.api.attach_target_groups(name, [target])
-        self.api.update_group(name, template=template, size=size)
+    # -- the group -----------------------------------------------------------------------------------
+
+    def launch(self, name, launch, size):
+        self.api.update_group(name, template=parse_launch(launch), size=size)
 
     def resize(self, name, size):
         self.api.update_group(name, size=size)
-
-    def set_tags(self, name, tags):
-        self.api.create_or_update_group_tags(name, tags)
-
-    def remove_tags(self, name, keys):
-        if keys:
-            self.api.delete_group_tags(name, keys)
 
     def delete(self, name):
         try:
             self.api.delete_group(name)
         except PhoenixError as error:
-            if error.code == "ValidationError" and "not found" in error.message.lower():
-                return
-            raise
+            # Auto Scaling answers a missing group with a plain ValidationError: whether it is gone is asked,
+            # not read from the message.
+            if error.code != "ValidationError" or self.get(name) is not None:
+                raise
 
     def api_calls(self):
         return self.connection.api_calls()

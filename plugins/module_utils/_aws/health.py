@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from .._core.backends import HealthBackend
+from .._core.health import AlarmState
 from .fleet_api import FleetApi
 
-MISSING = "MISSING"
+FIRING = "ALARM"
 
 
 class AwsHealthBackend(HealthBackend):
@@ -18,7 +19,10 @@ class AwsHealthBackend(HealthBackend):
         self.api = FleetApi(connection, self.region)
 
     def alarm_states(self, names):
-        states = {name: MISSING for name in names}
-        for alarm in self.api.describe_alarms(names):
-            states[alarm["AlarmName"]] = alarm.get("StateValue", MISSING)
-        return states
+        # INSUFFICIENT_DATA is not firing: a quiet new group has no data yet.
+        return {
+            alarm["AlarmName"]: AlarmState(
+                alarm["AlarmName"], alarm.get("StateValue") == FIRING, alarm.get("StateValue") or "UNKNOWN"
+            )
+            for alarm in self.api.describe_alarms(names)
+        }

@@ -1,30 +1,37 @@
 # Private to this collection.
-"""An ALB listener's weighted forward between target groups, behind the cloud-neutral TrafficBackend."""
+"""An ALB listener's weighted forward between target groups, behind the cloud-neutral TrafficBackend.
+
+The frontend is the listener (its ARN), a backend a target group (its ARN); a group is attached by
+registering the Auto Scaling group with the target group.
+"""
 
 from __future__ import annotations
 
-from .._core.backends import TrafficBackend
+from .._core.backends import WEIGHTED, TrafficBackend
 from .._core.errors import PhoenixError
+from .codec import AWS_CODEC
 from .fleet_api import FleetApi
-from .fleet_transformations import forward_action, forward_weights, target_from_aws
+from .fleet_transformations import backend_from_aws, forward_action, forward_weights
 
 MISSING_TARGET_CODES = ("TargetGroupNotFound",)
 
 
 class AwsTrafficBackend(TrafficBackend):
     cloud = "aws"
+    split = WEIGHTED
+    codec = AWS_CODEC
 
     def __init__(self, connection, region=None):
         self.connection = connection
         self.region = region or connection.region
         self.api = FleetApi(connection, self.region)
 
-    def weights(self, listener):
-        return forward_weights(self.api.describe_listener(listener).get("DefaultActions"))
+    def shares(self, frontend):
+        return forward_weights(self.api.describe_listener(frontend).get("DefaultActions"))
 
-    def set_weights(self, listener, weights):
-        previous = self.api.describe_listener(listener).get("DefaultActions")
-        self.api.modify_listener_actions(listener, forward_action(weights, previous))
+    def set_shares(self, frontend, shares):
+        previous = self.api.describe_listener(frontend).get("DefaultActions")
+        self.api.modify_listener_actions(frontend, forward_action(shares, previous))
 
     def _one(self, **kwargs):
         try:
@@ -33,29 +40,38 @@ class AwsTrafficBackend(TrafficBackend):
             if error.code in MISSING_TARGET_CODES:
                 return None
             raise
-        return target_from_aws(found[0]) if found else None
+        return backend_from_aws(found[0]) if found else None
 
-    def target(self, target_id):
-        return self._one(arns=[target_id])
+    def backend(self, backend_id):
+        return self._one(arns=[backend_id])
 
-    def find_target(self, name):
+    def find_backend(self, name):
         return self._one(names=[name])
 
-    def create_target_like(self, name, model, tags):
+    def create_backend_like(self, name, model, labels):
         settings = dict(model.settings)
         settings["Name"] = name
-        settings["Tags"] = [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
-        return target_from_aws(self.api.create_target_group(**settings))
+        settings["Tags"] = [{"Key": self.codec.key(key), "Value": value} for key, value in sorted(labels.items())]
+        return backend_from_aws(self.api.create_target_group(**settings))
 
-    def delete_target(self, target_id):
+    def delete_backend(self, backend_id):
         try:
-            self.api.delete_target_group(target_id)
+            self.api.delete_target_group(backend_id)
         except PhoenixError as error:
             if error.code not in MISSING_TARGET_CODES:
                 raise
 
-    def target_health(self, target_id):
+    def attach(self, group, backend_id):
+        self.api.attach_target_groups(group, [backend_id])
+
+    def detach(self, group, backend_id):
+        self.api.detach_target_groups(group, [backend_id])
+
+    def backend_health(self, backend_id):
         return {
             item["Target"]["Id"]: item.get("TargetHealth", {}).get("State", "unknown")
-            for item in self.api.describe_target_health(target_id)
+            for item in self.api.describe_target_health(backend_id)
         }
+
+    def api_calls(self):
+        return self.connection.api_calls()

@@ -70,11 +70,22 @@ class ImageBackend(abc.ABC):
 
 
 class BuilderBackend(abc.ABC):
-    """Temporary build instances of one cloud in one region, and the access rules and keys made for them."""
+    """Temporary build instances of one cloud in one region, and the access rules and SSH keys made for them.
+
+    An *access rule* lets SSH in from given ranges (a security group on AWS, a firewall rule on GCP, a network
+    security group on Azure); an *SSH key* is what the builder accepts logins with (a key pair on AWS, instance
+    metadata on GCP, the VM's public key on Azure).
+    """
 
     cloud = None
     tag_limits = None
     codec = None  # codec.MetadataCodec
+    # What the core uses when the user gave none: ``machine_type`` and the login ``user`` of the cloud's images.
+    defaults = {}
+    # The cloud's own word for each kind of resource made for a builder, naming actions (create_<word>).
+    kinds = {"access_rule": "access_rule", "ssh_key": "ssh_key"}
+    # Result keys in the cloud's own words, each a copy of a neutral key: {cloud's key: neutral key}.
+    result_aliases = {}
 
     def __init__(self, region):
         self.region = region
@@ -92,24 +103,24 @@ class BuilderBackend(abc.ABC):
         """Whether the cloud reports the running builder ready for connections (status checks passed)."""
 
     @abc.abstractmethod
-    def network_of(self, subnet_id):
-        """``{subnet_id, vpc_id, cidr}`` of the given subnet, or of a default one when None."""
+    def network(self, subnet):
+        """``{subnet, network, cidr}`` of the given subnet, or of a default one when None."""
 
     @abc.abstractmethod
-    def create_security_group(self, name, network, ssh_cidrs, tags):
-        """Make a rule set allowing SSH from ``ssh_cidrs``; returns its id."""
+    def create_access_rule(self, name, network, ssh_cidrs, tags):
+        """Make an access rule in ``network`` allowing SSH from ``ssh_cidrs``; returns its id."""
 
     @abc.abstractmethod
-    def create_key_pair(self, name, key_dir, tags):
-        """Make a key pair and write its private key under ``key_dir``; returns (key name, key path)."""
+    def create_ssh_key(self, name, key_dir, tags):
+        """Make an SSH key and write its private half under ``key_dir``; returns (key ref, private key path)."""
 
     @abc.abstractmethod
     def key_path(self, builder, key_dir):
-        """Where the private key of a builder's own key pair was written, or None."""
+        """Where the private key of the SSH key made for a builder was written, or None."""
 
     @abc.abstractmethod
-    def launch(self, name, image_id, instance_type, subnet_id, security_group_ids, key_name, public_address, tags):
-        """Start the builder instance; returns it, likely starting."""
+    def launch(self, name, image_id, machine_type, subnet, access_rule_ids, ssh_key, public_address, tags):
+        """Start the builder with these access rules and SSH key (ref, or None); returns it, likely starting."""
 
     @abc.abstractmethod
     def stop(self, builder):
@@ -121,15 +132,15 @@ class BuilderBackend(abc.ABC):
 
     @abc.abstractmethod
     def leftovers(self, name):
-        """Security groups and key pairs made for builders (of ``name``, or all when None), as Leftover."""
+        """Access rules and SSH keys made for builders (of ``name``, or all when None), as Leftover."""
 
     @abc.abstractmethod
-    def delete_security_group(self, group_id):
-        """Delete a security group made for a builder; one already gone is fine."""
+    def delete_access_rule(self, rule_id):
+        """Delete an access rule made for a builder; one already gone is fine."""
 
     @abc.abstractmethod
-    def delete_key_pair(self, key_name, key_dir):
-        """Delete a key pair made for a builder and its private key file; one already gone is fine."""
+    def delete_ssh_key(self, key_ref, key_dir):
+        """Delete an SSH key made for a builder and its private key file; one already gone is fine."""
 
     @abc.abstractmethod
     def api_calls(self):
@@ -137,58 +148,55 @@ class BuilderBackend(abc.ABC):
 
 
 class GroupBackend(abc.ABC):
-    """Instance groups (Auto Scaling groups) and the template versions they launch from."""
+    """Instance groups (Auto Scaling groups, managed instance groups, scale sets) and what they launch.
+
+    A *base* is what the user names as the service's launch configuration (a launch template, an instance
+    template, a scale set model); a *launch* is an opaque reference the adapter makes from the base with
+    only the image changed, and the only thing the core hands back to it.
+    """
 
     cloud = None
-    tag_limits = None
-    codec = None  # codec.MetadataCodec
+    codec = None
 
     @abc.abstractmethod
     def groups(self):
-        """Every group of the account and region (fleet.Group), including those being deleted."""
+        """Every group of the account and region (fleet.Group, with its decoded ``record``), deleting ones too."""
 
     @abc.abstractmethod
     def get(self, name):
         """The group of this name, or None."""
 
     @abc.abstractmethod
-    def create_empty(self, name, template, subnets, tags):
-        """Create a group of size 0 with ``tags`` in one atomic call: the rollout's lock.
-
-        Returns False, creating nothing, when a group of that name exists already.
-        """
+    def check_service_name(self, service):
+        """Refuse (InvalidInput), before any call, a service name whose groups or backends the cloud would refuse."""
 
     @abc.abstractmethod
-    def template_version(self, template, version=None):
-        """fleet.TemplateVersion of ``template`` (id or name): ``version``, or the default one."""
+    def resolve_base(self, base):
+        """The id of the base the user named (id or name); InvalidInput when there is none."""
 
     @abc.abstractmethod
-    def template_versions(self, template):
-        """Every version of ``template`` (fleet.TemplateVersion)."""
+    def image_of(self, group):
+        """The image id ``group`` launches from now, or None."""
 
     @abc.abstractmethod
-    def create_template_version(self, base, image_id, description):
-        """A new version of ``base``'s template: the same data with only the image changed."""
+    def prepare_launch(self, base, image_id, rollout_id):
+        """A launch of ``base`` with only the image changed, made once per ``rollout_id`` (a retry finds it)."""
 
     @abc.abstractmethod
-    def delete_template_version(self, template_id, version):
-        """Delete one template version; one already gone is fine."""
+    def prepared_launches(self, base, rollout_id):
+        """Every launch made for ``rollout_id`` (more than one only after a create whose answer was lost)."""
 
     @abc.abstractmethod
-    def launch(self, name, template, target, size):
-        """Point the group at ``template`` (id, version), register it with ``target`` and size it."""
+    def discard_launch(self, launch):
+        """Delete a launch made by prepare_launch; the base's own launch and one already gone are left alone."""
+
+    @abc.abstractmethod
+    def launch(self, name, launch, size):
+        """Point the group at ``launch`` and size it."""
 
     @abc.abstractmethod
     def resize(self, name, size):
         """Set the group's minimum, maximum and desired size to ``size``."""
-
-    @abc.abstractmethod
-    def set_tags(self, name, tags):
-        """Add or overwrite tags on the group."""
-
-    @abc.abstractmethod
-    def remove_tags(self, name, keys):
-        """Remove tags from the group."""
 
     @abc.abstractmethod
     def delete(self, name):
@@ -199,48 +207,97 @@ class GroupBackend(abc.ABC):
         """Calls made so far, by ``service:Operation``."""
 
 
-class TrafficBackend(abc.ABC):
-    """A listener that splits traffic between targets by weight (ALB listener, backend service)."""
+class RolloutStore(abc.ABC):
+    """Where a rollout's record (rollout_model.RolloutRecord) lives, and the service's lock.
+
+    The record travels with the new group so that any controller resumes it. How it is written (tags,
+    labels, a description; which characters, lengths, chunks) is the adapter's; the core only reads and
+    writes records. ``create`` is the lock: however the cloud makes it atomic (a create that fails when the
+    name exists, a conditional write), two runs never both get True for one name.
+    """
 
     cloud = None
 
     @abc.abstractmethod
-    def weights(self, listener):
-        """{target id: weight} the listener forwards to now."""
+    def create(self, group, base, subnets, record):
+        """Create ``group`` empty (size 0, launching ``base``) carrying ``record``: False when it exists already."""
 
     @abc.abstractmethod
-    def set_weights(self, listener, weights):
-        """Forward by these {target id: weight}; targets left out get nothing."""
+    def read(self, group):
+        """The record of ``group`` (RolloutRecord), or None when the group or its record is missing."""
 
     @abc.abstractmethod
-    def target(self, target_id):
-        """fleet.Target with this id, or None."""
+    def write(self, group, record, fields):
+        """Write ``fields`` (names of RolloutRecord fields) of ``record`` to the group's record."""
 
     @abc.abstractmethod
-    def find_target(self, name):
-        """fleet.Target with this name, or None."""
+    def clear(self, group, fields):
+        """Remove ``fields`` from the group's record."""
 
     @abc.abstractmethod
-    def create_target_like(self, name, model, tags):
-        """A new target named ``name`` with the protocol, port, network and health check of ``model``."""
+    def shown(self, field, value):
+        """How a user sees ``field`` = ``value`` of a record in the cloud's console (for messages)."""
+
+
+WEIGHTED = "weighted"
+MEMBERSHIP = "membership"
+
+
+class TrafficBackend(abc.ABC):
+    """The load balancer in front of a service: a *frontend* sends traffic to *backends* groups are attached to.
+
+    ``split`` is what it can do: WEIGHTED (shares per backend in percent: ALB listener, URL map) or
+    MEMBERSHIP (a backend pool with no weights: every attached instance gets an equal share).
+    """
+
+    cloud = None
+    split = WEIGHTED
 
     @abc.abstractmethod
-    def delete_target(self, target_id):
-        """Delete a target no listener uses; one already gone is fine."""
+    def shares(self, frontend):
+        """{backend id: percent} the frontend sends traffic to now (MEMBERSHIP: 100 for each pool it serves)."""
 
     @abc.abstractmethod
-    def target_health(self, target_id):
+    def set_shares(self, frontend, shares):
+        """WEIGHTED: send by these {backend id: percent}; backends left out get nothing."""
+
+    @abc.abstractmethod
+    def backend(self, backend_id):
+        """fleet.Backend with this id, or None."""
+
+    @abc.abstractmethod
+    def find_backend(self, name):
+        """fleet.Backend with this name, or None."""
+
+    @abc.abstractmethod
+    def create_backend_like(self, name, model, labels):
+        """WEIGHTED: a new backend named ``name`` with the protocol, port, network and health check of ``model``."""
+
+    @abc.abstractmethod
+    def delete_backend(self, backend_id):
+        """Delete a backend no frontend uses; one already gone is fine."""
+
+    @abc.abstractmethod
+    def attach(self, group, backend_id):
+        """Register the instances of ``group`` (now and to come) with the backend."""
+
+    @abc.abstractmethod
+    def detach(self, group, backend_id):
+        """Deregister the group from the backend; a group not attached is fine."""
+
+    @abc.abstractmethod
+    def backend_health(self, backend_id):
         """{instance id: state} as the load balancer sees it (healthy, unhealthy, initial, unused, ...)."""
 
 
 class HealthBackend(abc.ABC):
-    """The cloud's own health signals beyond the load balancer: alarms."""
+    """The cloud's own health signals beyond the load balancer: alarms (health.AlarmState)."""
 
     cloud = None
 
     @abc.abstractmethod
     def alarm_states(self, names):
-        """{alarm name: OK | ALARM | INSUFFICIENT_DATA | MISSING}."""
+        """{alarm name: health.AlarmState} of each alarm found; one not found is left out (and fails the gate)."""
 
 
 class SigningKeyBackend(abc.ABC):
@@ -265,6 +322,7 @@ class InstanceBackend(abc.ABC):
     """Running instances of one cloud and region as a drift scan reads them, and their replacement."""
 
     cloud = None
+    codec = None  # codec.MetadataCodec, to read the images' signatures
 
     @abc.abstractmethod
     def instances(self, subnets=None, tags=None):

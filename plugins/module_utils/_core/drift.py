@@ -3,8 +3,9 @@
 
 An instance is ``compliant`` or drifted for one or more reasons:
 
-- ``wrong_image``: it does not run the image its group launches now (the group's ``phoenix:image`` tag, or
-  its launch template version's image); for an instance outside our groups, the service's current image;
+- ``wrong_image``: it does not run the image its group launches now (the image in the group's rollout
+  record, or the image of what the group launches); for an instance outside our groups, the service's
+  current image;
 - ``unsigned_image`` / ``untrusted_image`` / ``revoked_image``: its image fails the trust policy (no
   signature at all / any other failure / revoked by the policy or signed by a revoked key);
 - ``deprecated_image``: its image's deprecation time has passed;
@@ -14,8 +15,8 @@ An instance is ``compliant`` or drifted for one or more reasons:
 
 Replacing terminates drifted instances of our groups, a batch per group of at most ``max_unavailable``
 instances at a time, without lowering the group's desired size, so the group launches replacements from
-its current template; the next batch starts once the group is back to its size, healthy in service and at
-its load balancer targets. An instance whose only drift is its group's own image (deprecated, untrusted)
+what it launches now; the next batch starts once the group is back to its size, healthy in service and at
+its load balancer backends. An instance whose only drift is its group's own image (deprecated, untrusted)
 is not replaced: a replacement would run the same image; the service needs a new deploy. Instances
 outside our groups are only terminated with ``terminate_unmanaged``. No SDK, no Ansible.
 """
@@ -26,7 +27,6 @@ import datetime
 import math
 from dataclasses import dataclass, field
 
-from . import tags as tagging
 from .errors import InvalidInput
 from .health import HealthCheck, HealthSpec
 from .policy import NO_SIGNATURE, REVOKED
@@ -200,31 +200,22 @@ class DriftScan:
         self.waiter = waiter
         self.check_mode = check_mode
         self.now = now or utcnow()
-        self.cloud = groups.cloud
         self.warnings = []
-        self._versions = {}
 
-    def tag(self, group, name):
-        return group.tags.get(tagging.tag_key(self.cloud, name))
+    @staticmethod
+    def field(group, name):
+        """A field of the group's rollout record (None on a group without one)."""
+        return getattr(group.record, name) if group.record is not None else None
 
     def wanted_image(self, group):
-        image = self.tag(group, tagging.IMAGE)
-        if image:
-            return image
-        template_id, version = group.template
-        if not template_id:
-            return None
-        key = (template_id, version)
-        if key not in self._versions:
-            self._versions[key] = self.groups.template_version(template_id, version).image_id
-        return self._versions[key]
+        return self.field(group, "image") or self.groups.image_of(group)
 
     def _groups_in_play(self, request):
-        tagged = [group for group in self.groups.groups() if not group.deleting and self.tag(group, tagging.SERVICE)]
+        tagged = [group for group in self.groups.groups() if not group.deleting and self.field(group, "service")]
         ours = tagged
         self._foreign = {}
         if request.service:
-            ours = [group for group in tagged if self.tag(group, tagging.SERVICE) == request.service]
+            ours = [group for group in tagged if self.field(group, "service") == request.service]
             # Another service's groups share the network: their instances are that service's, never "unmanaged".
             names = {group.name for group in ours}
             self._foreign = {group.name: group for group in tagged if group.name not in names}
@@ -241,8 +232,8 @@ class DriftScan:
         """{service: image its serving group runs}: the group not mid-rollout, else the only one."""
         current = {}
         for group in sorted(ours, key=lambda item: item.name):
-            service = self.tag(group, tagging.SERVICE)
-            if self.tag(group, tagging.ROLE) != GREEN or service not in current:
+            service = self.field(group, "service")
+            if self.field(group, "role") != GREEN or service not in current:
                 current[service] = self.wanted_image(group)
         return current
 
@@ -290,7 +281,7 @@ class DriftScan:
                 "image_id": instance.image_id,
                 "wanted_image": wanted,
                 "group": group_name or instance.group,
-                "service": self.tag(group, tagging.SERVICE) if managed else request.service,
+                "service": self.field(group, "service") if managed else request.service,
                 "launched": instance.launched,
                 "state": instance.state,
                 "compliant": not found,
@@ -310,12 +301,12 @@ class DriftScan:
             else:
                 kept.append(instance.id)
                 entry["details"].append("not replaced: a replacement would run the same image; deploy a new one")
-        busy = sorted({self.tag(g, tagging.SERVICE) for g in ours if self.tag(g, tagging.ROLE) == GREEN})
+        busy = sorted({self.field(g, "service") for g in ours if self.field(g, "role") == GREEN})
         for name in sorted(drifted):
-            if self.tag(by_name[name], tagging.SERVICE) in busy:
+            if self.field(by_name[name], "service") in busy:
                 self.warnings.append(
                     "service %s has a rollout in progress: its drifted instances are reported, not replaced"
-                    % self.tag(by_name[name], tagging.SERVICE)
+                    % self.field(by_name[name], "service")
                 )
                 kept.extend(drifted.pop(name))
         batches = plan_batches(drifted, {name: by_name[name].size for name in drifted}, request.max_unavailable)
@@ -350,13 +341,13 @@ class DriftScan:
         return result
 
     def _wait_replaced(self, checker, group, gone):
-        """Until the group is back to its size, healthy in service and at each of its targets, without ``gone``."""
+        """Until the group is back to its size, healthy in service and at each of its backends, without ``gone``."""
         gone = set(gone)
 
         def fetch():
             problems = []
-            for target in group.targets or [None]:
-                found, _evidence = checker.check(group.name, target, group.size, with_probe=False)
+            for backend in group.backends or [None]:
+                found, _evidence = checker.check(group.name, backend, group.size, with_probe=False)
                 problems.extend(found)
             current = self.groups.get(group.name)
             left = sorted(gone & {instance.id for instance in (current.instances if current else [])})

@@ -1,5 +1,5 @@
 # Private to this collection.
-"""Instance groups and traffic targets as the rollout sees them, whatever the cloud calls them."""
+"""Instance groups and traffic backends as the rollout sees them, whatever the cloud calls them."""
 
 from __future__ import annotations
 
@@ -17,18 +17,20 @@ class Instance:
 class Group:
     """An Auto Scaling group, a managed instance group or a scale set: a set of identical instances.
 
-    ``template`` is the (template id, version) it launches from; ``targets`` the traffic targets (target
-    groups, backend services) its instances are registered with; ``tags`` every tag it carries;
-    ``subnets`` where it launches. ``deleting`` is true while the cloud is still removing it.
+    ``launch`` is the adapter's opaque reference to what it launches; ``backends`` the traffic backends its
+    instances are attached to; ``record`` the rollout record the collection keeps on it (None on a group
+    the collection did not make); ``tags`` its raw tags or labels as the cloud returns them; ``subnets``
+    where it launches. ``deleting`` is true while the cloud is still removing it.
     """
 
     name: str
     size: int
     min_size: int
     max_size: int
-    template: tuple = (None, None)
-    targets: list = field(default_factory=list)
+    launch: str = None
+    backends: list = field(default_factory=list)
     instances: list = field(default_factory=list)
+    record: object = None
     tags: dict = field(default_factory=dict)
     subnets: list = field(default_factory=list)
     deleting: bool = False
@@ -38,17 +40,11 @@ class Group:
 
 
 @dataclass(frozen=True)
-class TemplateVersion:
-    template_id: str
-    version: str
-    image_id: str
-    description: str = ""
-    default: bool = False
+class Backend:
+    """A traffic backend a frontend sends to: ``id`` is what the frontend names, ``name`` is unique.
 
-
-@dataclass(frozen=True)
-class Target:
-    """A traffic target (an ALB target group): ``id`` is what the listener names, ``name`` is unique."""
+    ``settings`` is the adapter's own (what a backend made next to it copies).
+    """
 
     id: str
     name: str

@@ -12,7 +12,17 @@ import urllib.request
 from dataclasses import dataclass, field
 
 HEALTHY_TARGET = "healthy"
-ALARM = "ALARM"
+# How an alarm the user named but the cloud does not have is shown: it fails the gate (fail closed).
+MISSING_ALARM = "MISSING"
+
+
+@dataclass(frozen=True)
+class AlarmState:
+    """One alarm as the cloud reports it: ``firing`` decides, ``shown`` is the cloud's own word for the user."""
+
+    name: str
+    firing: bool
+    shown: str
 
 
 @dataclass
@@ -21,7 +31,8 @@ class HealthSpec:
 
     ``target_health``: every instance of the group registered and ``healthy`` at the load balancer;
     ``probe_url``: answers 2xx (for ``healthy_for_seconds`` in a row before any traffic moves);
-    ``alarms``: none of these alarms in ALARM; ``interval``: seconds between checks.
+    ``alarms``: none of these alarms firing (one the cloud does not have counts as firing);
+    ``interval``: seconds between checks.
     """
 
     target_health: bool = True
@@ -46,7 +57,7 @@ def http_probe(url, timeout):
 
 
 class HealthCheck:
-    """One look at the group's health: ``check(group, target_id)`` returns (problems, evidence)."""
+    """One look at the group's health: ``check(group, backend_id, size)`` returns (problems, evidence)."""
 
     def __init__(self, spec, groups, traffic, alarms_backend, probe=http_probe):
         self.spec = spec
@@ -55,7 +66,7 @@ class HealthCheck:
         self.alarms_backend = alarms_backend
         self.probe = probe
 
-    def check(self, group_name, target_id, size, with_probe=True):
+    def check(self, group_name, backend_id, size, with_probe=True):
         problems, evidence = [], {}
         group = self.groups.get(group_name)
         live = group.live_instances() if group else []
@@ -63,8 +74,8 @@ class HealthCheck:
         evidence["instances"] = {"in_service": len(live), "healthy": len(healthy_ids), "wanted": size}
         if len(healthy_ids) < size:
             problems.append("%d of %d instances in service and healthy in %s" % (len(healthy_ids), size, group_name))
-        if self.spec.target_health and target_id:
-            states = self.traffic.target_health(target_id)
+        if self.spec.target_health and backend_id:
+            states = self.traffic.backend_health(backend_id)
             # Only the group's current instances count: a load balancer may still list terminated ones.
             mine = {instance_id: states.get(instance_id, "unregistered") for instance_id in healthy_ids}
             good = sorted(instance_id for instance_id, state in mine.items() if state == HEALTHY_TARGET)
@@ -75,9 +86,10 @@ class HealthCheck:
                     "%d of %d targets healthy at the load balancer%s" % (len(good), size, " (%s)" % bad if bad else "")
                 )
         if self.spec.alarms:
-            states = self.alarms_backend.alarm_states(self.spec.alarms)
+            found = self.alarms_backend.alarm_states(self.spec.alarms)
+            states = {name: found[name].shown if name in found else MISSING_ALARM for name in self.spec.alarms}
             evidence["alarms"] = states
-            firing = sorted(name for name, state in states.items() if state in (ALARM, "MISSING"))
+            firing = sorted(name for name in self.spec.alarms if name not in found or found[name].firing)
             if firing:
                 problems.append(
                     "alarm%s %s"

@@ -32,11 +32,12 @@ DEPRECATE = "deprecate"
 DELETE = "delete"
 ACTIONS = (DEPRECATE, DELETE)
 MAX_KEEP = 1000
-# Tags of a service's groups that name an image it may run again (current, rollback target, incoming).
-SERVICE_IMAGE_TAGS = (
-    (tagging.IMAGE, "current image"),
-    (tagging.PREVIOUS_IMAGE, "previous image (rollback)"),
-    (tagging.FROM_IMAGE, "image being replaced (rollback)"),
+# Fields of a service's group's rollout record that name an image it may run again (current, rollback
+# target, incoming).
+SERVICE_IMAGE_FIELDS = (
+    ("image", "current image"),
+    ("previous_image", "previous image (rollback)"),
+    ("from_image", "image being replaced (rollback)"),
 )
 
 
@@ -120,25 +121,23 @@ class RetentionWorkflow:
         """{family: [images, newest first]} to consider."""
         if request.families:
             return {family: family_images(self.images, family) for family in dict.fromkeys(request.families)}
-        managed = self.images.search(tags={tagging.tag_key(self.images.cloud, tagging.MANAGED): "true"})
+        managed = self.images.search(tags={self.images.codec.key(tagging.MANAGED): "true"})
         grouped = {}
         for image in newest_first(managed):
             grouped.setdefault(family_of(image), []).append(image)
         return grouped
 
     def service_references(self):
-        """{image id: [why a service keeps it]} from the tags of every group that belongs to a service."""
+        """{image id: [why a service keeps it]} from the rollout record of every group that belongs to a service."""
         references = {}
         if self.groups is None:
             return references
-        cloud = self.groups.cloud
-        service_key = tagging.tag_key(cloud, tagging.SERVICE)
         for group in self.groups.groups():
-            service = group.tags.get(service_key)
+            service = group.record.service if group.record is not None else None
             if not service:
                 continue
-            for tag, what in SERVICE_IMAGE_TAGS:
-                image_id = group.tags.get(tagging.tag_key(cloud, tag))
+            for name, what in SERVICE_IMAGE_FIELDS:
+                image_id = getattr(group.record, name)
                 if image_id:
                     reason = "%s of service %s (group %s)" % (what, service, group.name)
                     references.setdefault(image_id, [])
@@ -166,7 +165,7 @@ class RetentionWorkflow:
         return outcome
 
     def _prune_family(self, family, images, request, references, floor, outcome):
-        channels = current_by_channel(images)
+        channels = current_by_channel(self.images.codec, images)
         summary = {"images": len(images), "kept": 0, "pruned": 0}
         outcome.families[family] = summary
         for index, image in enumerate(newest_first(images)):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .errors import InvalidInput, PhoenixError
@@ -39,23 +40,40 @@ class RolloutFailed(PhoenixError):
     """Green failed its health gate; the rollout was rolled back or paused (see ``details['rollout']``)."""
 
 
+# Every default of a rollout, defined once: the module's argument spec and the docs read them from here.
+DEFAULTS = {
+    "strategy": ALL_AT_ONCE,
+    "canary_steps": [10, 50, 100],
+    "step_seconds": 60,
+    "wait_timeout": 900,
+    "on_failure": ROLLBACK,
+    "keep_blue_seconds": 300,
+    "supersede": True,
+    "lease_seconds": 60,
+}
+
+
 @dataclass
 class RolloutSpec:
+    """What a rollout is asked to do. ``frontend`` is what serves the service (an ALB listener, a URL map, a
+    load balancer); ``base`` what its groups launch from, which a new group copies with only the image changed.
+    """
+
     service: str
-    listener: str
-    template: str
+    frontend: str
+    base: str
     image_id: str = None
     subnets: list = None
     size: int = None
-    strategy: str = ALL_AT_ONCE
-    steps: list = field(default_factory=lambda: [10, 50, 100])
-    step_seconds: float = 0
+    strategy: str = DEFAULTS["strategy"]
+    steps: list = field(default_factory=lambda: list(DEFAULTS["canary_steps"]))
+    step_seconds: float = DEFAULTS["step_seconds"]
     health: HealthSpec = field(default_factory=HealthSpec)
-    timeout: float = 900
-    on_failure: str = ROLLBACK
-    keep_blue_seconds: float = 0
-    supersede: bool = True
-    lease_seconds: float = 60
+    timeout: float = DEFAULTS["wait_timeout"]
+    on_failure: str = DEFAULTS["on_failure"]
+    keep_blue_seconds: float = DEFAULTS["keep_blue_seconds"]
+    supersede: bool = DEFAULTS["supersede"]
+    lease_seconds: float = DEFAULTS["lease_seconds"]
 
     def weights(self):
         return [100] if self.strategy == ALL_AT_ONCE else list(self.steps)
@@ -64,12 +82,8 @@ class RolloutSpec:
 def validate(spec, deploying=True):
     """Refuse bad input before any call: every message names the option and what to do."""
     service = spec.service or ""
-    if not (0 < len(service) <= 30) or not all(ch.isalnum() or ch == "-" for ch in service) or service[0] == "-":
-        raise InvalidInput(
-            "service %r must be 1 to 30 letters, digits or hyphens, not starting with a hyphen" % service,
-            resource=service,
-            hint="Group and target names are <service>-a / <service>-b and load balancers allow 32 characters.",
-        )
+    if not service:
+        raise InvalidInput("service must not be empty", resource=service)
     if deploying and not spec.image_id:
         raise InvalidInput("image_id is required with state=deployed", resource=service)
     if spec.size is not None and spec.size < 1:
@@ -89,23 +103,91 @@ def validate(spec, deploying=True):
         raise InvalidInput("lease_seconds must be at least 1", resource=service)
 
 
+def _number(text, kind):
+    return kind(float(text)) if text not in (None, "") else None
+
+
+@dataclass
+class RolloutRecord:
+    """What the collection keeps on a group it made: the rollout's state while it runs, then what the group
+    serves. One object, written and read by the adapter's RolloutStore as a whole or field by field.
+
+    ``launch`` and ``blue_launch`` are the adapter's opaque launch references (GroupBackend.prepare_launch),
+    ``blue_backend`` the traffic backend blue was serving through.
+    """
+
+    service: str = None
+    role: str = None
+    rollout: str = None
+    image: str = None
+    phase: str = None
+    phase_at: int = None
+    owner: str = None
+    lease_until: float = None
+    from_image: str = None
+    blue_group: str = None
+    blue_size: int = None
+    blue_backend: str = None
+    blue_launch: str = None
+    base: str = None
+    launch: str = None
+    size: int = None
+    weight: int = None
+    serving_since: float = None
+    paused_in: str = None
+    reason: str = None
+    previous_image: str = None
+    rolled_back_from: str = None
+
+    NUMBERS = {
+        "phase_at": int,
+        "lease_until": float,
+        "blue_size": int,
+        "size": int,
+        "weight": int,
+        "serving_since": float,
+    }
+
+    def to_record(self, fields=None):
+        """{field: text} of the fields set (or of ``fields``, None for a field not set): what a store writes."""
+        names = fields if fields is not None else [name for name in FIELDS if getattr(self, name) is not None]
+        return {name: _text(getattr(self, name)) for name in names}
+
+    @classmethod
+    def from_record(cls, values):
+        """The record from {field: text}; unknown fields are ignored, malformed numbers are an error."""
+        known = {}
+        for name in FIELDS:
+            text = values.get(name)
+            if text in (None, ""):
+                continue
+            kind = cls.NUMBERS.get(name)
+            try:
+                known[name] = _number(text, kind) if kind else text
+            except ValueError:
+                raise PhoenixError(
+                    "the rollout record's %s is %r, not a number" % (name, text),
+                    code="MalformedRecord",
+                    hint="The record was edited by hand; run state=rolled_back or fix the value.",
+                ) from None
+        return cls(**known)
+
+
+FIELDS = tuple(item.name for item in dataclasses.fields(RolloutRecord))
+
+
+def _text(value):
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 @dataclass
 class Context:
-    """What a rollout needs to know, read back from green's tags when resuming."""
+    """A rollout as this run works on it: green's name, its record, and the backend green serves through."""
 
-    rollout_id: str
     green: str
-    blue: str
-    image_id: str
-    from_image: str
-    size: int
-    blue_size: int
-    blue_target: str = None
-    blue_version: str = None
-    template_id: str = None
-    version: str = None
-    target: str = None
-    weight: int = 0
-    serving_since: float = None
-    lease_until: float = 0
-    extra_done_tags: dict = field(default_factory=dict)
+    record: RolloutRecord
+    backend: str = None

@@ -7,54 +7,40 @@ from dataclasses import dataclass
 
 from .errors import InvalidInput
 
-# AWS and Azure accept ':' in keys; GCP label keys allow only [a-z0-9_-].
-TAG_PREFIX = {"aws": "phoenix:", "azure": "phoenix:", "gcp": "phoenix-"}
-
+# The names of what the collection stores; each cloud's codec (``codec.MetadataCodec``, in its adapter) turns a
+# name and its parts into a tag or label key: ``backend.codec.key(MANAGED)``.
 MANAGED = "managed"
 SOURCE_IMAGE = "source-image"
 SOURCE_INSTANCE = "source-instance"
 COPIED_FROM = "copied-from"
 # Builders (bake): what a builder is called and when it may be reaped, on the instance and on each
-# resource made for it; on the instance, which security group and key pair were made for it.
+# resource made for it; on the instance, which access rule and SSH key were made for it (each codec may
+# write these under older names of its own: AWS keeps builder-security-group and builder-key).
 BUILDER = "builder"
 EXPIRES_AT = "expires-at"
-BUILDER_SECURITY_GROUP = "builder-security-group"
-BUILDER_KEY = "builder-key"
-# Signatures (image_sign): a DSSE envelope per signing key, chunked across tags named
-# <prefix>sig<sep><first 16 hex digits of the keyid><sep><chunk number>; see _core/signatures.py.
+BUILDER_ACCESS_RULE = "builder-access-rule"
+BUILDER_SSH_KEY = "builder-ssh-key"
+# Signatures (image_sign): a DSSE envelope per signing key, chunked across the keys
+# (SIGNATURE, <first 16 hex digits of the keyid>, <chunk number>); see _core/signatures.py.
 SIGNATURE = "sig"
 
-# Rollouts (blue_green): all rollout state lives in these tags on the groups, so any controller resumes.
+# Rollouts (blue_green): the rollout's record (rollout_model.RolloutRecord) lives on the groups, written by
+# each adapter's RolloutStore; the backend made for a new group carries the service it belongs to.
 SERVICE = "service"
-ROLE = "role"
-IMAGE = "image"
-ROLLOUT = "rollout"
-PHASE = "phase"
-PHASE_AT = "phase-at"
-WEIGHT = "weight"
-OWNER = "owner"
-LEASE_UNTIL = "lease-until"
-FROM_IMAGE = "from-image"
-BLUE_GROUP = "blue-group"
-BLUE_SIZE = "blue-size"
-BLUE_TARGET = "blue-target"
-BLUE_TEMPLATE_VERSION = "blue-template-version"
-TEMPLATE_VERSION = "template-version"
-SERVING_SINCE = "serving-since"
-PAUSED_IN = "paused-in"
-REASON = "reason"
-PREVIOUS_IMAGE = "previous-image"
-ROLLED_BACK_FROM = "rolled-back-from"
-SIZE = "size"
-TEMPLATE_ID = "template-id"
 
-# Channels (image_channel, golden_image): promotions <prefix>promo<sep><channel><sep><keyid digits><sep><chunk>;
-# see _core/channels.py. image_prune keeps the images named by SERVICE groups' IMAGE, PREVIOUS_IMAGE, FROM_IMAGE.
+# Channels (image_channel, golden_image): promotions in the keys (PROMOTION, <channel>, <keyid digits>, <chunk>);
+# see _core/channels.py. image_prune keeps the images named by the rollout records of services' groups.
 PROMOTION = "promo"
 
 
 def tag_key(cloud, name):
-    return TAG_PREFIX[cloud] + name
+    """Deprecated: use ``backend.codec.key(name)``. Kept only until rollouts, drift and the retention of
+    services' groups read their keys through their backend's codec; AWS only."""
+    if cloud != "aws":
+        raise InvalidInput("cloud %r has no tag codec; use the backend's codec" % (cloud,), resource=str(cloud))
+    from .._aws.codec import AWS_CODEC  # a temporary edge from the core to an adapter, removed with this shim
+
+    return AWS_CODEC.key(name)
 
 
 @dataclass(frozen=True)

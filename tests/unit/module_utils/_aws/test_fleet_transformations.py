@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._aws.fleet_transformations import (
+    backend_from_aws,
     forward_action,
     forward_weights,
     group_from_asg,
-    target_from_aws,
-    version_from_aws,
+    record_from_tags,
+    tags_from_record,
 )
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import RolloutRecord
 
 TG_A = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-a/1"
 TG_B = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-b/2"
@@ -69,31 +71,52 @@ def test_group_from_asg():
             "VPCZoneIdentifier": "subnet-1,subnet-2",
         }
     )
-    assert (group.name, group.size, group.template, group.targets) == ("web-a", 2, ("lt-1", "3"), [TG_A])
+    assert (group.name, group.size, group.launch, group.backends) == ("web-a", 2, "lt-1:3", [TG_A])
     assert [i.id for i in group.live_instances()] == ["i-1", "i-3"]
     assert [i.id for i in group.live_instances() if i.healthy] == ["i-1"]
     assert group.tags == {"phoenix:role": "green"} and group.subnets == ["subnet-1", "subnet-2"]
+    assert group.record == RolloutRecord(role="green")
     assert group.deleting is False
     assert group_from_asg({"AutoScalingGroupName": "old", "Status": "Delete in progress"}).deleting is True
 
 
 def test_group_from_asg_with_a_mixed_instances_policy():
     spec = {"LaunchTemplate": {"LaunchTemplateSpecification": {"LaunchTemplateId": "lt-2", "Version": "$Default"}}}
-    assert group_from_asg({"AutoScalingGroupName": "g", "MixedInstancesPolicy": spec}).template == ("lt-2", "$Default")
+    assert group_from_asg({"AutoScalingGroupName": "g", "MixedInstancesPolicy": spec}).launch == "lt-2:$Default"
 
 
-def test_version_and_target():
-    version = version_from_aws(
-        {
-            "LaunchTemplateId": "lt-1",
-            "VersionNumber": 4,
-            "VersionDescription": "phoenix rollout x",
-            "DefaultVersion": False,
-            "LaunchTemplateData": {"ImageId": "ami-1"},
-        }
-    )
-    assert (version.version, version.image_id, version.default) == ("4", "ami-1", False)
-    target = target_from_aws(
+def test_target_group_as_a_backend():
+    target = backend_from_aws(
         {"TargetGroupArn": TG_A, "TargetGroupName": "web-a", "Port": 80, "Protocol": "HTTP", "LoadBalancerArns": ["x"]}
     )
     assert target.settings == {"Port": 80, "Protocol": "HTTP"}
+
+
+def test_the_rollout_record_keeps_the_tag_names_aws_groups_already_carry():
+    record = RolloutRecord(
+        service="web",
+        phase="target",
+        base="lt-1",
+        launch="lt-1:7",
+        blue_launch="lt-1:3",
+        blue_backend=TG_A,
+        lease_until=1800000060,
+        reason="shift at weight 50: probe https://x/health answered HTTP 503",
+    )
+    tags = tags_from_record(record, None)
+    assert tags == {
+        "phoenix:service": "web",
+        "phoenix:phase": "target",
+        "phoenix:template-id": "lt-1",
+        "phoenix:template-version": "7",
+        "phoenix:blue-template-version": "3",
+        "phoenix:blue-target": TG_A,
+        "phoenix:lease-until": "1800000060",
+        "phoenix:reason": "shift at weight 50: probe https://x/health answered HTTP 503",
+    }
+    assert record_from_tags(tags) == record
+    assert record_from_tags({"Name": "not ours"}) is None
+    assert tags_from_record(record, ["phase", "lease_until"]) == {
+        "phoenix:phase": "target",
+        "phoenix:lease-until": "1800000060",
+    }

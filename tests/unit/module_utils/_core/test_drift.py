@@ -19,9 +19,10 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._core.drift impo
     trust_reason,
 )
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput
-from ansible_collections.phoenix.immutable.plugins.module_utils._core.fleet import Group, Instance, TemplateVersion
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.fleet import Group, Instance
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.model import Image
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.policy import Verification
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import RolloutRecord
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.timeutil import format_utc
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.waiter import Waiter
 
@@ -173,13 +174,13 @@ class Groups:
     def get(self, name):
         return self.by_name.get(name)
 
-    def template_version(self, template, version=None):
+    def image_of(self, group):
         self.template_reads += 1
-        return TemplateVersion(template, version or "1", self.template_image)
+        return self.template_image
 
 
 class Traffic:
-    def target_health(self, target_id):
+    def backend_health(self, backend_id):
         return {}
 
 
@@ -221,10 +222,10 @@ def group(name, ids, image_id="ami-good", role="blue", service="web"):
         size=len(ids),
         min_size=len(ids),
         max_size=len(ids),
-        template=("lt-1", "2"),
+        launch="lt-1:2",
         instances=[Instance(i, True, True) for i in ids],
         subnets=["s-1"],
-        tags={"phoenix:service": service, "phoenix:role": role, "phoenix:image": image_id},
+        record=RolloutRecord(service=service, role=role, image=image_id),
     )
 
 

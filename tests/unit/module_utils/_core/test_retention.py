@@ -8,6 +8,8 @@ from dataclasses import replace
 
 import pytest
 
+from ansible_collections.phoenix.immutable.plugins.module_utils._aws.codec import AWS_CODEC
+from ansible_collections.phoenix.immutable.plugins.module_utils._aws.fleet_transformations import record_from_tags
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.backends import ImageBackend
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.fleet import Group
@@ -36,6 +38,7 @@ def image(name, days_old, tags=None, state=AVAILABLE, deprecation_time=None):
 class Images(ImageBackend):
     cloud = "aws"
     tag_limits = TagLimits(max_tags=50, max_key_length=128, max_value_length=256)
+    codec = AWS_CODEC
 
     def __init__(self, images, users=None):
         super().__init__("r-1")
@@ -100,6 +103,9 @@ class Groups:
         self._groups = groups
 
     def groups(self):
+        """The groups with their rollout records read from AWS-style tags, as the AWS adapter reads them."""
+        for group in self._groups:
+            group.record = record_from_tags(group.tags)
         return list(self._groups)
 
 

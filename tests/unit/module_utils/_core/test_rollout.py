@@ -5,21 +5,26 @@ The fake backends implement the interfaces of _core/backends.py over dicts; a fa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
+from ansible_collections.phoenix.immutable.plugins.module_utils._aws.fleet_transformations import (
+    record_from_tags,
+    record_tag_keys,
+    tags_from_record,
+)
+from ansible_collections.phoenix.immutable.plugins.module_utils._aws.groups import check_service_name
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.backends import (
+    WEIGHTED,
     GroupBackend,
     HealthBackend,
+    RolloutStore,
     TrafficBackend,
 )
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
-from ansible_collections.phoenix.immutable.plugins.module_utils._core.fleet import (
-    Group,
-    Instance,
-    Target,
-    TemplateVersion,
-)
-from ansible_collections.phoenix.immutable.plugins.module_utils._core.health import HealthSpec
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.fleet import Backend, Group, Instance
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.health import AlarmState, HealthSpec
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout import Rollout
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import (
     ORDER,
@@ -32,17 +37,31 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_mo
 LISTENER = "listener-1"
 
 
+@dataclass(frozen=True)
+class Version:
+    """A launch template version of the fake fleet (``description`` holds the rollout id that made it)."""
+
+    template_id: str
+    version: str
+    image_id: str
+    description: str = ""
+    default: bool = False
+
+
 class Crash(Exception):
     """The controller dies: not a PhoenixError, so nothing of the rollout's error handling runs."""
 
 
-class FakeFleet(GroupBackend, TrafficBackend, HealthBackend):
+class FakeFleet(GroupBackend, RolloutStore, TrafficBackend, HealthBackend):
+    """Groups, the record store, a weighted listener and alarms over dicts; records are AWS-style tags."""
+
     cloud = "aws"
+    split = WEIGHTED
 
     def __init__(self):
         self.groups_by_name = {}
-        self.versions = {"lt-1": [TemplateVersion("lt-1", "1", "ami-blue", "base", True)]}
-        self.targets = {"tg-blue": Target("tg-blue", "web-blue", {"Port": 80})}
+        self.versions = {"lt-1": [Version("lt-1", "1", "ami-blue", "base", True)]}
+        self.targets = {"tg-blue": Backend("tg-blue", "web-blue", {"Port": 80})}
         self.listener = {"tg-blue": 100}
         self.target_states = {}
         self.alarms = {}
@@ -58,8 +77,8 @@ class FakeFleet(GroupBackend, TrafficBackend, HealthBackend):
             size=size,
             min_size=size,
             max_size=size,
-            template=template,
-            targets=list(targets),
+            launch="%s:%s" % template,
+            backends=list(targets),
             instances=[Instance("%s-i%d" % (name, n), True, True) for n in range(size)],
             tags=dict(tags or {}),
             subnets=["subnet-1"],
@@ -70,22 +89,9 @@ class FakeFleet(GroupBackend, TrafficBackend, HealthBackend):
         if blue is not None and self.listener.get("tg-blue", 0) > 0:
             self.lowest_blue = blue.size if self.lowest_blue is None else min(self.lowest_blue, blue.size)
 
-    # GroupBackend
-    def groups(self):
-        self.calls += 1
-        return list(self.groups_by_name.values())
-
-    def get(self, name):
-        self.calls += 1
-        return self.groups_by_name.get(name)
-
-    def create_empty(self, name, template, subnets, tags):
-        self.calls += 1
-        if name in self.groups_by_name:
-            return False
-        self.add_group(name, 0, [], template, tags)
-        self.groups_by_name[name].subnets = list(subnets)
-        return True
+    def _seen(self, group):
+        group.record = record_from_tags(group.tags)
+        return group
 
     def template_version(self, template, version=None):
         versions = self.versions[template]
@@ -93,23 +99,45 @@ class FakeFleet(GroupBackend, TrafficBackend, HealthBackend):
             return [v for v in versions if v.default][0]
         return [v for v in versions if v.version == str(version)][0]
 
-    def template_versions(self, template):
-        return list(self.versions[template])
+    # GroupBackend
+    def groups(self):
+        self.calls += 1
+        return [self._seen(group) for group in self.groups_by_name.values()]
 
-    def create_template_version(self, base, image_id, description):
-        number = str(max(int(v.version) for v in self.versions[base]) + 1)
-        version = TemplateVersion(base, number, image_id, description)
-        self.versions[base].append(version)
-        return version
+    def get(self, name):
+        self.calls += 1
+        group = self.groups_by_name.get(name)
+        return self._seen(group) if group is not None else None
 
-    def delete_template_version(self, template_id, version):
-        self.versions[template_id] = [v for v in self.versions[template_id] if v.version != str(version)]
+    def check_service_name(self, service):
+        """Any name: the AWS rule has tests of its own."""
 
-    def launch(self, name, template, target, size):
-        group = self.groups_by_name[name]
-        group.template = template
-        if target not in group.targets:
-            group.targets.append(target)
+    def resolve_base(self, base):
+        assert base in self.versions
+        return base
+
+    def image_of(self, group):
+        template, version = group.launch.split(":")
+        return self.template_version(template, version).image_id
+
+    def prepare_launch(self, base, image_id, rollout_id):
+        found = [v for v in self.versions[base] if v.description == rollout_id]
+        if not found:
+            number = str(max(int(v.version) for v in self.versions[base]) + 1)
+            found = [Version(base, number, image_id, rollout_id)]
+            self.versions[base].append(found[0])
+        return "%s:%s" % (base, found[0].version)
+
+    def prepared_launches(self, base, rollout_id):
+        return ["%s:%s" % (base, v.version) for v in self.versions[base] if v.description == rollout_id]
+
+    def discard_launch(self, launch):
+        template, version = launch.split(":")
+        if self.template_version(template).version != version:
+            self.versions[template] = [v for v in self.versions[template] if v.version != version]
+
+    def launch(self, name, launch, size):
+        self.groups_by_name[name].launch = launch
         self.resize(name, size)
 
     def resize(self, name, size):
@@ -118,53 +146,78 @@ class FakeFleet(GroupBackend, TrafficBackend, HealthBackend):
         group.instances = [Instance("%s-i%d" % (name, n), True, True) for n in range(size)]
         self._watch()
 
-    def set_tags(self, name, tags):
-        self.groups_by_name[name].tags.update(tags)
-        crash = self.crash_at
-        if crash and tags.get("phoenix:phase") == crash[0] and crash[1] in (None, int(tags.get("phoenix:weight", -1))):
-            self.crash_at = None
-            raise Crash()
-
-    def remove_tags(self, name, keys):
-        for key in keys:
-            self.groups_by_name[name].tags.pop(key, None)
-
     def delete(self, name):
         self.groups_by_name.pop(name, None)
 
     def api_calls(self):
         return {"fake:Call": self.calls}
 
+    # RolloutStore
+    def create(self, group, base, subnets, record):
+        self.calls += 1
+        if group in self.groups_by_name:
+            return False
+        self.add_group(group, 0, [], (base, "1"), tags_from_record(record, None))
+        self.groups_by_name[group].subnets = list(subnets)
+        return True
+
+    def read(self, group):
+        found = self.get(group)
+        return found.record if found is not None else None
+
+    def write(self, group, record, fields):
+        tags = tags_from_record(record, fields)
+        self.groups_by_name[group].tags.update(tags)
+        crash = self.crash_at
+        if crash and tags.get("phoenix:phase") == crash[0] and crash[1] in (None, int(tags.get("phoenix:weight", -1))):
+            self.crash_at = None
+            raise Crash()
+
+    def clear(self, group, fields):
+        for key in record_tag_keys(fields):
+            self.groups_by_name[group].tags.pop(key, None)
+
+    def shown(self, field, value):
+        return "%s=%s" % (record_tag_keys([field])[0], value)
+
     # TrafficBackend
-    def weights(self, listener):
+    def shares(self, frontend):
         return dict(self.listener)
 
-    def set_weights(self, listener, weights):
-        self.listener = dict(weights)
+    def set_shares(self, frontend, shares):
+        self.listener = dict(shares)
         self._watch()
 
-    def target(self, target_id):
-        return self.targets.get(target_id)
+    def backend(self, backend_id):
+        return self.targets.get(backend_id)
 
-    def find_target(self, name):
+    def find_backend(self, name):
         return next((t for t in self.targets.values() if t.name == name), None)
 
-    def create_target_like(self, name, model, tags):
-        target = Target("tg-%s" % name, name, dict(model.settings))
+    def create_backend_like(self, name, model, labels):
+        target = Backend("tg-%s" % name, name, dict(model.settings))
         self.targets[target.id] = target
         return target
 
-    def delete_target(self, target_id):
-        assert target_id not in self.listener, "a target in use by the listener cannot be deleted"
-        self.targets.pop(target_id, None)
+    def delete_backend(self, backend_id):
+        assert backend_id not in self.listener, "a target in use by the listener cannot be deleted"
+        self.targets.pop(backend_id, None)
 
-    def target_health(self, target_id):
-        members = [g for g in self.groups_by_name.values() if target_id in g.targets]
+    def attach(self, group, backend_id):
+        if backend_id not in self.groups_by_name[group].backends:
+            self.groups_by_name[group].backends.append(backend_id)
+
+    def detach(self, group, backend_id):
+        if backend_id in self.groups_by_name[group].backends:
+            self.groups_by_name[group].backends.remove(backend_id)
+
+    def backend_health(self, backend_id):
+        members = [g for g in self.groups_by_name.values() if backend_id in g.backends]
         return {i.id: self.target_states.get(i.id, "healthy") for g in members for i in g.instances}
 
     # HealthBackend
     def alarm_states(self, names):
-        return {name: self.alarms.get(name, "OK") for name in names}
+        return {name: AlarmState(name, self.alarms.get(name) == "ALARM", self.alarms.get(name, "OK")) for name in names}
 
 
 class Clock:
@@ -180,7 +233,15 @@ class Clock:
 
 def make_spec(**options):
     health = options.pop("health", HealthSpec(interval=1))
-    values = dict(service="web", listener=LISTENER, template="lt-1", image_id="ami-green", health=health)
+    values = dict(
+        service="web",
+        frontend=LISTENER,
+        base="lt-1",
+        image_id="ami-green",
+        health=health,
+        step_seconds=0,
+        keep_blue_seconds=0,
+    )
     values.update(options)
     return RolloutSpec(**values)
 
@@ -189,7 +250,7 @@ def rollout(fleet, clock, probe=None, **options):
     hooks = {"clock": clock, "sleep": clock.sleep}
     if probe is not None:
         hooks["probe"] = probe
-    return Rollout(make_spec(**options), fleet, fleet, fleet, **hooks)
+    return Rollout(make_spec(**options), fleet, fleet, fleet, fleet, **hooks)
 
 
 @pytest.fixture
@@ -207,9 +268,9 @@ def assert_green_serves(fleet, image="ami-green", name="web-a"):
     group = fleet.groups_by_name[name]
     assert fleet.listener == {"tg-%s" % name: 100}
     assert set(fleet.targets) == {"tg-%s" % name}
-    assert fleet.template_version("lt-1", group.template[1]).image_id == image
+    assert fleet.template_version("lt-1", group.launch.split(":")[1]).image_id == image
     assert group.size == 3 and group.tags["phoenix:role"] == "blue" and group.tags["phoenix:phase"] == "done"
-    assert [v.version for v in fleet.versions["lt-1"]] == ["1", group.template[1]]
+    assert [v.version for v in fleet.versions["lt-1"]] == ["1", group.launch.split(":")[1]]
 
 
 def test_all_at_once_goes_through_every_phase_and_retires_blue(fleet, clock):
@@ -353,7 +414,7 @@ def test_rolled_back_mid_rollout_and_after_a_finished_one(fleet, clock):
 
 def test_check_mode_plans_without_calls_that_change_anything(fleet, clock):
     spec = make_spec(strategy="canary", steps=[25, 100])
-    result = Rollout(spec, fleet, fleet, fleet, check_mode=True, clock=clock, sleep=clock.sleep).deployed()
+    result = Rollout(spec, fleet, fleet, fleet, fleet, check_mode=True, clock=clock, sleep=clock.sleep).deployed()
     assert result["changed"] is True and result["rollout"]["state"] == "planned"
     assert [p.get("weight") for p in result["rollout"]["plan"] if p["phase"] == "shift"] == [25, 100]
     assert set(fleet.groups_by_name) == {"web-blue"} and fleet.listener == {"tg-blue": 100}
@@ -364,16 +425,13 @@ def test_the_trust_gate_runs_before_anything_is_read(fleet, clock):
         raise InvalidInput("untrusted %s" % image_id)
 
     with pytest.raises(InvalidInput):
-        Rollout(make_spec(), fleet, fleet, fleet, verify=refuse, clock=clock, sleep=clock.sleep).deployed()
+        Rollout(make_spec(), fleet, fleet, fleet, fleet, verify=refuse, clock=clock, sleep=clock.sleep).deployed()
     assert fleet.calls == 0
 
 
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"service": "a" * 31}, "1 to 30 letters"),
-        ({"service": "-web"}, "not starting with a hyphen"),
-        ({"service": "web_1"}, "letters, digits or hyphens"),
         ({"image_id": None}, "image_id is required"),
         ({"size": 0}, "size must be at least 1"),
         ({"strategy": "canary", "steps": [50, 10, 100]}, "increasing"),
@@ -389,6 +447,16 @@ def test_bad_input_is_refused_with_the_option_named(options, message):
     assert message in error.value.message
 
 
+@pytest.mark.parametrize(
+    ("service", "message"),
+    [("a" * 31, "1 to 30 letters"), ("-web", "not starting with a hyphen"), ("web_1", "letters, digits or hyphens")],
+)
+def test_a_service_name_the_cloud_would_refuse_is_refused_by_its_adapter(service, message):
+    with pytest.raises(InvalidInput) as error:
+        check_service_name(service)
+    assert message in error.value.message
+
+
 def test_rolled_back_while_blue_was_being_retired_restores_its_size_before_traffic(fleet, clock):
     fleet.crash_at = ("retire_blue", None)
     with pytest.raises(Crash):
@@ -396,13 +464,13 @@ def test_rolled_back_while_blue_was_being_retired_restores_its_size_before_traff
     fleet.resize("web-blue", 0)  # the dead run had scaled blue in already
     clock.sleep(10)
     order = []
-    original_set_weights = fleet.set_weights
+    original_set_shares = fleet.set_shares
 
-    def set_weights(listener, weights):
+    def set_shares(frontend, shares):
         order.append(("traffic", fleet.groups_by_name["web-blue"].size))
-        original_set_weights(listener, weights)
+        original_set_shares(frontend, shares)
 
-    fleet.set_weights = set_weights
+    fleet.set_shares = set_shares
     result = rollout(fleet, clock).rolled_back()
     assert result["rollout"]["phases"][-1]["restored_size"] == 3
     assert order == [("traffic", 3)]
@@ -473,16 +541,17 @@ def test_a_group_tagged_with_its_own_service_or_untagged_is_deployed(fleet, cloc
 
 
 def test_the_default_lease_is_short_and_renewed_every_third_while_waiting(fleet, clock):
-    assert RolloutSpec(service="web", listener=LISTENER, template="lt-1").lease_seconds == 60
+    assert RolloutSpec(service="web", frontend=LISTENER, base="lt-1").lease_seconds == 60
     renewals = []
-    original = fleet.set_tags
+    original = fleet.write
 
-    def set_tags(name, tags):
+    def write(name, record, fields):
+        tags = tags_from_record(record, fields)
         if "phoenix:lease-until" in tags and tags["phoenix:lease-until"] != "0":
             renewals.append((clock.now, float(tags["phoenix:lease-until"])))
-        original(name, tags)
+        original(name, record, fields)
 
-    fleet.set_tags = set_tags
+    fleet.write = write
     rollout(fleet, clock, health=HealthSpec(interval=45, healthy_for_seconds=300)).deployed()
     assert_green_serves(fleet)
     gaps = [later[0] - earlier[0] for earlier, later in zip(renewals, renewals[1:], strict=False)]
@@ -507,13 +576,13 @@ def test_a_refusal_says_how_long_the_lease_lasts_and_how_to_take_over(fleet, clo
 
 def test_a_retried_create_that_meets_its_own_group_goes_on(fleet, clock):
     """The cloud created the group but the answer was lost; the retry meets it (AlreadyExists)."""
-    original = fleet.create_empty
+    original = fleet.create
 
-    def create_applied_then_retried(name, template, subnets, tags):
-        original(name, template, subnets, tags)
-        return original(name, template, subnets, tags)  # the retry: AlreadyExists
+    def create_applied_then_retried(name, base, subnets, record):
+        original(name, base, subnets, record)
+        return original(name, base, subnets, record)  # the retry: AlreadyExists
 
-    fleet.create_empty = create_applied_then_retried
+    fleet.create = create_applied_then_retried
     result = rollout(fleet, clock).deployed()
     assert result["rollout"]["state"] == "deployed"
     assert_green_serves(fleet)
@@ -521,22 +590,22 @@ def test_a_retried_create_that_meets_its_own_group_goes_on(fleet, clock):
 
 
 def test_a_create_applied_but_failed_is_recognised_by_its_rollout_id(fleet, clock):
-    original = fleet.create_empty
+    original = fleet.create
 
-    def create_applied_then_lost(name, template, subnets, tags):
-        original(name, template, subnets, tags)
+    def create_applied_then_lost(name, base, subnets, record):
+        original(name, base, subnets, record)
         raise PhoenixError("AWS CreateAutoScalingGroup failed: connection reset", code="InternalFailure")
 
-    fleet.create_empty = create_applied_then_lost
+    fleet.create = create_applied_then_lost
     rollout(fleet, clock).deployed()
     assert_green_serves(fleet)
 
 
 def test_a_create_that_failed_without_making_a_group_is_reported(fleet, clock):
-    def create_failed(name, template, subnets, tags):
+    def create_failed(name, base, subnets, record):
         raise PhoenixError("AWS CreateAutoScalingGroup failed: access denied", code="AccessDenied")
 
-    fleet.create_empty = create_failed
+    fleet.create = create_failed
     with pytest.raises(PhoenixError) as failure:
         rollout(fleet, clock).deployed()
     assert failure.value.code == "AccessDenied"
