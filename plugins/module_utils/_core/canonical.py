@@ -1,10 +1,29 @@
 # Private to this collection.
 """Canonical JSON: one byte string for one value, so that a digest or a signature over it is stable.
 
-The rules are those of the JSON Canonicalization Scheme (RFC 8785) for the values the collection signs:
-object members sorted by the UTF-16 code units of their names, no insignificant white space, strings
-in UTF-8 with only the escapes JSON requires, numbers as ECMAScript writes them (``1.0`` is ``1``,
-``1e21`` is ``1e+21``). NaN, infinities, lone surrogates and non-string keys are refused.
+The bytes are those of the JSON Canonicalization Scheme (RFC 8785), so that a verifier in JavaScript,
+Go or any other language that canonicalizes the same statement hashes the same bytes:
+
+- object members sorted by the UTF-16 code units of their names (not by code point: a name outside the
+  Basic Multilingual Plane, a surrogate pair D800-DFFF, sorts before U+E000-U+FFFF), no white space;
+- strings in UTF-8, with only the escapes JSON requires: ``\\b \\t \\n \\f \\r \\" \\\\`` by name, the other
+  code points below U+0020 as ``\\u00xx`` in lower-case hexadecimal, everything else as itself;
+- numbers as ECMAScript's ``Number.prototype.toString`` writes a double: the shortest digits that read
+  back to the same double, ``1.0`` is ``1``, ``-0.0`` is ``0``, ``1e21`` is ``1e+21``, ``1e-7`` is ``1e-7``.
+
+Refused, with ``InvalidInput`` naming where in the value: NaN and the infinities (JSON has no word for
+them), lone surrogates (not UTF-8), names that are not strings and values that are not JSON.
+
+Integers: RFC 8785 reads every JSON number as a double, so an integer is written as ECMAScript writes the
+double nearest to it, and refused when those digits are not the integer's own. Every integer of the safe
+range -(2**53 - 1) .. 2**53 - 1 is written as itself; beyond it a double holds only some integers, and
+only some of those are written with their own digits (``2**53`` and ``10**20`` are; ``2**53 + 1`` would
+be read as ``9007199254740992`` and ``2**60`` written ``1152921504606847000``, so both are refused).
+Writing the double regardless would sign a number the caller did not give, and writing the exact digits
+would give bytes a JavaScript or Go verifier cannot reproduce; refusing asks for what is always safe,
+the number as a string. The one rule also keeps an integer and the equal float writing the same bytes,
+and keeps the output a fixed point: ``json.loads`` reads ``9007199254740992`` back as an int, and that
+int is written as the same digits again.
 """
 
 from __future__ import annotations
@@ -17,6 +36,8 @@ import math
 from .errors import InvalidInput
 
 _STRING = json.JSONEncoder(ensure_ascii=False)
+# Every integer up to this one has a double of its own (I-JSON, RFC 7493 section 2.2; RFC 8785 Appendix B).
+SAFE_INTEGER_MAX = 2**53 - 1
 
 
 def canonical_json(value):
@@ -45,18 +66,20 @@ def _write(value, parts, path):
     elif isinstance(value, str):
         parts.append(_string(value, path))
     elif isinstance(value, int):
-        parts.append(str(int(value)))
+        parts.append(_integer(value, path))
     elif isinstance(value, float):
         parts.append(number(value, path))
     elif isinstance(value, dict):
+        names = {}  # each key, checked and written, before sorting needs its UTF-16 form
         for key in value:
             if not isinstance(key, str):
                 raise InvalidInput("cannot canonicalize %s: key %r is not a string" % (path, key), resource=path)
+            names[key] = _string(key, path)
         parts.append("{")
         for index, key in enumerate(sorted(value, key=_utf16_order)):
             if index:
                 parts.append(",")
-            parts.append(_string(key, path))
+            parts.append(names[key])
             parts.append(":")
             _write(value[key], parts, "%s.%s" % (path, key))
         parts.append("}")
@@ -82,7 +105,32 @@ def _string(text, path):
 
 
 def _utf16_order(key):
+    # Big-endian UTF-16 bytes compare as the code units they spell, one unit after the other.
     return key.encode("utf-16-be")
+
+
+def _integer(value, path):
+    if -SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX:
+        return str(int(value))
+    hint = "Give it as a string (quoted) to have it signed as written."
+    try:
+        written = number(float(value), path)
+    except OverflowError:
+        raise InvalidInput(
+            "cannot canonicalize %s: an integer of %d bits is beyond the largest JSON number"
+            % (path, value.bit_length()),
+            resource=path,
+            hint=hint,
+        ) from None
+    exact = str(int(value))
+    if written != exact:
+        raise InvalidInput(
+            "cannot canonicalize %s: the integer %s is outside -%d..%d and a verifier would read it as %s"
+            % (path, exact, SAFE_INTEGER_MAX, SAFE_INTEGER_MAX, written),
+            resource=path,
+            hint=hint,
+        )
+    return written
 
 
 def number(value, path="$"):

@@ -2,6 +2,7 @@
 
 import json
 import math
+import struct
 
 import pytest
 from hypothesis import given
@@ -67,8 +68,179 @@ def test_numbers_are_written_as_ecmascript_does(value, text):
     assert number(value) == text
 
 
-def test_integers_stay_exact_and_booleans_are_not_numbers():
-    assert canonical_json([12345678901234567890, True, 1]) == b"[12345678901234567890,true,1]"
+# RFC 8785 Appendix B: IEEE-754 bit patterns and the text ECMAScript (so RFC 8785) writes for each.
+APPENDIX_B_NUMBERS = [
+    ("0000000000000000", "0"),  # zero
+    ("8000000000000000", "0"),  # minus zero
+    ("0000000000000001", "5e-324"),  # smallest positive
+    ("8000000000000001", "-5e-324"),  # smallest negative
+    ("7fefffffffffffff", "1.7976931348623157e+308"),  # largest positive
+    ("ffefffffffffffff", "-1.7976931348623157e+308"),  # largest negative
+    ("4340000000000000", "9007199254740992"),  # 2**53
+    ("c340000000000000", "-9007199254740992"),  # -2**53
+    ("4430000000000000", "295147905179352830000"),  # ~2**68: an integer, still without exponent
+    ("44b52d02c7e14af5", "9.999999999999997e+22"),
+    ("44b52d02c7e14af6", "1e+23"),
+    ("44b52d02c7e14af7", "1.0000000000000001e+23"),
+    ("444b1ae4d6e2ef4e", "999999999999999700000"),
+    ("444b1ae4d6e2ef4f", "999999999999999900000"),
+    ("444b1ae4d6e2ef50", "1e+21"),
+    ("3eb0c6f7a0b5ed8c", "9.999999999999997e-7"),
+    ("3eb0c6f7a0b5ed8d", "0.000001"),
+    ("41b3de4355555553", "333333333.3333332"),
+    ("41b3de4355555554", "333333333.33333325"),
+    ("41b3de4355555555", "333333333.3333333"),
+    ("41b3de4355555556", "333333333.3333334"),
+    ("41b3de4355555557", "333333333.33333343"),
+    ("becbf647612f3696", "-0.0000033333333333333333"),
+    ("43143ff3c1cb0959", "1424953923781206.2"),  # exactly ...206.25: the shortest round trip rounds to even
+]
+# RFC 8785 Appendix B: values out of range, "not permitted in JSON" (NaN, Infinity); -Infinity with them.
+APPENDIX_B_REFUSED = ["7fffffffffffffff", "7ff0000000000000", "fff0000000000000"]
+
+
+def _double(bits_hex):
+    return struct.unpack(">d", bytes.fromhex(bits_hex))[0]
+
+
+@pytest.mark.parametrize("bits_hex, text", APPENDIX_B_NUMBERS)
+def test_rfc8785_appendix_b_numbers(bits_hex, text):
+    assert number(_double(bits_hex)) == text
+    assert canonical_json([_double(bits_hex)]) == ("[%s]" % text).encode()
+
+
+@pytest.mark.parametrize("bits_hex", APPENDIX_B_REFUSED)
+def test_rfc8785_appendix_b_values_out_of_range_are_refused(bits_hex):
+    with pytest.raises(InvalidInput, match="not a JSON number"):
+        canonical_json({"n": _double(bits_hex)})
+
+
+# RFC 8785 section 3.2.2: the sample input, as JSON text, and its canonical form (section 3.2.3), whose
+# UTF-8 bytes section 3.2.4 lists in hexadecimal.
+SECTION_3_2_2_INPUT = r"""{
+  "numbers": [333333333.33333329, 1E30, 4.50,
+              2e-3, 0.000000000000000000000000001],
+  "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
+  "literals": [null, true, false]
+}"""
+SECTION_3_2_2_OUTPUT = (
+    r"""{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"""
+    r""""string":"€$\u000f\nA'B\"\\\\\"/"}"""
+)
+SECTION_3_2_4_BYTES = (
+    "7b 22 6c 69 74 65 72 61 6c 73 22 3a 5b 6e 75 6c 6c 2c 74 72 75 65 2c 66 61 6c 73 65 5d 2c 22 6e 75 6d"
+    " 62 65 72 73 22 3a 5b 33 33 33 33 33 33 33 33 33 2e 33 33 33 33 33 33 33 2c 31 65 2b 33 30 2c 34 2e 35"
+    " 2c 30 2e 30 30 32 2c 31 65 2d 32 37 5d 2c 22 73 74 72 69 6e 67 22 3a 22 e2 82 ac 24 5c 75 30 30 30 66"
+    " 5c 6e 41 27 42 5c 22 5c 5c 5c 5c 5c 22 2f 22 7d"
+)
+
+
+def test_rfc8785_section_3_2_2_sample_gives_the_published_bytes():
+    canonical = canonical_json(json.loads(SECTION_3_2_2_INPUT))
+    assert canonical == SECTION_3_2_2_OUTPUT.encode("utf-8")
+    assert canonical == bytes.fromhex(SECTION_3_2_4_BYTES)
+
+
+# RFC 8785 section 3.2.3: the sorting sample, as JSON text, and the order of its values once sorted.
+SECTION_3_2_3_INPUT = r"""{
+  "\u20ac": "Euro Sign",
+  "\r": "Carriage Return",
+  "\ufb33": "Hebrew Letter Dalet With Dagesh",
+  "1": "One",
+  "\ud83d\ude00": "Emoji: Grinning Face",
+  "\u0080": "Control",
+  "\u00f6": "Latin Small Letter O With Diaeresis"
+}"""
+SECTION_3_2_3_ORDER = [
+    "Carriage Return",
+    "One",
+    "Control",
+    "Latin Small Letter O With Diaeresis",
+    "Euro Sign",
+    "Emoji: Grinning Face",
+    "Hebrew Letter Dalet With Dagesh",
+]
+
+
+def test_rfc8785_section_3_2_3_members_sort_by_utf16_code_units():
+    canonical = canonical_json(json.loads(SECTION_3_2_3_INPUT))
+    assert canonical == (
+        '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis",'
+        '"\u20ac":"Euro Sign","\U0001f600":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}'
+    ).encode("utf-8")
+    assert list(json.loads(canonical).values()) == SECTION_3_2_3_ORDER
+
+
+@pytest.mark.parametrize(
+    "text, written",
+    [
+        ("\b\t\n\f\r", r"\b\t\n\f\r"),
+        ('"\\', r"\"\\"),
+        ("\x00\x0b\x1a\x1f", r"\u0000\u000b\u001a\u001f"),  # lower-case hexadecimal digits
+        ("/", "/"),
+        ("\x7f\u2028\ufeff\U0001f600é", "\x7f\u2028\ufeff\U0001f600é"),  # not escaped: written as UTF-8
+    ],
+)
+def test_only_the_mandatory_escapes_are_written(text, written):
+    # RFC 8785 section 3.2.2.2: \b \t \n \f \r \" \\ by name, the other code points below U+0020 as \u00xx.
+    assert canonical_json(text) == ('"%s"' % written).encode("utf-8")
+
+
+SAFE_INTEGER = 2**53 - 1
+
+
+def test_integers_in_the_safe_range_stay_exact_and_booleans_are_not_numbers():
+    assert canonical_json([SAFE_INTEGER, -SAFE_INTEGER, True, 1, 0, -7]) == (
+        b"[9007199254740991,-9007199254740991,true,1,0,-7]"
+    )
+
+
+@pytest.mark.parametrize("big", [2**53, -(2**53), 10**20, 295147905179352830000, 2**53 + 2, 3 * 10**20])
+def test_an_integer_beyond_the_safe_range_is_written_when_its_double_is_written_with_its_digits(big):
+    assert canonical_json(big) == str(big).encode() == canonical_json(float(big))
+
+
+@pytest.mark.parametrize(
+    "big, read_as",
+    [
+        (2**53 + 1, "9007199254740992"),
+        (-(2**53) - 1, "-9007199254740992"),
+        (12345678901234567890, "12345678901234567000"),
+        (2**60, "1152921504606847000"),  # a double holds it exactly, but ECMAScript writes other digits
+        (10**21, "1e+21"),
+    ],
+)
+def test_an_integer_a_verifier_would_read_otherwise_is_refused(big, read_as):
+    # A JavaScript verifier reads 9007199254740993 as 9007199254740992: refused here, neither rounded nor exact.
+    with pytest.raises(InvalidInput) as raised:
+        canonical_json({"claims": {"size": big}})
+    assert raised.value.message == (
+        "cannot canonicalize $.claims.size: the integer %d is outside -9007199254740991..9007199254740991"
+        " and a verifier would read it as %s" % (big, read_as)
+    )
+    assert raised.value.resource == "$.claims.size"
+    assert "string" in raised.value.hint
+
+
+def test_an_integer_beyond_the_largest_double_is_refused():
+    with pytest.raises(InvalidInput, match="an integer of 1329 bits is beyond the largest JSON number"):
+        canonical_json([-(10**400)])
+
+
+@given(st.integers(min_value=-(2**1100), max_value=2**1100))
+def test_an_integer_is_written_with_its_own_digits_or_refused(integer):
+    try:
+        written = canonical_json(integer)
+    except InvalidInput:
+        assert abs(integer) > SAFE_INTEGER
+    else:
+        assert written == str(integer).encode()
+        assert canonical_json(json.loads(written)) == written
+
+
+def test_a_lone_surrogate_in_a_member_name_is_refused():
+    with pytest.raises(InvalidInput, match="lone surrogate"):
+        canonical_json({"\ud800": 1, "a": 2})
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, {1: "a"}, {"a": object()}, "\ud800", b"bytes"])
@@ -80,7 +252,7 @@ def test_what_json_cannot_say_is_refused(bad):
 JSON_VALUES = st.recursive(
     st.none()
     | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63)
+    | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
@@ -106,7 +278,7 @@ def _same(left, right):
     return left == right and type(left) is type(right)
 
 
-@given(st.dictionaries(st.text(max_size=6), st.integers(), max_size=8), st.randoms())
+@given(st.dictionaries(st.text(max_size=6), st.integers(-SAFE_INTEGER, SAFE_INTEGER), max_size=8), st.randoms())
 def test_insertion_order_never_matters(mapping, rng):
     items = list(mapping.items())
     rng.shuffle(items)
