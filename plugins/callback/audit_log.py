@@ -131,11 +131,11 @@ try:
     from ansible_collections.phoenix.immutable.plugins.module_utils.audit import (
         AuditError,
         append,
+        audit_store,
         change_record,
-        s3_audit_store,
     )
 except ImportError:  # pragma: no cover - the collection is always importable where its plugins load
-    AuditError = PhoenixError = append = change_record = s3_audit_store = None
+    AuditError = PhoenixError = append = audit_store = change_record = None
 
 COLLECTION_PREFIX = "phoenix.immutable."
 # Extra variables AWX (and its older name, Tower) sets on every job.
@@ -292,11 +292,15 @@ class CallbackModule(CallbackBase):
         bucket = self.get_option("s3_bucket")
         first, last = json.loads(self.lines[0]), json.loads(self.lines[-1])
         try:
-            store = s3_audit_store(
+            connection = {
+                "cloud": "aws",
+                "region": self.get_option("s3_region"),
+                "endpoint_url": self.get_option("s3_endpoint_url"),
+            }
+            store = audit_store(
+                connection,
                 bucket,
                 prefix=self.get_option("s3_prefix") or "",
-                region=self.get_option("s3_region"),
-                endpoint_url=self.get_option("s3_endpoint_url"),
                 lock_mode=self.get_option("s3_object_lock_mode"),
                 retention_days=self.get_option("s3_retention_days"),
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Pairs with AWS_CONNECTION in plugins/module_utils/argspec.py.
+    # Pairs with AwsProvider.options in plugins/module_utils/providers.py (argspec.AWS_CONNECTION).
     DOCUMENTATION = r"""
 options:
   region:

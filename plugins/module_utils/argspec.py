@@ -1,33 +1,42 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Argument spec pieces shared by the modules.
 
-Each constant pairs 1:1 with the doc fragment of the same name in plugins/doc_fragments/; a unit test
-holds them to the same options, types, defaults and choices.
+Each piece pairs 1:1 with a doc fragment in plugins/doc_fragments/ (a provider's options with the
+provider's ``doc_fragment``); a unit test holds them to the same options, types, defaults, choices and
+aliases.
 """
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import env_fallback
-
-from .providers import SUPPORTED_CLOUDS
+from .providers import PROVIDERS, SUPPORTED_CLOUDS
 
 # Doc fragment phoenix.immutable.cloud
 CLOUD = dict(
     cloud=dict(type="str", default="aws", choices=list(SUPPORTED_CLOUDS)),
 )
 
-# Doc fragment phoenix.immutable.aws
-AWS_CONNECTION = dict(
-    region=dict(type="str", fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
-    endpoint_url=dict(type="str", fallback=(env_fallback, ["AWS_ENDPOINT_URL"])),
-    access_key=dict(type="str", no_log=False, fallback=(env_fallback, ["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"])),
-    secret_key=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"])),
-    # AWX's AWS credential type injects AWS_SECURITY_TOKEN; the SDKs read AWS_SESSION_TOKEN.
-    session_token=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"])),
-    profile=dict(type="str", fallback=(env_fallback, ["AWS_PROFILE"])),
-    connect_timeout=dict(type="int", default=60),
-    read_timeout=dict(type="int", default=60),
-)
+# Doc fragment phoenix.immutable.aws: the options AwsProvider declares.
+AWS_CONNECTION = PROVIDERS["aws"].options
+
+
+def cloud_options(providers):
+    """CLOUD and the connection options of each provider, refusing two providers that claim one name."""
+    spec = dict(CLOUD)
+    owner = dict.fromkeys(CLOUD, "cloud")
+    for cloud_provider in providers:
+        for name, rules in cloud_provider.options.items():
+            if name in owner:
+                raise ValueError(
+                    "option %r of provider %s is already declared by %s" % (name, cloud_provider.cloud, owner[name])
+                )
+            owner[name] = cloud_provider.cloud
+            spec[name] = rules
+    return spec
+
+
+# Doc fragments phoenix.immutable.cloud and the doc_fragment of every provider: what a module that
+# talks to a cloud takes, whichever cloud ``cloud`` names.
+CONNECTION = cloud_options(PROVIDERS.values())
 
 # Doc fragment phoenix.immutable.wait
 WAIT = dict(

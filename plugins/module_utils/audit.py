@@ -32,6 +32,7 @@ __all__ = [
     "AuditError",
     "VerifyResult",
     "append",
+    "audit_store",
     "canonical",
     "change_record",
     "main",
@@ -39,7 +40,6 @@ __all__ = [
     "record_hash",
     "redact",
     "resources_of",
-    "s3_audit_store",
     "seal",
     "summary_rows",
     "verify",
@@ -47,11 +47,15 @@ __all__ = [
 ]
 
 
-def s3_audit_store(bucket, **options):
-    """The S3 destination (``_aws/audit_store.py``), imported only when asked for: it needs boto3."""
-    from ._aws.audit_store import s3_audit_store as build_store
+def audit_store(params, container, prefix="phoenix-audit/", lock_mode=None, retention_days=None):
+    """The destination of each run's lines: ``container`` on the cloud of ``params`` (its provider's options).
 
-    return build_store(bucket, **options)
+    The provider map is imported only when asked for: the cloud's adapter needs its SDK (and Ansible), which
+    ``python -m ... audit verify`` does without.
+    """
+    from .providers import provider
+
+    return provider(params).audit_store(container, prefix=prefix, lock_mode=lock_mode, retention_days=retention_days)
 
 
 if __name__ == "__main__":

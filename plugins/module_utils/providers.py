@@ -7,9 +7,10 @@ Adding a cloud means adding its entry here and its adapter package, not touching
 
 from __future__ import annotations
 
-from ._core.errors import InvalidInput
+from ansible.module_utils.basic import env_fallback
 
-SUPPORTED_CLOUDS = ("aws",)
+from ._core.errors import InvalidInput
+from ._core.provider import Provider
 
 
 def _aws_connection(params):
@@ -27,7 +28,7 @@ def _aws_connection(params):
     )
 
 
-class AwsProvider:
+class AwsProvider(Provider):
     """Every AWS backend, on one connection, so the calls of a task are counted together.
 
     Each backend class takes ``(connection, region=None)``; a region other than the connection's is for
@@ -35,6 +36,20 @@ class AwsProvider:
     """
 
     cloud = "aws"
+    doc_fragment = "phoenix.immutable.aws"
+    options = dict(
+        region=dict(type="str", fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
+        endpoint_url=dict(type="str", fallback=(env_fallback, ["AWS_ENDPOINT_URL"])),
+        access_key=dict(type="str", no_log=False, fallback=(env_fallback, ["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"])),
+        secret_key=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"])),
+        # AWX's AWS credential type injects AWS_SECURITY_TOKEN; the SDKs read AWS_SESSION_TOKEN.
+        session_token=dict(
+            type="str", no_log=True, fallback=(env_fallback, ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"])
+        ),
+        profile=dict(type="str", fallback=(env_fallback, ["AWS_PROFILE"])),
+        connect_timeout=dict(type="int", default=60),
+        read_timeout=dict(type="int", default=60),
+    )
 
     def __init__(self, params):
         self.connection = _aws_connection(params)
@@ -78,9 +93,37 @@ class AwsProvider:
 
         return AwsInstanceBackend(self.connection)
 
+    def audit_store(self, container, prefix="phoenix-audit/", lock_mode=None, retention_days=None):
+        """An S3 bucket (``container``), with versioning and, where the bucket has it, S3 Object Lock."""
+        from ._aws.audit_store import AuditStoreApi, S3AuditStore
+
+        return S3AuditStore(
+            AuditStoreApi(self.connection, self.connection.region),
+            container,
+            prefix=prefix,
+            lock_mode=lock_mode,
+            retention_days=retention_days,
+        )
+
+    def rollout_store(self):
+        from ._aws.rollout_store import AwsRolloutStore
+
+        return AwsRolloutStore(self.connection)
+
 
 # The provider map: one entry per cloud.
 PROVIDERS = {"aws": AwsProvider}
+SUPPORTED_CLOUDS = tuple(PROVIDERS)
+
+
+def image_id_patterns():
+    """{cloud: compiled pattern of its image ids} for every supported cloud, importing no SDK.
+
+    A trust policy's ``revoked`` entries are told apart by these (see ``_core.policy.parse_policy``).
+    """
+    from ._aws.identifiers import IMAGE_ID_PATTERN as aws_image_id
+
+    return {"aws": aws_image_id}
 
 
 def provider(params):
@@ -88,7 +131,11 @@ def provider(params):
     cloud = params.get("cloud") or "aws"
     factory = PROVIDERS.get(cloud)
     if factory is None:
-        raise InvalidInput("cloud %r is not supported; supported: %s" % (cloud, ", ".join(SUPPORTED_CLOUDS)))
+        raise InvalidInput(
+            "cloud %r is not supported; supported: %s" % (cloud, ", ".join(SUPPORTED_CLOUDS)),
+            resource=cloud,
+            hint="Set the cloud option to one of: %s." % ", ".join(SUPPORTED_CLOUDS),
+        )
     return factory(params)
 
 

@@ -190,19 +190,12 @@ api_calls:
   sample: {"autoscaling:DescribeAutoScalingGroups": 1, "ec2:DescribeInstances": 1, "ec2:DescribeImages": 1}
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import (
-    AWS_CONNECTION,
-    CLOUD,
-    POLICY,
-    WAIT,
-    build,
-)
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, POLICY, WAIT, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.drift import REMEDIATIONS, drift
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 
 ARGUMENT_SPEC = build(
-    CLOUD,
-    AWS_CONNECTION,
+    CONNECTION,
     POLICY,
     WAIT,
     service=dict(type="str"),

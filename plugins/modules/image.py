@@ -195,14 +195,13 @@ api_calls:
   sample: {"ec2:DescribeImages": 2, "ec2:CreateImage": 1}
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import AWS_CONNECTION, CLOUD, WAIT, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, WAIT, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.images import ImageRequest, ImageWorkflow
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend
 
 ARGUMENT_SPEC = build(
-    CLOUD,
-    AWS_CONNECTION,
+    CONNECTION,
     WAIT,
     state=dict(type="str", default="present", choices=["present", "absent", "deprecated"]),
     name=dict(type="str"),

@@ -129,7 +129,7 @@ api_calls:
   sample: {"ec2:DescribeImages": 1, "ec2:CreateTags": 1}
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import AWS_CONNECTION, CLOUD, POLICY, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, POLICY, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.channels import (
     InvalidInput,
     promote,
@@ -141,8 +141,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils.providers import
 from ansible_collections.phoenix.immutable.plugins.module_utils.trust import local_signer
 
 ARGUMENT_SPEC = build(
-    CLOUD,
-    AWS_CONNECTION,
+    CONNECTION,
     POLICY,
     image_id=dict(type="str", required=True),
     channel=dict(type="str", required=True),

@@ -81,14 +81,13 @@ api_calls:
   sample: {"ec2:DescribeImages": 1}
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import AWS_CONNECTION, CLOUD, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.images import ImageWorkflow
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend
 
 ARGUMENT_SPEC = build(
-    CLOUD,
-    AWS_CONNECTION,
+    CONNECTION,
     image_ids=dict(type="list", elements="str", default=[]),
     name=dict(type="str"),
     tags=dict(type="dict", default={}),

@@ -127,14 +127,13 @@ api_calls:
   sample: {"ec2:DescribeImages": 2, "ec2:DeregisterImage": 3}
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import AWS_CONNECTION, CLOUD, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import retention_backends
 from ansible_collections.phoenix.immutable.plugins.module_utils.retention import ACTIONS, PruneRequest, prune
 
 ARGUMENT_SPEC = build(
-    CLOUD,
-    AWS_CONNECTION,
+    CONNECTION,
     name=dict(type="list", elements="str", default=[]),
     keep=dict(type="int", default=3),
     action=dict(type="str", default="deprecate", choices=list(ACTIONS)),

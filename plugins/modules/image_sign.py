@@ -183,14 +183,13 @@ api_calls:
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import AWS_CONNECTION, CLOUD, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend, signing_key_backend_for
 from ansible_collections.phoenix.immutable.plugins.module_utils.trust import local_signer, sign_image, write_bundle
 
 ARGUMENT_SPEC = build(
-    CLOUD,
-    AWS_CONNECTION,
+    CONNECTION,
     image_id=dict(type="str", required=True),
     key=dict(type="path", no_log=False, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY"])),
     key_passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY_PASSPHRASE"])),

@@ -121,7 +121,7 @@ api_calls:
   sample: {"ec2:DescribeImages": 1}
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import AWS_CONNECTION, CLOUD, POLICY, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, POLICY, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend
 from ansible_collections.phoenix.immutable.plugins.module_utils.trust import (
@@ -131,8 +131,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils.trust import (
 )
 
 ARGUMENT_SPEC = build(
-    CLOUD,
-    AWS_CONNECTION,
+    CONNECTION,
     POLICY,
     image_id=dict(type="list", elements="str", required=True),
     fail_on_unverified=dict(type="bool", default=True),

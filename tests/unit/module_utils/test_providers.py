@@ -1,17 +1,140 @@
 import importlib
+import os
+import subprocess
 import sys
 
 import pytest
+from harness import collections_root
 
-from ansible_collections.phoenix.immutable.plugins.module_utils import providers
+from ansible_collections.phoenix.immutable.plugins.module_utils import argspec, audit, providers
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, MissingDependency
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.provider import Provider
 
 CONNECTION = "ansible_collections.phoenix.immutable.plugins.module_utils._aws.connection"
+# What a provider must make (the interface a GCP or Azure provider implements).
+FACTORIES = {
+    "images",
+    "builders",
+    "signing_keys",
+    "key_service",
+    "groups",
+    "traffic",
+    "health",
+    "instances",
+    "audit_store",
+    "rollout_store",
+}
+AWS_PARAMS = {"cloud": "aws", "region": "us-east-1", "access_key": "testing", "secret_key": "testing"}
+# Every public way to reach a backend by ``cloud``.
+ENTRY_POINTS = [
+    providers.provider,
+    providers.image_backend,
+    providers.builder_backends,
+    providers.signing_key_backend,
+    providers.fleet_backends,
+    providers.retention_backends,
+    providers.drift_backends,
+    lambda params: audit.audit_store(params, "audit-trail"),
+]
 
 
-def test_an_unsupported_cloud_is_refused():
-    with pytest.raises(InvalidInput, match="cloud 'openstack' is not supported; supported: aws"):
-        providers.image_backend({"cloud": "openstack"})
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS)
+def test_an_unsupported_cloud_is_refused(entry_point):
+    with pytest.raises(InvalidInput, match="cloud 'openstack' is not supported; supported: aws") as raised:
+        entry_point({"cloud": "openstack"})
+    assert raised.value.resource == "openstack"
+    assert raised.value.hint == "Set the cloud option to one of: aws."
+
+
+def test_images_of_a_cloud_without_a_provider_have_no_key_service():
+    class GcpImages:
+        cloud = "gcp"
+
+    with pytest.raises(InvalidInput, match="cloud 'gcp' has no key service adapter for signing yet"):
+        providers.signing_key_backend_for(GcpImages())
+
+
+def test_the_provider_map_names_each_provider_by_its_cloud_and_is_the_choice_of_cloud():
+    assert providers.SUPPORTED_CLOUDS == tuple(providers.PROVIDERS) == ("aws",)
+    for cloud, provider_class in providers.PROVIDERS.items():
+        assert provider_class.cloud == cloud
+        assert provider_class.doc_fragment == "phoenix.immutable.%s" % cloud
+    assert argspec.CLOUD["cloud"]["choices"] == list(providers.PROVIDERS)
+
+
+def test_the_provider_interface_is_every_backend_a_workflow_needs():
+    assert Provider.__abstractmethods__ == FACTORIES
+
+
+@pytest.mark.parametrize("cloud", sorted(providers.PROVIDERS))
+def test_every_provider_implements_the_interface(cloud):
+    provider_class = providers.PROVIDERS[cloud]
+    assert issubclass(provider_class, Provider)
+    assert not provider_class.__abstractmethods__
+    assert provider_class.options, "a provider declares its connection options"
+
+
+def test_without_a_factory_a_provider_cannot_be_made():
+    class HalfProvider(Provider):
+        cloud = "half"
+
+        def images(self, region=None):
+            return None
+
+    with pytest.raises(TypeError, match="abstract"):
+        HalfProvider()
+
+
+def test_every_aws_backend_shares_the_providers_connection():
+    aws = providers.provider(AWS_PARAMS)
+    assert isinstance(aws, providers.AwsProvider)
+    backends = [aws.images(), aws.builders(), aws.signing_keys(), aws.groups(), aws.traffic(), aws.health()]
+    backends.append(aws.instances())
+    assert all(backend.connection is aws.connection for backend in backends)
+    assert aws.images("eu-west-1").region == "eu-west-1" and aws.signing_keys("eu-west-1").region == "eu-west-1"
+    assert aws.key_service(aws.connection, "eu-west-1").connection is aws.connection
+
+
+def test_the_aws_audit_store_is_an_s3_bucket_on_the_providers_connection():
+    aws = providers.provider(AWS_PARAMS)
+    store = aws.audit_store("audit-trail", prefix="web/", lock_mode="COMPLIANCE", retention_days=7)
+    assert type(store).__name__ == "S3AuditStore"
+    assert (store.bucket, store.prefix, store.lock_mode, store.retention_days) == (
+        "audit-trail",
+        "web/",
+        "COMPLIANCE",
+        7,
+    )
+    assert store.api.connection is aws.connection and store.api.region == "us-east-1"
+
+
+def test_the_audit_store_is_found_through_the_provider_of_the_cloud():
+    store = audit.audit_store(dict(AWS_PARAMS, region="eu-central-1"), "audit-trail")
+    assert type(store).__name__ == "S3AuditStore"
+    assert (store.bucket, store.prefix, store.lock_mode, store.retention_days) == (
+        "audit-trail",
+        "phoenix-audit/",
+        None,
+        None,
+    )
+    assert store.api.region == "eu-central-1"
+
+
+def test_the_aws_rollout_store_is_on_the_providers_connection():
+    rollout_store = pytest.importorskip("ansible_collections.phoenix.immutable.plugins.module_utils._aws.rollout_store")
+    aws = providers.provider(AWS_PARAMS)
+    assert isinstance(aws.rollout_store(), rollout_store.AwsRolloutStore)
+
+
+def test_the_provider_map_imports_no_adapter_until_a_backend_is_asked_for():
+    probe = (
+        "import sys\n"
+        "from ansible_collections.phoenix.immutable.plugins.module_utils import argspec, providers\n"
+        "print(sorted(name for name in sys.modules if '._aws' in name or name.split('.')[0] in ('boto3', 'botocore')))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(collections_root()))
+    found = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
 
 
 def test_without_boto3_the_aws_adapter_says_which_library_is_missing(monkeypatch):
