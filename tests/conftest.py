@@ -14,6 +14,8 @@ Fixtures:
 - `moto_server` (session): one MotoEmulator a pytest process; each xdist worker is a process of its own.
 - `aws`: the emulator reset and seeded for this test (calls counted from here on): `.emu`, `.seed`,
   `.client(service, region=None)`, `.env`, `.calls`.
+- `service`: a service seeded in the emulator (`emulators.fleet.seed_service`), used by the swap and the
+  contract tests.
 - `playbook`: `run_playbook` with the emulator's environment and, for a list of tasks, the
   module_defaults `group/phoenix.immutable.aws: {region, endpoint_url}` filled in.
 """
@@ -79,6 +81,16 @@ def aws(moto_server):
     seed = moto_server.seed()
     moto_server.reset_calls()
     return AwsContext(emu=moto_server, seed=seed)
+
+
+@pytest.fixture
+def service(aws):
+    """What a team runs before its first swap, seeded in the emulator (`emulators.fleet.seed_service`): an ALB
+    listener forwarding to a target group, a base launch template and a blue group of 2 serving the base image.
+    """
+    from emulators.fleet import seed_service
+
+    return seed_service(aws.client, aws.seed.base_image_id, aws.seed.subnet_ids, aws.seed.vpc_id, size=2)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Fixtures of the blue/green swap tests: a service seeded in moto, golden images, a probe server, readers.
 
-- `service`: an ALB + listener + target group + base launch template + blue group of 2 instances
-  (`emulators.fleet.seed_service`), serving the seed's base image.
+- `service` (defined in tests/conftest.py, the contract tests use it too): an ALB + listener + target group +
+  base launch template + blue group of 2 instances (`emulators.fleet.seed_service`), serving the seed's base image.
 - `golden`: two more images made from the seed's builder, `golden.first` and `golden.second`.
 - `probe`: an HTTP server on 127.0.0.1 whose answers the test controls (`probe.answer = callable`).
 - `swap_task(...)`: a blue_green task for the seeded service with fast test settings.
@@ -24,7 +24,7 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from emulators.fleet import ServiceSeed, seed_service
+from emulators.fleet import ServiceSeed
 
 MODULE = "phoenix.immutable.blue_green"
 
@@ -33,11 +33,6 @@ MODULE = "phoenix.immutable.blue_green"
 class Golden:
     first: str
     second: str
-
-
-@pytest.fixture
-def service(aws) -> ServiceSeed:
-    return seed_service(aws.client, aws.seed.base_image_id, aws.seed.subnet_ids, aws.seed.vpc_id, size=2)
 
 
 @pytest.fixture
