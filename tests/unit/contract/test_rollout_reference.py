@@ -224,3 +224,23 @@ def test_a_second_run_meeting_the_taken_slot_is_refused_and_the_group_not_replac
         world.rollout(owner="controller-2", image_id="img-other").deployed()
     assert busy.value.code == "RolloutInProgress"
     assert world.groups.get("web-a").record.owner == "controller-1"  # not silently replaced
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=PhoenixError,
+    reason="on MEMBERSHIP the core grows green at each canary step and waits for it with _wait_until: instances "
+    "that never become healthy end the run with WaitTimeout (green left in blue's pool) instead of failing the "
+    "step's gate and rolling back, as the same instances do on WEIGHTED",
+)
+def test_instances_added_at_a_canary_step_that_stay_unhealthy_roll_back(world):
+    def unhealthy_from_the_second(cloud):
+        green = cloud.groups.get("web-a")
+        if green is not None:
+            cloud.unhealthy.update(iid for iid, _ in green.instances[1:])
+
+    world.cloud.watchers.append(unhealthy_from_the_second)
+    with pytest.raises(RolloutFailed) as failure:
+        world.rollout(timeout=60, **CANARY).deployed()
+    assert failure.value.code == "RolledBack"
+    assert set(world.cloud.groups) == {"web-blue"} and world.pool_members() == ["web-blue"]
