@@ -78,7 +78,7 @@ def golden_image(images, family, channel, policy):
     """
     validate_family(family)
     validate_channel(channel)
-    return channel_image(family_images(images, family), family, channel, policy)
+    return channel_image(images.codec, family_images(images, family), family, channel, policy)
 
 
 class OptionAdapter:

@@ -25,6 +25,7 @@ from ._core.policy import TrustPolicy, Verification, evaluate, load_policy_file,
 from ._core.signing import SignOutcome
 from ._core.signing import sign_image as _sign_image
 from ._core.statement import build_statement
+from .providers import image_id_patterns
 
 __all__ = [
     "InvalidInput",
@@ -65,12 +66,12 @@ def load_policy(source, base_dir=None):
     if source is None or source == "" or source == {}:
         raise no_trusted_key()  # an empty policy is an error, never "verify nothing" (fail closed)
     if isinstance(source, dict):
-        return parse_policy(source, base_dir=base_dir)
+        return parse_policy(source, base_dir=base_dir, image_id_patterns=image_id_patterns())
     if isinstance(source, (str, os.PathLike)) and str(source):
         path = os.path.expanduser(str(source))
         if base_dir and not os.path.isabs(path):
             path = os.path.join(base_dir, path)
-        return load_policy_file(path)
+        return load_policy_file(path, image_id_patterns=image_id_patterns())
     raise InvalidInput(
         "policy must be the path of a trust policy file or a mapping; got %s" % type(source).__name__,
         resource="policy",
@@ -93,20 +94,24 @@ def verify_image(image_backend, image_id, policy, now=None, key_backend=None):
     """
     policy = _resolved(image_backend, policy, key_backend)
     image = image_backend.get(image_id)
-    return evaluate(policy, image, image_id=image_id, now=now, region=getattr(image_backend, "region", None))
+    return evaluate(
+        policy, image, image_backend.codec, image_id=image_id, now=now, region=getattr(image_backend, "region", None)
+    )
 
 
 def verify_images(image_backend, images, policy, missing=(), now=None, key_backend=None):
     """{image id: Verification} of images already read (model.Image), with no further image call.
 
-    ``image_backend`` only supplies the cloud's key service (for KMS keys the policy trusts, fetched once);
-    ids in ``missing`` (images the cloud no longer has) get the "image not found" verdict.
+    ``image_backend`` supplies the codec that reads the images' tags and the cloud's key service (for KMS
+    keys the policy trusts, fetched once); ids in ``missing`` (images the cloud no longer has) get the
+    "image not found" verdict.
     """
     policy = _resolved(image_backend, policy, key_backend)
     region = getattr(image_backend, "region", None)
-    verdicts = {image.id: evaluate(policy, image, now=now, region=region) for image in images}
+    codec = image_backend.codec
+    verdicts = {image.id: evaluate(policy, image, codec, now=now, region=region) for image in images}
     for image_id in missing:
-        verdicts[image_id] = evaluate(policy, None, image_id=image_id, now=now, region=region)
+        verdicts[image_id] = evaluate(policy, None, codec, image_id=image_id, now=now, region=region)
     return verdicts
 
 

@@ -17,8 +17,8 @@ from .transformations import image_from_ami
 ENABLED_OPT_IN = ("opt-in-not-required", "opted-in")
 MISSING_IMAGE_CODES = ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")
 DUPLICATE_NAME_CODE = "InvalidAMIName.Duplicate"
-SOURCE_INSTANCE_TAG = tagging.tag_key("aws", tagging.SOURCE_INSTANCE)
-COPIED_FROM_TAG = tagging.tag_key("aws", tagging.COPIED_FROM)
+SOURCE_INSTANCE_TAG = AWS_CODEC.key(tagging.SOURCE_INSTANCE)
+COPIED_FROM_TAG = AWS_CODEC.key(tagging.COPIED_FROM)
 
 
 class AwsImageBackend(ImageBackend):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .._core.backends import InstanceBackend
 from .._core.errors import PhoenixError
+from .codec import AWS_CODEC
 from .drift_api import DriftApi
 from .fleet_transformations import observed_from_instance
 from .transformations import image_from_ami
@@ -14,6 +15,7 @@ GONE_INSTANCE_CODES = ("InvalidInstanceID.NotFound",)
 
 class AwsInstanceBackend(InstanceBackend):
     cloud = "aws"
+    codec = AWS_CODEC
 
     def __init__(self, connection, region=None):
         self.connection = connection

@@ -7,6 +7,7 @@ from .._core import model
 from .._core import tags as tagging
 from .._core.builders import Builder
 from .._core.timeutil import format_utc, parse_utc
+from .codec import AWS_CODEC
 
 IMAGE_STATES = {
     "pending": model.PENDING,
@@ -44,7 +45,7 @@ def image_from_ami(ami, region):
         state=IMAGE_STATES.get(ami.get("State", ""), model.PENDING),
         created=format_utc(parse_utc(ami["CreationDate"])) if ami.get("CreationDate") else "",
         owner=ami.get("OwnerId", ""),
-        source_image=tags.get(tagging.tag_key("aws", tagging.SOURCE_IMAGE)) or ami.get("SourceImageId"),
+        source_image=tags.get(AWS_CODEC.key(tagging.SOURCE_IMAGE)) or ami.get("SourceImageId"),
         architecture=ami.get("Architecture"),
         description=ami.get("Description") or "",
         tags=tags,
@@ -74,7 +75,7 @@ def builder_from_instance(instance, region):
     return Builder(
         cloud="aws",
         id=instance["InstanceId"],
-        name=tags.get(tagging.tag_key("aws", tagging.BUILDER), ""),
+        name=tags.get(AWS_CODEC.key(tagging.BUILDER), ""),
         region=region,
         state=BUILDER_STATES.get(instance.get("State", {}).get("Name", ""), "starting"),
         image_id=instance.get("ImageId", ""),
@@ -84,7 +85,7 @@ def builder_from_instance(instance, region):
         public_address=instance.get("PublicIpAddress"),
         security_group_id=groups[0]["GroupId"] if groups else None,
         key_name=instance.get("KeyName"),
-        expires_at=tags.get(tagging.tag_key("aws", tagging.EXPIRES_AT)),
+        expires_at=tags.get(AWS_CODEC.key(tagging.EXPIRES_AT)),
         launched=format_utc(parse_utc(launched)) if launched else "",
         tags=tags,
         state_reason=(instance.get("StateReason") or {}).get("Message"),

@@ -10,9 +10,12 @@ signature) and whose predicate names the channel and the image's family:
      "predicate": {"channel": "prod", "family": "web"}}
 
 It is signed as a DSSE envelope by one of the trust policy's ``promoters`` and stored in the image's own
-tags, one envelope per channel and key, compressed and chunked as signatures are:
+tags, one envelope per channel and key, compressed and chunked as signatures are, under the keys
 
-    phoenix:promo:<channel>:<first 16 hex digits of the keyid>:<chunk number>
+    codec.key(PROMOTION, <channel>, <first 16 hex digits of the keyid>, <chunk number>)
+
+(each adapter's codec says how it writes them). The codec parses a key back into its parts, so a channel
+named ``pre-prod`` reads back as itself on every cloud.
 
 Withdrawing a promotion removes that channel's tags. The image of a channel is the newest image of the
 family whose promotion verifies and which itself satisfies the trust policy. No I/O here but the
@@ -26,18 +29,17 @@ import re
 from dataclasses import dataclass, field
 
 from . import dsse, keys
-from . import tags as tagging
 from .canonical import canonical_json, sha256_hex
 from .descriptor import descriptor_digest, subject_name
 from .errors import InvalidInput, PhoenixError
 from .model import AVAILABLE, newest_first
 from .policy import evaluate
-from .signatures import chunked_tags, read_chunked
+from .signatures import keyid_digits, keys_of, pack_envelope, read_chunked
 from .signing import existing_image
 from .statement import STATEMENT_TYPE, subjects_of
+from .tags import PROMOTION
 
 PROMOTION_TYPE = "urn:phoenix-immutable:promotion:v1"
-KEYID_TAG_DIGITS = 16
 CHANNEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 FAMILY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._()/-]{0,127}$")
 # The version part of an image name: the first hyphen-separated part that starts with a digit, and the rest.
@@ -91,17 +93,9 @@ def validate_channel(channel):
 # -- tags ----------------------------------------------------------------------------------------------
 
 
-def channel_prefix(cloud, channel=None):
-    """``phoenix:promo:`` (every promotion) or ``phoenix:promo:<channel>:`` (one channel's)."""
-    separator = tagging.TAG_PREFIX[cloud][-1]
-    prefix = tagging.tag_key(cloud, tagging.PROMOTION) + separator
-    return prefix if channel is None else prefix + channel + separator
-
-
-def promotion_tags(cloud, channel, keyid, envelope, max_value_length):
-    separator = tagging.TAG_PREFIX[cloud][-1]
-    prefix = channel_prefix(cloud, channel) + keyid[:KEYID_TAG_DIGITS].lower() + separator
-    return chunked_tags(prefix, envelope, max_value_length)
+def promotion_tags(codec, channel, keyid, envelope, resource="the image"):
+    """The tags that store the promotion ``envelope`` to ``channel`` signed by ``keyid``."""
+    return codec.chunks(PROMOTION, (channel, keyid_digits(keyid)), pack_envelope(envelope), resource)
 
 
 @dataclass
@@ -113,14 +107,11 @@ class StoredPromotion:
     error: str = None
 
 
-def stored_promotions(cloud, tags):
+def stored_promotions(codec, tags):
     """{channel: [StoredPromotion]} of every promotion envelope in an image's tags."""
-    separator = tagging.TAG_PREFIX[cloud][-1]
     found = {}
-    for stored in read_chunked(channel_prefix(cloud), separator, tags, "promotion tags of"):
-        channel, _sep, digits = stored.key_prefix.partition(separator)
-        if not digits or separator in digits:
-            continue
+    for stored in read_chunked(codec, PROMOTION, 2, tags, "promotion tags of"):
+        channel, digits = stored.group
         promotion = StoredPromotion(
             channel=channel, key_prefix=digits, tag_keys=stored.tag_keys, envelope=stored.envelope, error=stored.error
         )
@@ -128,18 +119,18 @@ def stored_promotions(cloud, tags):
     return found
 
 
-def promoted_channels(image):
+def promoted_channels(codec, image):
     """Channels an image carries promotion tags for, verified or not (what retention must not guess about)."""
-    return sorted(stored_promotions(image.cloud, image.tags))
+    return sorted(stored_promotions(codec, image.tags))
 
 
-def current_by_channel(images):
+def current_by_channel(codec, images):
     """{channel: newest image carrying promotion tags for it}, without verifying: retention's view."""
     current = {}
     for image in newest_first(images):
         if image.state != AVAILABLE:
             continue
-        for channel in promoted_channels(image):
+        for channel in promoted_channels(codec, image):
             current.setdefault(channel, image)
     return current
 
@@ -200,9 +191,9 @@ class PromotionCheck:
     statement: dict = None
 
 
-def check_promotion(image, channel, promoters):
+def check_promotion(codec, image, channel, promoters):
     """Whether a promoter's valid signature promotes ``image`` (as it is now) to ``channel``."""
-    stored = stored_promotions(image.cloud, image.tags).get(channel, [])
+    stored = stored_promotions(codec, image.tags).get(channel, [])
     if not stored:
         return PromotionCheck(False, NOT_PROMOTED, "image %s carries no promotion to %s" % (image.id, channel))
     live_digest = descriptor_digest(image)
@@ -320,10 +311,11 @@ def promote(backend, image_id, channel, signer, policy, check_mode=False, now=No
             resource=signer.name,
             hint="Sign with a key listed under promoters: in the trust policy, or add its public key there.",
         )
+    codec = backend.codec
     image = existing_image(backend, image_id)
     outcome = ChannelOutcome(image_id=image.id, region=image.region, channel=channel, keyid=signer.keyid)
-    outcome.before = {"channels": promoted_channels(image)}
-    verdict = evaluate(policy, image, now=now)
+    outcome.before = {"channels": promoted_channels(codec, image)}
+    verdict = evaluate(policy, image, codec, now=now)
     outcome.verification = verdict.to_dict()
     if not verdict.verified:
         raise PhoenixError(
@@ -338,7 +330,7 @@ def promote(backend, image_id, channel, signer, policy, check_mode=False, now=No
     payload = canonical_json(statement)
     outcome.statement = statement
     outcome.statement_digest = sha256_hex(payload)
-    existing = check_promotion(image, channel, [key for key in promoters if key.keyid == signer.keyid])
+    existing = check_promotion(codec, image, channel, [key for key in promoters if key.keyid == signer.keyid])
     if existing is not None and existing.valid:
         outcome.promoted = True
         outcome.promoter = existing.promoter
@@ -359,11 +351,9 @@ def promote(backend, image_id, channel, signer, policy, check_mode=False, now=No
                 hint="Nothing was stored. Check that the key is an ECC_NIST_P256 or Ed25519 signing key.",
             )
         envelope = dsse.envelope(payload, [(signer.keyid, signature)])
-    limits = backend.tag_limits
-    wanted = promotion_tags(image.cloud, channel, signer.keyid, envelope, limits.max_value_length)
-    separator = tagging.TAG_PREFIX[image.cloud][-1]
-    own_prefix = channel_prefix(image.cloud, channel) + signer.keyid[:KEYID_TAG_DIGITS].lower() + separator
-    old = {key for key in image.tags if key.startswith(own_prefix)}
+    limits = codec.limits
+    wanted = promotion_tags(codec, channel, signer.keyid, envelope, "image %s in %s" % (image.id, image.region))
+    old = set(keys_of(codec, image.tags, PROMOTION, (channel, keyid_digits(signer.keyid))))
     to_set = {key: value for key, value in wanted.items() if image.tags.get(key) != value}
     to_remove = sorted(old - set(wanted))
     final = set(image.tags) - set(to_remove) | set(wanted)
@@ -390,11 +380,11 @@ def promote(backend, image_id, channel, signer, policy, check_mode=False, now=No
 def withdraw(backend, image_id, channel, check_mode=False):
     """Remove every promotion of the image to ``channel``; an image not promoted there changes nothing."""
     validate_channel(channel)
+    codec = backend.codec
     image = existing_image(backend, image_id)
     outcome = ChannelOutcome(image_id=image.id, region=image.region, channel=channel)
-    outcome.before = {"channels": promoted_channels(image)}
-    prefix = channel_prefix(image.cloud, channel)
-    to_remove = sorted(key for key in image.tags if key.startswith(prefix))
+    outcome.before = {"channels": promoted_channels(codec, image)}
+    to_remove = sorted(keys_of(codec, image.tags, PROMOTION, (channel,)))
     outcome.channels = [name for name in outcome.before["channels"] if name != channel]
     outcome.after = {"channels": outcome.channels}
     if not to_remove:
@@ -444,26 +434,26 @@ class ChannelImage:
         return model
 
 
-def channel_image(images, family, channel, policy, now=None):
+def channel_image(codec, images, family, channel, policy, now=None):
     """The newest of ``images`` (of ``family``) validly promoted to ``channel`` that satisfies ``policy``.
 
-    ``policy`` has its keys and promoters resolved. Raises PhoenixError naming each candidate's reason
-    when none qualifies.
+    ``codec`` reads the images' tags; ``policy`` has its keys and promoters resolved. Raises PhoenixError
+    naming each candidate's reason when none qualifies.
     """
     validate_channel(channel)
     promoters = policy.promoters
     skipped = []
     for image in newest_first(images):
-        if channel not in promoted_channels(image):
+        if channel not in promoted_channels(codec, image):
             continue
         if image.state != AVAILABLE:
             skipped.append(Candidate(image, "not available", "the image is %s" % image.state))
             continue
-        promotion = check_promotion(image, channel, promoters)
+        promotion = check_promotion(codec, image, channel, promoters)
         if not promotion.valid:
             skipped.append(Candidate(image, promotion.reason, promotion.detail))
             continue
-        verdict = evaluate(policy, image, now=now)
+        verdict = evaluate(policy, image, codec, now=now)
         if not verdict.verified:
             skipped.append(Candidate(image, verdict.reason, verdict.message))
             continue

@@ -111,8 +111,7 @@ class ImageWorkflow:
 
     def present(self, request):
         outcome = Outcome()
-        limits = self.backend.tag_limits
-        tagging.validate_tags(request.tags, limits, resource="image %r" % request.name)
+        tagging.validate_tags(request.tags, self.backend.codec.limits, resource="image %r" % request.name)
         regions = self._copy_regions(request.copy_to_regions)
 
         image = self.resolve(name=request.name)
@@ -164,14 +163,14 @@ class ImageWorkflow:
                 resource=request.name,
                 hint="Give instance_id to create it.",
             )
-        cloud = self.backend.cloud
+        codec = self.backend.codec
         source = self.backend.source_of(request.instance_id)
         tags = dict(request.tags)
-        tags[tagging.tag_key(cloud, tagging.MANAGED)] = "true"
-        tags[tagging.tag_key(cloud, tagging.SOURCE_INSTANCE)] = request.instance_id
+        tags[codec.key(tagging.MANAGED)] = "true"
+        tags[codec.key(tagging.SOURCE_INSTANCE)] = request.instance_id
         if source:
-            tags[tagging.tag_key(cloud, tagging.SOURCE_IMAGE)] = source
-        tagging.validate_tags(tags, self.backend.tag_limits, resource="image %r" % request.name)
+            tags[codec.key(tagging.SOURCE_IMAGE)] = source
+        tagging.validate_tags(tags, codec.limits, resource="image %r" % request.name)
         outcome.plan("create_image", name=request.name, region=self.backend.region, instance_id=request.instance_id)
         if self.check_mode:
             return None
@@ -180,12 +179,12 @@ class ImageWorkflow:
 
     def _converge_tags(self, image, wanted, purge, outcome, backend=None):
         backend = backend or self.backend
-        prefix = tagging.TAG_PREFIX[backend.cloud]
-        keep = {key: value for key, value in image.tags.items() if key.startswith(prefix)}
+        # The collection's own tags (those its codec made) are never purged.
+        keep = {key: value for key, value in image.tags.items() if backend.codec.parts(key) is not None}
         to_set, to_remove = tagging.tag_changes(image.tags, dict(keep, **wanted), purge)
         if not to_set and not to_remove:
             return image
-        tagging.validate_tags(dict(image.tags, **to_set), backend.tag_limits, resource=label(image))
+        tagging.validate_tags(dict(image.tags, **to_set), backend.codec.limits, resource=label(image))
         outcome.plan("set_tags", image_id=image.id, region=image.region, set=to_set, remove=to_remove)
         if self.check_mode:
             merged = {key: value for key, value in image.tags.items() if key not in to_remove}
@@ -206,7 +205,7 @@ class ImageWorkflow:
                 if self.check_mode or image is None:
                     return None, local
                 tags = dict(image.tags)
-                tags[tagging.tag_key(backend.cloud, tagging.COPIED_FROM)] = "%s/%s" % (image.region, image.id)
+                tags[backend.codec.key(tagging.COPIED_FROM)] = "%s/%s" % (image.region, image.id)
                 copy = self.wait_available(backend.copy_from(image, tags), backend=backend)
             else:
                 if copy.state != AVAILABLE:

@@ -13,7 +13,7 @@ A policy (YAML or JSON; see docs/signing.md):
     required_claims: {tests: passed}        # claims every counted signature must carry
     max_age_days: 90             # refuse images created longer ago
     allowed_owners: ["123456789012"]        # accounts the image must belong to
-    revoked: [ami-0123…, <descriptor sha256>, <keyid>]    # images, image descriptors, signing keys
+    revoked: [<image id>, <descriptor sha256>, <keyid>]   # images, image descriptors, signing keys
 """
 
 from __future__ import annotations
@@ -75,11 +75,11 @@ NO_TRUSTED_KEY_HINT = (
 # How messages name a policy given as a mapping in a task, rather than as a file.
 INLINE = "(inline mapping)"
 
-# What ``revoked`` may hold, told apart by shape: an image id of a cloud the collection knows, or a sha256
-# (64 hex digits, optionally ``sha256:``) naming an image's descriptor digest or a signing key's keyid
-# (sha256 of its DER public key). Anything else is refused, never ignored.
+# What ``revoked`` may hold, told apart by shape: an image id of a cloud the collection knows (the patterns
+# the provider map gives ``parse_policy``), or a sha256 (64 hex digits, optionally ``sha256:``) naming an
+# image's descriptor digest or a signing key's keyid (sha256 of its DER public key). Anything else is
+# refused, never ignored.
 SHA256_PATTERN = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
-IMAGE_ID_PATTERNS = {"aws": re.compile(r"^ami-[0-9a-z][0-9a-z-]*$")}
 
 
 @dataclass
@@ -167,10 +167,11 @@ def no_trusted_key(source=INLINE):
     return _bad(source, NO_TRUSTED_KEY, hint=NO_TRUSTED_KEY_HINT)
 
 
-def parse_policy(document, base_dir=None, source=INLINE):
+def parse_policy(document, base_dir=None, source=INLINE, *, image_id_patterns):
     """A TrustPolicy from its parsed YAML/JSON; refuses anything unknown or contradictory (fail closed).
 
     ``source`` names the policy in messages: its file's path, or INLINE for a mapping given in a task.
+    ``image_id_patterns`` ({cloud: compiled pattern}) tell the image ids that ``revoked`` may name.
     """
     source = source or INLINE
     if document in (None, "", {}):
@@ -217,7 +218,7 @@ def parse_policy(document, base_dir=None, source=INLINE):
             source, "max_age_days must be a number of days above 0, at most %d; got %r" % (MAX_AGE_DAYS_LIMIT, max_age)
         )
     owners = _strings(document.get("allowed_owners"), "allowed_owners", source)
-    revoked = _revoked(document.get("revoked"), source)
+    revoked = _revoked(document.get("revoked"), source, image_id_patterns)
     return TrustPolicy(
         keys=trusted,
         threshold=threshold,
@@ -239,7 +240,7 @@ def _promoters(value, base_dir, source):
     return [_parse_key(entry, index, base_dir, source) for index, entry in enumerate(value)]
 
 
-def _revoked(value, source):
+def _revoked(value, source, image_id_patterns):
     """The ``revoked`` entries, lower-cased (a sha256 without its ``sha256:``); an unrecognised one is an error."""
     found = []
     for entry in _strings(value, "revoked", source):
@@ -247,13 +248,14 @@ def _revoked(value, source):
         digest = SHA256_PATTERN.match(text)
         if digest:
             found.append(digest.group(1))
-        elif any(pattern.match(text) for pattern in IMAGE_ID_PATTERNS.values()):
+        elif any(pattern.match(text) for pattern in image_id_patterns.values()):
             found.append(text)
         else:
+            shapes = ", ".join("%s: %s" % (cloud, shape.pattern) for cloud, shape in sorted(image_id_patterns.items()))
             raise _bad(
                 source,
-                "revoked entry %r is neither an image id (such as ami-0123456789abcdef0) nor a sha256 of 64 hex "
-                "digits (an image's descriptor digest or a signing key's keyid)" % entry,
+                "revoked entry %r is neither an image id (%s) nor a sha256 of 64 hex digits (an image's "
+                "descriptor digest or a signing key's keyid)" % (entry, shapes or "no cloud's image ids are known"),
                 hint="A revocation that matches nothing would revoke nothing: fix or remove the entry. Keyids and "
                 "descriptor digests are in image_verify's results (signatures[].keyid, descriptor_digest).",
             )
@@ -311,7 +313,7 @@ def _parse_key(entry, index, base_dir, source):
     return TrustedKey(name=str(name), public_key=public_key)
 
 
-def load_policy_file(path):
+def load_policy_file(path, *, image_id_patterns):
     """Parse a policy file (YAML, or JSON where PyYAML is missing); relative key paths are from its folder."""
     try:
         with open(path, "rb") as handle:
@@ -328,7 +330,9 @@ def load_policy_file(path):
         raise _bad(path, "not valid JSON: %s" % error) from None
     except Exception as error:  # yaml.YAMLError and its subclasses
         raise _bad(path, "not valid YAML: %s" % error) from None
-    return parse_policy(document, base_dir=os.path.dirname(os.path.abspath(path)), source=path)
+    return parse_policy(
+        document, base_dir=os.path.dirname(os.path.abspath(path)), source=path, image_id_patterns=image_id_patterns
+    )
 
 
 # -- the verdict ---------------------------------------------------------------------------------------
@@ -438,9 +442,10 @@ def _check_signature(keyid, signature, parsed, trusted_key, live_digest, policy)
     return _result(keyid, trusted_key, reason, detail, statement, parsed.payload)
 
 
-def evaluate(policy, image, image_id=None, now=None, region=None):
+def evaluate(policy, image, codec, image_id=None, now=None, region=None):
     """The verdict on ``image`` (a model.Image or None) under ``policy``, whose cloud keys are resolved.
 
+    ``codec`` (the image backend's ``codec.MetadataCodec``) reads the signatures in the image's tags.
     ``now`` is an aware datetime (default the current UTC time); ``image_id`` and ``region`` name the
     image in the verdict when it was not found.
     """
@@ -471,7 +476,7 @@ def evaluate(policy, image, image_id=None, now=None, region=None):
                 "created %s, more than %s days ago (max_age_days)"
                 % (image.created or "at an unknown time", policy.max_age_days),
             )
-    stored = stored_signatures(image.cloud, image.tags)
+    stored = stored_signatures(codec, image.tags)
     if not stored:
         return _fail(verdict, NO_SIGNATURE, "the image carries no signature tags")
     by_keyid = {key.keyid: key for key in policy.keys if key.keyid}

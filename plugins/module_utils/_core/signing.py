@@ -53,12 +53,12 @@ class SignOutcome:
         }
 
 
-def existing_envelope(image, keyid, payload, public_key):
+def existing_envelope(codec, image, keyid, payload, public_key):
     """The envelope already stored for ``keyid`` if it signs exactly ``payload`` and verifies, else None.
 
     ECDSA signatures differ at every signing, so sameness is judged on the payload and the key.
     """
-    for stored in stored_signatures(image.cloud, image.tags):
+    for stored in stored_signatures(codec, image.tags):
         if stored.envelope is None or not keyid.startswith(stored.key_prefix):
             continue
         parsed = dsse.parse(stored.envelope)
@@ -70,11 +70,11 @@ def existing_envelope(image, keyid, payload, public_key):
     return None
 
 
-def _signers_on(image):
+def _signers_on(codec, image):
     return sorted(
         {
             signed_keyid
-            for stored in stored_signatures(image.cloud, image.tags)
+            for stored in stored_signatures(codec, image.tags)
             if stored.envelope is not None
             for signed_keyid, _sig in dsse.parse(stored.envelope).signatures
         }
@@ -116,12 +116,12 @@ def sign_image(backend, image_id, signer, claims=None, check_mode=False):
         descriptor=image_descriptor(image),
         descriptor_digest=descriptor_digest(image),
     )
-    outcome.before = {"signed_by": _signers_on(image)}
-    outcome.envelope = existing_envelope(image, signer.keyid, payload, signer.public_key)
+    codec = backend.codec
+    outcome.before = {"signed_by": _signers_on(codec, image)}
+    outcome.envelope = existing_envelope(codec, image, signer.keyid, payload, signer.public_key)
     if outcome.envelope is not None:
         outcome.after = outcome.before
         return outcome
-    limits = backend.tag_limits
     if check_mode:
         # Size the tags with the longest signature the algorithm makes, to refuse now what would not fit.
         placeholder = b"\0" * keys.MAX_SIGNATURE_LENGTH.get(signer.algorithm, 128)
@@ -136,10 +136,9 @@ def sign_image(backend, image_id, signer, claims=None, check_mode=False):
                 hint="Nothing was stored. Check that the key is an ECC_NIST_P256 or Ed25519 signing key.",
             )
         envelope = dsse.envelope(payload, [(signer.keyid, signature)])
-    wanted = envelope_tags(image.cloud, signer.keyid, envelope, limits.max_value_length)
-    to_set, to_remove = tag_plan(
-        image.cloud, image.tags, signer.keyid, wanted, limits, "image %s in %s" % (image.id, image.region)
-    )
+    resource = "image %s in %s" % (image.id, image.region)
+    wanted = envelope_tags(codec, signer.keyid, envelope, resource)
+    to_set, to_remove = tag_plan(codec, image.tags, signer.keyid, wanted, resource)
     if not check_mode:
         backend.set_tags(image, to_set, to_remove)
         outcome.envelope = envelope

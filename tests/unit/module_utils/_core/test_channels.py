@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from ansible_collections.phoenix.immutable.plugins.module_utils._aws.codec import AWS_CODEC
 from ansible_collections.phoenix.immutable.plugins.module_utils._core import channels
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.keys import LocalSigner
@@ -17,6 +18,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._core.policy imp
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.signing import sign_image
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.tags import TagLimits
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.timeutil import format_utc
+from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_id_patterns
 
 NOW = datetime.datetime(2026, 11, 24, 12, 0, tzinfo=datetime.UTC)
 
@@ -42,7 +44,8 @@ def policy_of(signers, trusted=("build",), promoters=("release",), **fields):
             "keys": [{"name": name, "public_key": pem(signers[name].private_key)} for name in trusted],
             "promoters": [{"name": name, "public_key": pem(signers[name].private_key)} for name in promoters],
             **fields,
-        }
+        },
+        image_id_patterns=image_id_patterns(),
     )
 
 
@@ -50,6 +53,7 @@ class Images:
     cloud = "aws"
     region = "r-1"
     tag_limits = TagLimits(max_tags=50, max_key_length=128, max_value_length=256)
+    codec = AWS_CODEC
 
     def __init__(self, images):
         self.images = {image.id: image for image in images}
@@ -107,7 +111,7 @@ def test_promote_stores_a_verifiable_statement_and_is_idempotent(backend, signer
     stored = backend.get("ami-web-1").tags
     assert [key for key in stored if key.startswith("phoenix:promo:prod:%s:" % signers["release"].keyid[:16])]
     assert all(len(value) <= 256 for value in stored.values())
-    check = channels.check_promotion(backend.get("ami-web-1"), "prod", policy.promoters)
+    check = channels.check_promotion(AWS_CODEC, backend.get("ami-web-1"), "prod", policy.promoters)
     assert check.valid and check.promoter == "release"
 
     writes = backend.writes
@@ -119,7 +123,7 @@ def test_check_mode_plans_without_writing(backend, signers):
     outcome = channels.promote(backend, "ami-web-1", "prod", signers["release"], policy_of(signers), check_mode=True)
     assert outcome.changed and outcome.actions[0]["action"] == "promote"
     assert backend.writes == 0
-    assert channels.promoted_channels(backend.get("ami-web-1")) == []
+    assert channels.promoted_channels(AWS_CODEC, backend.get("ami-web-1")) == []
 
 
 def test_promotion_requires_a_promoter_key_and_a_trusted_image(backend, signers):
@@ -143,7 +147,7 @@ def test_promotion_tags_copied_to_another_image_do_not_count(backend, signers):
     copied = {key: value for key, value in backend.get("ami-web-1").tags.items() if key.startswith("phoenix:promo:")}
     target = backend.get("ami-web-3")
     backend.images[target.id] = replace(target, tags=dict(target.tags, **copied))
-    check = channels.check_promotion(backend.get("ami-web-3"), "prod", policy.promoters)
+    check = channels.check_promotion(AWS_CODEC, backend.get("ami-web-3"), "prod", policy.promoters)
     assert not check.valid and "descriptor mismatch" in check.detail
 
 
@@ -153,7 +157,7 @@ def test_a_promotion_to_one_channel_is_not_one_to_another(backend, signers):
     current = backend.get("ami-web-1")
     renamed = {key.replace(":staging:", ":prod:"): value for key, value in current.tags.items()}
     backend.images[current.id] = replace(current, tags=renamed)
-    check = channels.check_promotion(backend.get("ami-web-1"), "prod", policy.promoters)
+    check = channels.check_promotion(AWS_CODEC, backend.get("ami-web-1"), "prod", policy.promoters)
     assert not check.valid and "names channel 'staging'" in check.detail
 
 
@@ -165,7 +169,7 @@ def test_a_damaged_promotion_is_reported_not_raised(backend, signers):
         key: (value[:-4] + "AAAA" if key.startswith("phoenix:promo:") else value) for key, value in current.tags.items()
     }
     backend.images[current.id] = replace(current, tags=tags)
-    check = channels.check_promotion(backend.get("ami-web-1"), "prod", policy.promoters)
+    check = channels.check_promotion(AWS_CODEC, backend.get("ami-web-1"), "prod", policy.promoters)
     assert not check.valid and check.reason == channels.PROMOTION_INVALID
 
 
@@ -175,7 +179,7 @@ def test_withdraw_removes_one_channel(backend, signers):
     channels.promote(backend, "ami-web-1", "staging", signers["release"], policy)
     outcome = channels.withdraw(backend, "ami-web-1", "prod")
     assert outcome.changed and outcome.channels == ["staging"]
-    assert channels.promoted_channels(backend.get("ami-web-1")) == ["staging"]
+    assert channels.promoted_channels(AWS_CODEC, backend.get("ami-web-1")) == ["staging"]
     assert channels.withdraw(backend, "ami-web-1", "prod").changed is False
 
 
@@ -186,11 +190,11 @@ def test_the_channel_image_is_the_newest_promoted_and_trusted(backend, signers):
     channels.promote(backend, "ami-web-api-1", "prod", signers["release"], policy)  # another family, newest
     images = channels.family_images(backend, "web")
     assert [item.id for item in images] == ["ami-web-3", "ami-web-2", "ami-web-1"]
-    chosen = channels.channel_image(images, "web", "prod", policy, now=NOW)
+    chosen = channels.channel_image(AWS_CODEC, images, "web", "prod", policy, now=NOW)
     assert chosen.image.id == "ami-web-2"  # web-3 is newer but not promoted
 
     revoking = policy_of(signers, revoked=["ami-web-2"])
-    chosen = channels.channel_image(images, "web", "prod", revoking, now=NOW)
+    chosen = channels.channel_image(AWS_CODEC, images, "web", "prod", revoking, now=NOW)
     assert chosen.image.id == "ami-web-1"
     assert [(item.image.id, item.reason) for item in chosen.skipped] == [("ami-web-2", "revoked")]
 
@@ -200,10 +204,10 @@ def test_no_channel_image_fails_naming_each_candidate(backend, signers):
     channels.promote(backend, "ami-web-1", "prod", signers["release"], policy)
     images = channels.family_images(backend, "web")
     with pytest.raises(PhoenixError, match=r"ami-web-1 \(web-1\): revoked") as raised:
-        channels.channel_image(images, "web", "prod", policy_of(signers, revoked=["ami-web-1"]), now=NOW)
+        channels.channel_image(AWS_CODEC, images, "web", "prod", policy_of(signers, revoked=["ami-web-1"]), now=NOW)
     assert raised.value.code == "NoChannelImage"
     with pytest.raises(PhoenixError, match="no image of web is promoted to dev"):
-        channels.channel_image(images, "web", "dev", policy, now=NOW)
+        channels.channel_image(AWS_CODEC, images, "web", "dev", policy, now=NOW)
 
 
 def test_current_by_channel_is_retentions_unverified_view(backend, signers):
@@ -211,7 +215,7 @@ def test_current_by_channel_is_retentions_unverified_view(backend, signers):
     channels.promote(backend, "ami-web-1", "prod", signers["release"], policy)
     channels.promote(backend, "ami-web-2", "prod", signers["release"], policy)
     channels.promote(backend, "ami-web-1", "staging", signers["release"], policy)
-    current = channels.current_by_channel(list(backend.images.values()))
+    current = channels.current_by_channel(AWS_CODEC, list(backend.images.values()))
     assert {channel: item.id for channel, item in current.items()} == {"prod": "ami-web-2", "staging": "ami-web-1"}
 
 
@@ -226,7 +230,9 @@ def test_the_policy_reads_promoters_and_refuses_a_bad_list(signers):
     assert [key.name for key in policy.promoters] == ["release", "other"]
     assert policy.to_dict()["promoters"][0]["name"] == "release"
     with pytest.raises(InvalidInput, match="promoters must list keys"):
-        parse_policy({"keys": [{"public_key": pem(signers["build"].private_key)}], "promoters": "release"})
+        parse_policy(
+            {"keys": [{"public_key": pem(signers["build"].private_key)}], "promoters": "release"}, image_id_patterns={}
+        )
 
 
 def test_the_option_adapter_falls_back_to_the_modules_environment_variables():

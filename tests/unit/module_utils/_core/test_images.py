@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from ansible_collections.phoenix.immutable.plugins.module_utils._aws.codec import AwsTagCodec
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.backends import ImageBackend
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.images import ImageRequest, ImageWorkflow
@@ -36,6 +37,7 @@ class MemoryCloud:
 class MemoryBackend(ImageBackend):
     cloud = "aws"
     tag_limits = TagLimits(max_tags=10, max_key_length=128, max_value_length=256)
+    codec = AwsTagCodec(limits=tag_limits)
 
     def __init__(self, cloud, region="r-1"):
         super().__init__(region)
