@@ -11,16 +11,17 @@ description:
   - A builder is a temporary instance launched from a base image, provisioned by your roles, imaged by
     M(phoenix.immutable.image), and then removed. The P(phoenix.immutable.bake#role) role drives it.
   - O(state=present) resolves the base image (O(base_image_id), or the newest available image whose name
-    matches O(base_image_name)), creates a security group allowing SSH from O(ssh_cidrs) and a key pair
-    unless given, launches the builder and waits until the cloud reports it running with its status checks
-    passed. It returns the facts to connect to it. A builder of that O(name) that already runs is reused.
+    matches O(base_image_name)), creates an access rule allowing SSH from O(ssh_cidrs) and an SSH key unless
+    given, launches the builder and waits until the cloud reports it running with its status checks passed.
+    It returns the facts to connect to it. A builder of that O(name) that already runs is reused.
   - Everything made for a builder is tagged with its name and an expiry (now + O(ttl)), written with the
     resource itself, so what a crashed bake leaves behind is found later by O(state=reaped).
   - If a launch fails half-way, what this run made is removed before the task fails.
   - O(state=stopped) stops the builder before imaging. O(state=absent) terminates it and deletes the
-    security group and key pair made for it (and the private key file). O(state=reaped) does that for every
-    builder, security group and key pair whose expiry has passed.
-  - On AWS a builder is an EC2 instance.
+    access rule and SSH key made for it (and the private key file). O(state=reaped) does that for every
+    builder, access rule and SSH key whose expiry has passed.
+  - On AWS a builder is an EC2 instance, its access rule a security group and its SSH key an EC2 key pair;
+    RV(actions) name them C(security_group) and C(key_pair).
 author:
   - Phoenix maintainers (@phoenix-immutable)
 options:
@@ -51,35 +52,39 @@ options:
     type: list
     elements: str
     default: []
-  instance_type:
+  machine_type:
     description:
-      - The builder's size. Small by default.
+      - The builder's size.
+      - Default the cloud's default, a small one (V(t3.micro) on AWS).
     type: str
-    default: t3.micro
+    aliases: [instance_type]
   subnet_id:
     description:
       - The subnet to launch into. Default a default subnet of the region.
     type: str
-  security_group_ids:
+  access_rule_ids:
     description:
-      - Security groups to use instead of creating one for the builder.
+      - Access rules (security groups on AWS) to use instead of creating one for the builder.
     type: list
     elements: str
     default: []
+    aliases: [security_group_ids]
   ssh_cidrs:
     description:
-      - Address ranges allowed to reach the builder over SSH, in the security group made for it.
+      - Address ranges allowed to reach the builder over SSH, in the access rule made for it.
       - Default the range of the builder's subnet, never the whole internet.
     type: list
     elements: str
     default: []
-  key_name:
+  ssh_key:
     description:
-      - An existing key pair to use instead of creating one (its private key is then yours to provide).
+      - An existing SSH key (a key pair name on AWS) to use instead of creating one (its private key is then
+        yours to provide).
     type: str
+    aliases: [key_name]
   key_dir:
     description:
-      - Where the private key of a key pair made for the builder is written (mode 0600).
+      - Where the private key of the SSH key made for the builder is written (mode 0600).
     type: path
     default: ~/.ansible/phoenix/builder-keys
   public_address:
@@ -100,8 +105,8 @@ options:
   connection_user:
     description:
       - The user to connect as, returned in RV(connection.user) (the base image's default user).
+      - Default the cloud's default (V(ec2-user) on AWS).
     type: str
-    default: ec2-user
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
@@ -130,7 +135,7 @@ EXAMPLES = r"""
     name: web-2026-11-25-1
     state: stopped
 
-- name: Tear it down, with its security group and key pair
+- name: Tear it down, with its access rule and SSH key
   phoenix.immutable.builder:
     name: web-2026-11-25-1
     state: absent
@@ -142,7 +147,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 builder:
-  description: The builder instance (for O(state=present) and O(state=stopped)).
+  description:
+    - The builder instance (for O(state=present) and O(state=stopped)).
+    - C(machine_type), C(subnet), C(access_rule_id) and C(ssh_key) are the same on every cloud; on AWS they
+      are also under their AWS names C(instance_type), C(subnet_id), C(security_group_id) and C(key_name).
   returned: when a builder exists
   type: dict
   sample:
@@ -151,7 +159,11 @@ builder:
     name: web-2026-11-25-1
     state: running
     image_id: ami-0a1b2c3d4e5f67890
+    machine_type: t3.micro
+    instance_type: t3.micro
     private_address: 10.0.1.23
+    access_rule_id: sg-0123456789abcdef0
+    security_group_id: sg-0123456789abcdef0
     expires_at: "2026-11-25T14:00:00Z"
 connection:
   description: How to reach the builder.
@@ -165,7 +177,7 @@ connection:
       description: The user to connect as.
       type: str
     key_path:
-      description: The private key of the key pair made for the builder; null when O(key_name) was given.
+      description: The private key of the SSH key made for the builder; null when O(ssh_key) was given.
       type: str
     instance_id:
       description: The builder's id.
@@ -195,30 +207,29 @@ api_calls:
   sample: {"ec2:RunInstances": 1, "ec2:DescribeInstances": 2}
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import AWS_CONNECTION, CLOUD, WAIT, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, WAIT, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.builders import BuilderRequest, BuilderWorkflow
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import builder_backends
 
 ARGUMENT_SPEC = build(
-    CLOUD,
-    AWS_CONNECTION,
+    CONNECTION,
     WAIT,
     state=dict(type="str", default="present", choices=["present", "stopped", "absent", "reaped"]),
     name=dict(type="str"),
     base_image_id=dict(type="str"),
     base_image_name=dict(type="str"),
     base_image_owners=dict(type="list", elements="str", default=[]),
-    instance_type=dict(type="str", default="t3.micro"),
+    machine_type=dict(type="str", aliases=["instance_type"]),
     subnet_id=dict(type="str"),
-    security_group_ids=dict(type="list", elements="str", default=[]),
+    access_rule_ids=dict(type="list", elements="str", default=[], aliases=["security_group_ids"]),
     ssh_cidrs=dict(type="list", elements="str", default=[]),
-    key_name=dict(type="str", no_log=False),
+    ssh_key=dict(type="str", no_log=False, aliases=["key_name"]),
     key_dir=dict(type="path", default="~/.ansible/phoenix/builder-keys", no_log=False),
     public_address=dict(type="bool", default=False),
     ttl=dict(type="int", default=14400),
     tags=dict(type="dict", default={}),
-    connection_user=dict(type="str", default="ec2-user"),
+    connection_user=dict(type="str"),
 )
 
 
@@ -234,11 +245,11 @@ def converge(module):
                 base_image_id=params["base_image_id"],
                 base_image_name=params["base_image_name"],
                 base_image_owners=params["base_image_owners"],
-                instance_type=params["instance_type"],
-                subnet_id=params["subnet_id"],
-                security_group_ids=params["security_group_ids"],
+                machine_type=params["machine_type"],
+                subnet=params["subnet_id"],
+                access_rule_ids=params["access_rule_ids"],
                 ssh_cidrs=params["ssh_cidrs"],
-                key_name=params["key_name"],
+                ssh_key=params["ssh_key"],
                 key_dir=params["key_dir"],
                 public_address=params["public_address"],
                 ttl_seconds=params["ttl"],

@@ -210,3 +210,58 @@ def test_bad_input_fails_clearly_and_creates_nothing(aws, playbook, key_dir, opt
     assert run.rc != 0
     assert message in run.task("builder")["result"]["msg"]
     assert live_builders(aws) == [] and builder_groups(aws) == [] and builder_keys(aws) == []
+
+
+def test_without_a_machine_type_or_user_the_aws_defaults_apply_and_tags_keep_their_aws_names(aws, playbook, key_dir):
+    result = run_ok(playbook, builder_task(name="bake-1", base_image_id=aws.seed.base_image_id, key_dir=key_dir)).task(
+        "builder"
+    )["result"]
+    [instance] = live_builders(aws, "bake-1")
+    assert instance["InstanceType"] == "t3.micro"
+    assert result["builder"]["machine_type"] == result["builder"]["instance_type"] == "t3.micro"
+    assert result["actions"][0]["machine_type"] == result["actions"][0]["instance_type"] == "t3.micro"
+    assert result["connection"]["user"] == "ec2-user"
+    [group] = builder_groups(aws)
+    [key] = builder_keys(aws)
+    tags = tags_of(instance)
+    # The names earlier releases wrote, so what they left is found and reaped as before.
+    assert tags["phoenix:builder-security-group"] == group["GroupId"]
+    assert tags["phoenix:builder-key"] == key["KeyName"]
+    assert "phoenix:builder-access-rule" not in tags and "phoenix:builder-ssh-key" not in tags
+    assert tags["Name"] == "phoenix-builder-bake-1"
+    assert result["builder"]["access_rule_id"] == result["builder"]["security_group_id"] == group["GroupId"]
+    assert result["builder"]["ssh_key"] == result["builder"]["key_name"] == key["KeyName"]
+    assert result["builder"]["owned_access_rule"] == group["GroupId"]
+
+
+def _own_group_and_key(aws, suffix):
+    ec2 = aws.client("ec2")
+    group_id = ec2.create_security_group(GroupName="mine-%s" % suffix, Description="mine", VpcId=aws.seed.vpc_id)[
+        "GroupId"
+    ]
+    ec2.create_key_pair(KeyName="mine-%s" % suffix)
+    return group_id, "mine-%s" % suffix
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("instance_type", "security_group_ids", "key_name"),
+        ("machine_type", "access_rule_ids", "ssh_key"),
+    ],
+    ids=["aws-aliases", "neutral-names"],
+)
+def test_the_aws_option_names_are_aliases_of_the_neutral_ones(aws, playbook, key_dir, names):
+    group_id, key_name = _own_group_and_key(aws, names[0])
+    machine_type, rule_ids, ssh_key = names
+    options = {machine_type: "t3.small", rule_ids: [group_id], ssh_key: key_name}
+    result = run_ok(
+        playbook, builder_task(name="bake-1", base_image_id=aws.seed.base_image_id, key_dir=key_dir, **options)
+    ).task("builder")["result"]
+    assert [action["action"] for action in result["actions"]] == ["launch_builder"]
+    [instance] = live_builders(aws, "bake-1")
+    assert instance["InstanceType"] == "t3.small"
+    assert instance["KeyName"] == key_name
+    assert [g["GroupId"] for g in instance["NetworkInterfaces"][0]["Groups"]] == [group_id]
+    assert result["connection"]["key_path"] is None
+    assert builder_groups(aws) == [] and builder_keys(aws) == []

@@ -8,14 +8,14 @@ import uuid
 
 from .._core import tags as tagging
 from .._core.backends import BuilderBackend
-from .._core.builders import Leftover
+from .._core.builders import ACCESS_RULE, SSH_KEY, Leftover
 from .._core.errors import InvalidInput, PhoenixError
 from .builder_api import BuilderApi
 from .codec import AWS_CODEC, AWS_TAG_LIMITS
 from .transformations import builder_from_instance, tags_to_dict
 
-BUILDER_TAG = tagging.tag_key("aws", tagging.BUILDER)
-EXPIRES_TAG = tagging.tag_key("aws", tagging.EXPIRES_AT)
+BUILDER_TAG = AWS_CODEC.key(tagging.BUILDER)
+EXPIRES_TAG = AWS_CODEC.key(tagging.EXPIRES_AT)
 GONE_CODES = ("InvalidGroup.NotFound", "InvalidKeyPair.NotFound", "InvalidInstanceID.NotFound")
 GROUP_DUPLICATE = "InvalidGroup.Duplicate"
 KEY_PAIR_DUPLICATE = "InvalidKeyPair.Duplicate"
@@ -27,9 +27,21 @@ def _resource_name(name):
 
 
 class AwsBuilderBackend(BuilderBackend):
+    """A builder is an EC2 instance; its access rule a security group, its SSH key an EC2 key pair."""
+
     cloud = "aws"
     tag_limits = AWS_TAG_LIMITS
     codec = AWS_CODEC
+    defaults = {"machine_type": "t3.micro", "user": "ec2-user"}
+    kinds = {ACCESS_RULE: "security_group", SSH_KEY: "key_pair"}
+    # The keys results had before the core was neutral: playbooks read them.
+    result_aliases = {
+        "instance_type": "machine_type",
+        "subnet_id": "subnet",
+        "vpc_id": "network",
+        "security_group_id": "access_rule_id",
+        "key_name": "ssh_key",
+    }
 
     def __init__(self, connection, region=None):
         super().__init__(region or connection.region)
@@ -52,9 +64,9 @@ class AwsBuilderBackend(BuilderBackend):
     def reachable(self, builder):
         return self.api.instance_status_ok(builder.id)
 
-    def network_of(self, subnet_id):
-        if subnet_id:
-            subnets = self.api.describe_subnets(subnet_ids=[subnet_id])
+    def network(self, subnet):
+        if subnet:
+            subnets = self.api.describe_subnets(subnet_ids=[subnet])
         else:
             subnets = sorted(
                 self.api.describe_subnets(filters=[{"Name": "default-for-az", "Values": ["true"]}]),
@@ -67,20 +79,20 @@ class AwsBuilderBackend(BuilderBackend):
                     hint="Give subnet_id: the subnet the builder runs in.",
                 )
         subnet = subnets[0]
-        return {"subnet_id": subnet["SubnetId"], "vpc_id": subnet["VpcId"], "cidr": subnet["CidrBlock"]}
+        return {"subnet": subnet["SubnetId"], "network": subnet["VpcId"], "cidr": subnet["CidrBlock"]}
 
     # A create whose answer was lost (the cloud made it, the reply never came) is retried by the retry
     # policy and meets its own resource: "Duplicate". Security groups and key pairs take no client
     # token, so the one found by name is ours only if it carries this run's tags (the builder's name
     # and this run's expiry time); anything else is refused, never adopted.
 
-    def create_security_group(self, name, network, ssh_cidrs, tags):
+    def create_access_rule(self, name, network, ssh_cidrs, tags):
         group_name = _resource_name(name)
         try:
             group_id = self.api.create_security_group(
                 group_name,
                 "SSH to the phoenix.immutable builder %s; deleted with it" % name,
-                network["vpc_id"],
+                network["network"],
                 tags,
             )
         except PhoenixError as error:
@@ -89,7 +101,7 @@ class AwsBuilderBackend(BuilderBackend):
             found = [
                 group
                 for group in self.api.security_groups_tagged(BUILDER_TAG, name)
-                if group.get("GroupName") == group_name and group.get("VpcId") == network["vpc_id"]
+                if group.get("GroupName") == group_name and group.get("VpcId") == network["network"]
             ]
             group_id = _made_by_this_run(error, "security group", group_name, self.region, found, tags)["GroupId"]
         try:
@@ -100,7 +112,7 @@ class AwsBuilderBackend(BuilderBackend):
                 raise
         return group_id
 
-    def create_key_pair(self, name, key_dir, tags):
+    def create_ssh_key(self, name, key_dir, tags):
         key_name = _resource_name(name)
         path = self._key_file(key_name, key_dir)
         try:
@@ -125,15 +137,17 @@ class AwsBuilderBackend(BuilderBackend):
         return os.path.join(os.path.expanduser(key_dir or "~/.ansible/phoenix/builder-keys"), key_name + ".pem")
 
     def key_path(self, builder, key_dir):
-        if not builder.owned_key:
+        if not builder.owned_ssh_key:
             return None
-        path = self._key_file(builder.owned_key, key_dir)
+        path = self._key_file(builder.owned_ssh_key, key_dir)
         return path if os.path.exists(path) else None
 
-    def launch(self, name, image_id, instance_type, subnet_id, security_group_ids, key_name, public_address, tags):
+    def launch(self, name, image_id, machine_type, subnet, access_rule_ids, ssh_key, public_address, tags):
         token = "phoenix-builder-%s" % uuid.uuid4().hex
+        # The Name tag is what the EC2 console shows: the builder's, whatever the user's tags say.
+        tags = dict(tags, Name=_resource_name(name))
         instance = self.api.run_instance(
-            image_id, instance_type, subnet_id, security_group_ids, key_name, public_address, tags, token
+            image_id, machine_type, subnet, access_rule_ids, ssh_key, public_address, tags, token
         )
         return builder_from_instance(instance, self.region)
 
@@ -147,18 +161,18 @@ class AwsBuilderBackend(BuilderBackend):
         found = []
         for group in self.api.security_groups_tagged(BUILDER_TAG, name):
             tags = tags_to_dict(group.get("Tags"))
-            found.append(Leftover("security_group", group["GroupId"], tags.get(BUILDER_TAG, ""), tags.get(EXPIRES_TAG)))
+            found.append(Leftover(ACCESS_RULE, group["GroupId"], tags.get(BUILDER_TAG, ""), tags.get(EXPIRES_TAG)))
         for pair in self.api.key_pairs_tagged(BUILDER_TAG, name):
             tags = tags_to_dict(pair.get("Tags"))
-            found.append(Leftover("key_pair", pair["KeyName"], tags.get(BUILDER_TAG, ""), tags.get(EXPIRES_TAG)))
+            found.append(Leftover(SSH_KEY, pair["KeyName"], tags.get(BUILDER_TAG, ""), tags.get(EXPIRES_TAG)))
         return found
 
-    def delete_security_group(self, group_id):
-        self._ignore_gone(self.api.delete_security_group, group_id)
+    def delete_access_rule(self, rule_id):
+        self._ignore_gone(self.api.delete_security_group, rule_id)
 
-    def delete_key_pair(self, key_name, key_dir):
-        self._ignore_gone(self.api.delete_key_pair, key_name)
-        path = self._key_file(key_name, key_dir)
+    def delete_ssh_key(self, key_ref, key_dir):
+        self._ignore_gone(self.api.delete_key_pair, key_ref)
+        path = self._key_file(key_ref, key_dir)
         if os.path.exists(path):
             os.remove(path)
 

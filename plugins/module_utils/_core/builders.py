@@ -1,8 +1,8 @@
 # Private to this collection.
 """Temporary build instances: launched from a base image, provisioned, imaged, always torn down.
 
-Everything a builder owns (the instance, and the firewall rule set and key pair made for it) carries the
-builder's name and an expiry time in its tags, written before or with the resource itself. So whatever a
+Everything a builder owns (the instance, and the access rule and SSH key made for it) carries the builder's
+name and an expiry time in its tags or labels, written before or with the resource itself. So whatever a
 crashed bake left behind can be found and reaped later by anyone, from the cloud alone: no local state.
 """
 
@@ -24,6 +24,10 @@ STOPPED = "stopped"
 GONE = "gone"
 BUILDER_FAILED = "failed"
 
+# What is made for a builder, besides the instance; each cloud names them in BuilderBackend.kinds.
+ACCESS_RULE = "access_rule"
+SSH_KEY = "ssh_key"
+
 MIN_TTL_SECONDS = 1
 MAX_TTL_SECONDS = 7 * 24 * 3600
 
@@ -36,25 +40,19 @@ class Builder:
     region: str
     state: str
     image_id: str
-    instance_type: str = ""
-    subnet_id: str = ""
+    machine_type: str = ""
+    subnet: str = ""
     private_address: str | None = None
     public_address: str | None = None
-    security_group_id: str | None = None
-    key_name: str | None = None
+    access_rule_id: str | None = None
+    ssh_key: str | None = None
+    # What was made for this builder and goes with it (None when the user gave their own).
+    owned_access_rule: str | None = None
+    owned_ssh_key: str | None = None
     expires_at: str | None = None
     launched: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     state_reason: str | None = None
-
-    @property
-    def owned_security_group(self):
-        """The security group made for this builder, deleted with it (None when a given one was used)."""
-        return self.tags.get(tagging.tag_key(self.cloud, tagging.BUILDER_SECURITY_GROUP))
-
-    @property
-    def owned_key(self):
-        return self.tags.get(tagging.tag_key(self.cloud, tagging.BUILDER_KEY))
 
     def to_dict(self):
         return asdict(self)
@@ -62,9 +60,9 @@ class Builder:
 
 @dataclass(frozen=True)
 class Leftover:
-    """A security group or key pair made for a builder, found on its own (its builder is gone or never was)."""
+    """An access rule or SSH key made for a builder, found on its own (its builder is gone or never was)."""
 
-    kind: str  # "security_group" or "key_pair"
+    kind: str  # ACCESS_RULE or SSH_KEY
     id: str
     builder: str
     expires_at: str | None
@@ -79,16 +77,16 @@ class BuilderRequest:
     base_image_id: str | None = None
     base_image_name: str | None = None
     base_image_owners: list[str] = field(default_factory=list)
-    instance_type: str = "t3.micro"
-    subnet_id: str | None = None
-    security_group_ids: list[str] = field(default_factory=list)
+    machine_type: str | None = None  # None: the cloud's default (BuilderBackend.defaults)
+    subnet: str | None = None
+    access_rule_ids: list[str] = field(default_factory=list)
     ssh_cidrs: list[str] = field(default_factory=list)
-    key_name: str | None = None
+    ssh_key: str | None = None
     key_dir: str | None = None
     public_address: bool = False
     ttl_seconds: int = 4 * 3600
     tags: dict[str, str] = field(default_factory=dict)
-    user: str = "ec2-user"
+    user: str | None = None  # None: the cloud's default
 
 
 @dataclass
@@ -198,10 +196,36 @@ class BuilderWorkflow:
         address = builder.public_address if request.public_address else builder.private_address
         return {
             "host": address or builder.private_address or builder.public_address,
-            "user": request.user,
+            "user": self._or_default("user", request.user, "connection_user"),
             "key_path": key_path,
             "instance_id": builder.id,
         }
+
+    def _or_default(self, option, given, parameter):
+        """``given``, else the adapter's default for ``option``; a cloud without one needs it from the user."""
+        value = given or self.backend.defaults.get(option)
+        if not value:
+            raise InvalidInput(
+                "give %s: %s has no default for it" % (parameter, self.backend.cloud), resource=parameter
+            )
+        return value
+
+    def _in_cloud_words(self, values):
+        """``values`` and, beside each neutral key, its copy under the cloud's name (``backend.result_aliases``)."""
+        aliased = dict(values)
+        for alias, neutral in self.backend.result_aliases.items():
+            if neutral in values:
+                aliased[alias] = values[neutral]
+        return aliased
+
+    def _plan(self, outcome, action, **details):
+        outcome.plan(action, **self._in_cloud_words(details))
+
+    def _result(self, builder):
+        return self._in_cloud_words(builder.to_dict())
+
+    def _key(self, name):
+        return self.backend.codec.key(name)
 
     def present(self, request, now=None):
         now = now or utcnow()
@@ -223,67 +247,68 @@ class BuilderWorkflow:
                         hint="Image it, or remove it with state: absent and launch a new one.",
                     )
                 current = self._wait_running(current)
-            outcome.builder = current.to_dict()
+            outcome.builder = self._result(current)
             outcome.connection = self._connection(current, request, self.backend.key_path(current, request.key_dir))
             return outcome
 
         base = self.resolve_base(request)
         outcome.base_image = base.to_dict()
-        network = self.backend.network_of(request.subnet_id)
+        machine_type = self._or_default("machine_type", request.machine_type, "machine_type")
+        self._or_default("user", request.user, "connection_user")
+        network = self.backend.network(request.subnet)
         ownership = {
-            tagging.tag_key(self.backend.cloud, tagging.MANAGED): "true",
-            tagging.tag_key(self.backend.cloud, tagging.BUILDER): request.name,
-            tagging.tag_key(self.backend.cloud, tagging.EXPIRES_AT): expires_at,
+            self._key(tagging.MANAGED): "true",
+            self._key(tagging.BUILDER): request.name,
+            self._key(tagging.EXPIRES_AT): expires_at,
         }
         tagging.validate_tags(
             dict(request.tags, **ownership), self.backend.tag_limits, resource="builder %r" % request.name
         )
-        outcome.plan(
+        self._plan(
+            outcome,
             "launch_builder",
             name=request.name,
             image_id=base.id,
-            subnet_id=network["subnet_id"],
-            instance_type=request.instance_type,
+            subnet=network["subnet"],
+            machine_type=machine_type,
             expires_at=expires_at,
         )
-        if not request.security_group_ids:
-            outcome.plan(
-                "create_security_group",
+        ssh_cidrs = request.ssh_cidrs or [network["cidr"]]
+        if not request.access_rule_ids:
+            self._plan(
+                outcome,
+                "create_%s" % self.backend.kinds[ACCESS_RULE],
                 name=request.name,
-                vpc_id=network["vpc_id"],
-                ssh_cidrs=request.ssh_cidrs or [network["cidr"]],
+                network=network["network"],
+                ssh_cidrs=ssh_cidrs,
             )
-        if not request.key_name:
-            outcome.plan("create_key_pair", name=request.name)
+        if not request.ssh_key:
+            self._plan(outcome, "create_%s" % self.backend.kinds[SSH_KEY], name=request.name)
         if self.check_mode:
             return outcome
 
         made = {}
         try:
-            group_ids = list(request.security_group_ids)
-            if not group_ids:
-                made["security_group"] = self.backend.create_security_group(
-                    request.name, network, request.ssh_cidrs or [network["cidr"]], ownership
-                )
-                group_ids = [made["security_group"]]
-            key_name, key_path = request.key_name, None
-            if not key_name:
-                key_name, key_path = self.backend.create_key_pair(request.name, request.key_dir, ownership)
-                made["key_pair"] = key_name
-            instance_tags = dict(request.tags, Name="phoenix-builder-%s" % request.name, **ownership)
-            if "security_group" in made:
-                instance_tags[tagging.tag_key(self.backend.cloud, tagging.BUILDER_SECURITY_GROUP)] = made[
-                    "security_group"
-                ]
-            if "key_pair" in made:
-                instance_tags[tagging.tag_key(self.backend.cloud, tagging.BUILDER_KEY)] = key_name
+            rule_ids = list(request.access_rule_ids)
+            if not rule_ids:
+                made[ACCESS_RULE] = self.backend.create_access_rule(request.name, network, ssh_cidrs, ownership)
+                rule_ids = [made[ACCESS_RULE]]
+            ssh_key, key_path = request.ssh_key, None
+            if not ssh_key:
+                ssh_key, key_path = self.backend.create_ssh_key(request.name, request.key_dir, ownership)
+                made[SSH_KEY] = ssh_key
+            instance_tags = dict(request.tags, **ownership)
+            if ACCESS_RULE in made:
+                instance_tags[self._key(tagging.BUILDER_ACCESS_RULE)] = made[ACCESS_RULE]
+            if SSH_KEY in made:
+                instance_tags[self._key(tagging.BUILDER_SSH_KEY)] = ssh_key
             builder = self.backend.launch(
                 name=request.name,
                 image_id=base.id,
-                instance_type=request.instance_type,
-                subnet_id=network["subnet_id"],
-                security_group_ids=group_ids,
-                key_name=key_name,
+                machine_type=machine_type,
+                subnet=network["subnet"],
+                access_rule_ids=rule_ids,
+                ssh_key=ssh_key,
                 public_address=request.public_address,
                 tags=instance_tags,
             )
@@ -295,7 +320,7 @@ class BuilderWorkflow:
             self._find_unanswered(request.name, expires_at, made)
             self._undo(made, request.key_dir)
             raise
-        outcome.builder = builder.to_dict()
+        outcome.builder = self._result(builder)
         outcome.connection = self._connection(
             builder, request, key_path or self.backend.key_path(builder, request.key_dir)
         )
@@ -320,10 +345,10 @@ class BuilderWorkflow:
             if builder is not None:
                 self.backend.terminate(builder)
                 self._wait_gone(builder)
-            if "security_group" in made:
-                self.backend.delete_security_group(made["security_group"])
-            if "key_pair" in made:
-                self.backend.delete_key_pair(made["key_pair"], key_dir)
+            if ACCESS_RULE in made:
+                self.backend.delete_access_rule(made[ACCESS_RULE])
+            if SSH_KEY in made:
+                self.backend.delete_ssh_key(made[SSH_KEY], key_dir)
         except PhoenixError:
             pass  # the TTL tags written with each resource let the reaper finish the job
 
@@ -346,7 +371,7 @@ class BuilderWorkflow:
                 hint="Launch it with state: present.",
             )
         if builder.state != STOPPED:
-            outcome.plan("stop_builder", instance_id=builder.id, name=name)
+            self._plan(outcome, "stop_builder", instance_id=builder.id, name=name)
             if not self.check_mode:
                 self.backend.stop(builder)
                 builder = self.waiter.until(
@@ -355,7 +380,7 @@ class BuilderWorkflow:
                     failed=lambda current: current.state if current is None or current.state == GONE else None,
                     what="builder %s (%s) to stop" % (builder.id, name),
                 )
-        outcome.builder = builder.to_dict()
+        outcome.builder = self._result(builder)
         return outcome
 
     def absent(self, name, key_dir=None):
@@ -369,23 +394,23 @@ class BuilderWorkflow:
     def _remove(self, builder, key_dir, outcome):
         if builder.state == GONE:
             return
-        outcome.plan("terminate_builder", instance_id=builder.id, name=builder.name)
+        self._plan(outcome, "terminate_builder", instance_id=builder.id, name=builder.name)
         if not self.check_mode:
             self.backend.terminate(builder)
-        outcome.reaped.append(builder.to_dict())
+        outcome.reaped.append(self._result(builder))
 
     def _remove_leftover(self, leftover, key_dir, outcome):
-        outcome.plan("delete_%s" % leftover.kind, id=leftover.id, name=leftover.builder)
+        self._plan(outcome, "delete_%s" % self.backend.kinds[leftover.kind], id=leftover.id, name=leftover.builder)
         if self.check_mode:
             return
-        if leftover.kind == "security_group":
-            # A security group cannot go while an instance still holds it: wait for its builders to end.
+        if leftover.kind == ACCESS_RULE:
+            # Some clouds refuse to delete a rule an instance still holds: wait for its builders to end first.
             for builder in self.backend.find(leftover.builder):
                 if builder.state != GONE:
                     self._wait_gone(builder)
-            self.backend.delete_security_group(leftover.id)
+            self.backend.delete_access_rule(leftover.id)
         else:
-            self.backend.delete_key_pair(leftover.id, key_dir)
+            self.backend.delete_ssh_key(leftover.id, key_dir)
 
     def reap(self, key_dir=None, now=None):
         """Remove every builder, and everything made for one, whose expiry has passed."""
