@@ -53,8 +53,8 @@ EXAMPLES = r"""
   phoenix.immutable.blue_green:
     service: web
     image_id: "{{ lookup('phoenix.immutable.golden_image', 'web', channel='prod', policy='trust.yml') }}"
-    listener_arn: "{{ listener_arn }}"
-    launch_template: web
+    listener: "{{ listener_arn }}"
+    template: web
 
 - name: The whole model of the staging image of two families
   ansible.builtin.debug:

@@ -120,8 +120,7 @@ class AwsGroupBackend(GroupBackend):
         self._default_version(template_id)
         return template_id
 
-    def default_launch(self, base):
-        """The launch of the base's default version: what a group made empty points at."""
+    def base_launch(self, base):
         template_id = self._template_id(base)
         return launch_ref(template_id, self._default_version(template_id))
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from .._core.backends import RolloutStore
 from .._core.errors import PhoenixError
+from .._core.tags import validate_tags
+from .codec import AWS_TAG_LIMITS
 from .fleet_api import FleetApi
 from .fleet_transformations import group_from_asg, record_tag_keys, tags_from_record
 
@@ -21,9 +23,15 @@ class AwsRolloutStore(RolloutStore):
         self.region = region or connection.region
         self.api = FleetApi(connection, self.region)
 
+    def _tags(self, group, record, fields):
+        tags = tags_from_record(record, fields)
+        validate_tags(tags, AWS_TAG_LIMITS, resource="the rollout record of group %s" % group)
+        return tags
+
     def create(self, group, base, subnets, record):
+        tags = self._tags(group, record, None)
         try:
-            self.api.create_group(group, base, "$Default", subnets, tags_from_record(record, None))
+            self.api.create_group(group, base, "$Default", subnets, tags)
         except PhoenixError as error:
             if error.code == "AlreadyExists":
                 return False
@@ -35,7 +43,7 @@ class AwsRolloutStore(RolloutStore):
         return group_from_asg(found[0]).record if found else None
 
     def write(self, group, record, fields):
-        self.api.create_or_update_group_tags(group, tags_from_record(record, fields))
+        self.api.create_or_update_group_tags(group, self._tags(group, record, fields))
 
     def clear(self, group, fields):
         if fields:

@@ -175,6 +175,10 @@ class GroupBackend(abc.ABC):
         """The id of the base the user named (id or name); InvalidInput when there is none."""
 
     @abc.abstractmethod
+    def base_launch(self, base):
+        """The launch of the base itself (what a group points at when nothing of a rollout may stay in use)."""
+
+    @abc.abstractmethod
     def image_of(self, group):
         """The image id ``group`` launches from now, or None."""
 

@@ -65,7 +65,7 @@ MAX_AGE_DAYS_LIMIT = 36500
 # mapping), wherever a policy is read: a policy that trusts no key must never mean "verify nothing".
 NO_TRUSTED_KEY = (
     "it trusts no key; keys must be a list of one or more mappings, each with public_key (a PEM path or inline "
-    "PEM) or kms_key (a KMS key id, ARN or alias), e.g. keys: [{name: build, public_key: build.pub}]"
+    "PEM) or kms_key (a key of the cloud's key service), e.g. keys: [{name: build, public_key: build.pub}]"
 )
 NO_TRUSTED_KEY_HINT = (
     "An empty policy does not switch verification off; give the keys to trust. Only leaving the option out "

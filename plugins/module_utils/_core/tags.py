@@ -33,16 +33,6 @@ SERVICE = "service"
 PROMOTION = "promo"
 
 
-def tag_key(cloud, name):
-    """Deprecated: use ``backend.codec.key(name)``. Kept only until rollouts, drift and the retention of
-    services' groups read their keys through their backend's codec; AWS only."""
-    if cloud != "aws":
-        raise InvalidInput("cloud %r has no tag codec; use the backend's codec" % (cloud,), resource=str(cloud))
-    from .._aws.codec import AWS_CODEC  # a temporary edge from the core to an adapter, removed with this shim
-
-    return AWS_CODEC.key(name)
-
-
 @dataclass(frozen=True)
 class TagLimits:
     max_tags: int

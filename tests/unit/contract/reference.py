@@ -289,6 +289,9 @@ class ReferenceGroups(_Adapter, GroupBackend):
             raise InvalidInput("base %r does not exist" % base, resource=base, hint="Name a base of the service.")
         return named[0]
 
+    def base_launch(self, base):
+        return self.reference.bases[base]
+
     def image_of(self, group):
         launch = self.reference.launches.get(self.reference.group(_name(group)).launch)
         return launch["image"] if launch else None

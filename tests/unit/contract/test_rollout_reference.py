@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from reference import Clock, ReferenceCloud, ReferenceStore, reference_adapters, seed_service
 
-from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import PhoenixError
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.health import HealthSpec
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout import Rollout
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import (
@@ -197,13 +196,6 @@ def test_a_crash_mid_rollout_then_rolled_back_leaves_blue_alone_and_nothing_orph
     assert world.lowest_serving_blue == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=PhoenixError,
-    reason="the core's _roll_back discards green's launch (prepared_launches/discard_launch) while green, at size "
-    "0, still launches it, and deletes green only afterwards: a cloud that refuses to delete a launch in use (GCP "
-    "instance templates) answers ResourceInUse and the roll back stops half done",
-)
 def test_a_roll_back_frees_greens_launch_before_discarding_it():
     world = World(refuse_launch_in_use=True)
     with pytest.raises(RolloutFailed):
@@ -226,13 +218,6 @@ def test_a_second_run_meeting_the_taken_slot_is_refused_and_the_group_not_replac
     assert world.groups.get("web-a").record.owner == "controller-1"  # not silently replaced
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=PhoenixError,
-    reason="on MEMBERSHIP the core grows green at each canary step and waits for it with _wait_until: instances "
-    "that never become healthy end the run with WaitTimeout (green left in blue's pool) instead of failing the "
-    "step's gate and rolling back, as the same instances do on WEIGHTED",
-)
 def test_instances_added_at_a_canary_step_that_stay_unhealthy_roll_back(world):
     def unhealthy_from_the_second(cloud):
         green = cloud.groups.get("web-a")

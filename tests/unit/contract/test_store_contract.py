@@ -117,15 +117,7 @@ def test_read_of_a_missing_group_is_none(subject):
     assert subject.store.read(subject.blue) is None
 
 
-def test_a_record_no_cloud_can_hold_is_refused_and_nothing_is_changed(subject, request):
-    if subject.name == "aws":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="AwsRolloutStore.write sends the tags unchecked (no validate_tags against AWS_TAG_LIMITS "
-                "before the call) and moto accepts a 20,000-character tag value, which AWS refuses over 256",
-            )
-        )
+def test_a_record_no_cloud_can_hold_is_refused_and_nothing_is_changed(subject):
     name = subject.create()
     with pytest.raises(PhoenixError) as refused:
         subject.store.write(name, RolloutRecord(reason="x" * 20_000), ["reason"])

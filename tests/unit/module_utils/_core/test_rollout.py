@@ -116,6 +116,9 @@ class FakeFleet(GroupBackend, RolloutStore, TrafficBackend, HealthBackend):
         assert base in self.versions
         return base
 
+    def base_launch(self, base):
+        return "%s:%s" % (base, self.template_version(base).version)
+
     def image_of(self, group):
         template, version = group.launch.split(":")
         return self.template_version(template, version).image_id

@@ -28,14 +28,6 @@ def test_tags_within_the_limits_pass():
     tagging.validate_tags({"a": "1234", "bbbbb": ""}, LIMITS, resource="image")
 
 
-def test_the_deprecated_tag_key_is_the_aws_codecs_key_and_refuses_other_clouds():
-    from ansible_collections.phoenix.immutable.plugins.module_utils._aws.codec import AWS_CODEC
-
-    assert tagging.tag_key("aws", tagging.MANAGED) == AWS_CODEC.key(tagging.MANAGED) == "phoenix:managed"
-    with pytest.raises(InvalidInput, match="no tag codec"):
-        tagging.tag_key("gcp", tagging.SOURCE_IMAGE)
-
-
 tag_dicts = st.dictionaries(st.text(min_size=1, max_size=4), st.text(max_size=3), max_size=6)
 
 
