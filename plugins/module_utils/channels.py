@@ -28,7 +28,7 @@ from ._core.channels import (
 from ._core.channels import promote as _promote
 from ._core.channels import withdraw as _withdraw
 from ._core.errors import InvalidInput, PhoenixError
-from .argspec import AWS_CONNECTION, CLOUD
+from .argspec import CONNECTION
 from .trust import load_policy
 
 __all__ = [
@@ -99,7 +99,7 @@ class OptionAdapter:
         except KeyError:
             value = None
         if value in (None, ""):
-            spec = dict(CLOUD, **AWS_CONNECTION).get(name, {})
+            spec = CONNECTION.get(name, {})
             fallback = spec.get("fallback")
             if fallback:
                 for variable in fallback[1]:
@@ -113,4 +113,4 @@ class OptionAdapter:
 
     def connection_params(self):
         """Every connection option, resolved: what providers.py reads."""
-        return {name: self.get(name) for name in list(CLOUD) + list(AWS_CONNECTION)}
+        return {name: self.get(name) for name in CONNECTION}

@@ -8,7 +8,6 @@ import datetime
 
 from .._core.errors import PhoenixError
 from .api import AwsApi
-from .connection import AwsConnection
 
 NO_LOCK_CODES = ("ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound")
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
@@ -74,17 +73,3 @@ class S3AuditStore:
             "protection": protection,
             "retain_until": retain_until.isoformat() if retain_until else None,
         }
-
-
-def s3_audit_store(
-    bucket, prefix="phoenix-audit/", region=None, endpoint_url=None, lock_mode=None, retention_days=None
-):
-    """The store for ``bucket`` with credentials from boto3's chain (the environment AWX injects, a profile)."""
-    connection = AwsConnection(region=region, endpoint_url=endpoint_url)
-    return S3AuditStore(
-        AuditStoreApi(connection, connection.region),
-        bucket,
-        prefix=prefix,
-        lock_mode=lock_mode,
-        retention_days=retention_days,
-    )

@@ -233,9 +233,9 @@ class RolloutPhases:
     def _do_retire_blue(self, ctx):
         entry = self._enter(ctx, RETIRE_BLUE)
         record = ctx.record
-        self._backend(ctx)
         retired = {"group": record.blue_group}
         if self.membership or self.traffic.shares(self.spec.frontend).get(record.blue_backend, 0) > 0:
+            self._backend(ctx)
             self._set_split(ctx, 100)
         blue = self.groups.get(record.blue_group)
         if blue is not None and not blue.deleting:
@@ -243,7 +243,8 @@ class RolloutPhases:
             self.groups.delete(record.blue_group)
         # The slot's name is free for the next rollout only once the cloud has finished deleting.
         self._wait_gone(ctx, record.blue_group)
-        if record.blue_backend and record.blue_backend != ctx.backend:
+        # On a pool without weights blue's backend is green's too: it stays.
+        if not self.membership and record.blue_backend and record.blue_backend != ctx.backend:
             self.traffic.delete_backend(record.blue_backend)
             retired["target"] = record.blue_backend
         if record.blue_launch:

@@ -258,7 +258,7 @@ class ReferenceGroups(_Adapter, GroupBackend):
             max_size=group.size,
             launch=group.launch,
             backends=sorted(pool for pool, item in self.reference.pools.items() if name in item["members"]),
-            instances=[Instance(iid, True, iid not in self.reference.unhealthy) for iid, _ in group.instances],
+            instances=[Instance(iid, True, iid not in self.reference.unhealthy) for iid, _state in group.instances],
             record=decode_record(group.labels, name),
             subnets=list(group.subnets),
         )
@@ -502,7 +502,7 @@ class ReferenceTraffic(_Adapter, TrafficBackend):
         self.reference.call("GetPoolHealth")
         states = {}
         for name in self._pool(backend_id)["members"]:
-            for iid, _ in self.reference.groups[name].instances:
+            for iid, _state in self.reference.groups[name].instances:
                 states[iid] = "unhealthy" if iid in self.reference.unhealthy else "healthy"
         return states
 

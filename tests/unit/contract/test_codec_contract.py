@@ -81,7 +81,7 @@ def a_real_envelope(size=3000):
 # -- keys ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("parts", AWKWARD_PARTS, ids=lambda parts: "/".join(parts))
+@pytest.mark.parametrize("parts", AWKWARD_PARTS, ids="/".join)
 def test_a_key_parses_back_to_its_parts(rules, parts):
     codec = rules[0]
     key = codec.key(*parts)

@@ -48,7 +48,7 @@ class World:
         # it; see test_a_roll_back_frees_greens_launch_before_discarding_it.
         self.cloud = ReferenceCloud(clock=self.clock, refuse_launch_in_use=refuse_launch_in_use)
         self.seed = seed_service(self.cloud, size=3)
-        self.groups, _, self.traffic, self.health = reference_adapters(self.cloud)
+        self.groups, _store, self.traffic, self.health = reference_adapters(self.cloud)
         self.store = CrashingStore(self.cloud)
         self.lowest_serving_blue = None
         self.green_shares = []  # (green instances in the pool, all instances in the pool), at each change
@@ -222,7 +222,7 @@ def test_instances_added_at_a_canary_step_that_stay_unhealthy_roll_back(world):
     def unhealthy_from_the_second(cloud):
         green = cloud.groups.get("web-a")
         if green is not None:
-            cloud.unhealthy.update(iid for iid, _ in green.instances[1:])
+            cloud.unhealthy.update(iid for iid, _state in green.instances[1:])
 
     world.cloud.watchers.append(unhealthy_from_the_second)
     with pytest.raises(RolloutFailed) as failure:

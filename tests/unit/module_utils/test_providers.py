@@ -82,7 +82,7 @@ def test_without_a_factory_a_provider_cannot_be_made():
             return None
 
     with pytest.raises(TypeError, match="abstract"):
-        HalfProvider()
+        HalfProvider()  # pylint: disable=abstract-class-instantiated
 
 
 def test_every_aws_backend_shares_the_providers_connection():

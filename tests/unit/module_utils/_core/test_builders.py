@@ -195,7 +195,7 @@ def test_actions_name_what_is_made_in_the_clouds_words_and_results_carry_its_ali
         "create_metadata_key",
     ]
     assert outcome.actions[1]["network"] == "net-1" and outcome.actions[1]["ssh_cidrs"] == ["192.0.2.0/24"]
-    [rule_id] = backend.rules
+    [rule_id] = list(backend.rules)
     assert outcome.builder["access_rule_id"] == outcome.builder["firewall_rule"] == rule_id
     assert outcome.builder["size"] == outcome.builder["machine_type"]
     assert outcome.connection["key_path"] == "/keys/key-bake-1"
@@ -204,8 +204,8 @@ def test_actions_name_what_is_made_in_the_clouds_words_and_results_carry_its_ali
 def test_what_is_made_for_the_builder_is_tagged_through_the_clouds_codec():
     backend = MemoryBuilders()
     workflow(backend).present(request(), now=NOW)
-    [builder] = backend.instances.values()
-    [rule_id] = backend.rules
+    [builder] = list(backend.instances.values())
+    [rule_id] = list(backend.rules)
     assert builder.tags["x_builder"] == "bake-1" and builder.tags["x_managed"] == "true"
     assert builder.tags["x_builder_access_rule"] == rule_id
     assert builder.tags["x_builder_ssh_key"] == "key-bake-1"
