@@ -59,6 +59,15 @@ class DriftApi(AwsApi):
             ShouldDecrementDesiredCapacity=False,
         )
 
+    def group_instances(self, instance_ids):
+        """The Auto Scaling view of these instances: those no group holds are left out."""
+        return self._call(
+            "autoscaling",
+            "describe_auto_scaling_instances",
+            resource=", ".join(instance_ids),
+            InstanceIds=list(instance_ids),
+        ).get("AutoScalingInstances", [])
+
     def terminate_instances(self, instance_ids):
         for part in chunks(instance_ids, 1000):
             self._call("ec2", "terminate_instances", resource=", ".join(part), InstanceIds=part)

@@ -32,8 +32,11 @@ class AwsInstanceBackend(InstanceBackend):
         try:
             self.api.terminate_in_group(instance_id)
         except PhoenixError as error:
-            # Already gone from the group (terminated meanwhile): the group replaces it on its own.
-            if error.code in GONE_INSTANCE_CODES or "not part of" in (error.message or ""):
+            # Already gone from the group (terminated meanwhile): the group replaces it on its own. Auto Scaling
+            # says so with a plain ValidationError: whether the instance is still in a group is asked.
+            if error.code in GONE_INSTANCE_CODES:
+                return
+            if error.code == "ValidationError" and not self.api.group_instances([instance_id]):
                 return
             raise
 
