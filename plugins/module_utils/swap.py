@@ -25,6 +25,7 @@ __all__ = [
     "RolloutBusy",
     "RolloutFailed",
     "RolloutSpec",
+    "rollout_info",
     "spec_from_params",
     "swap",
 ]
@@ -119,6 +120,17 @@ def _calls(*backends):
     for backend in backends:
         total.update(backend.api_calls())
     return dict(sorted(total.items()))
+
+
+def rollout_info(params):
+    """{rollout, api_calls}: the service's rollout as the cloud holds it now; nothing is changed."""
+    spec = spec_from_params(dict(params, state=ROLLED_BACK))
+    validate(spec, deploying=False)
+    cloud = provider(params)
+    groups, traffic, alarms, store = cloud.groups(), cloud.traffic(), cloud.health(), cloud.rollout_store()
+    groups.check_service_name(spec.service)
+    view = Rollout(spec, groups, traffic, alarms, store, check_mode=True).status()
+    return {"changed": False, "rollout": view, "api_calls": _calls(groups)}
 
 
 def swap(params, check_mode=False):

@@ -229,11 +229,13 @@ rollout:
     previous_group: {description: The group serving before., type: str, sample: web-blue}
     strategy: {description: V(all_at_once) or V(canary)., type: str}
     phases:
-      description: Each phase this run went through, with its start and end time and the health evidence.
+      description:
+        - Each phase this run went through, with its start and end time, how long it took (V(seconds)) and the
+          health evidence.
       type: list
       elements: dict
       sample:
-        - {phase: wait_healthy, started: "2026-11-25T01:00:00Z", finished: "2026-11-25T01:02:00Z",
+        - {phase: wait_healthy, started: "2026-11-25T01:00:00Z", finished: "2026-11-25T01:02:00Z", seconds: 120.0,
            evidence: {instances: {in_service: 2, healthy: 2, wanted: 2}, probe: {ok: true, detail: HTTP 200}}}
         - {phase: shift, weight: 10, started: "2026-11-25T01:02:00Z"}
     plan:

@@ -58,6 +58,8 @@ class Rollout(RolloutPhases):
         self.sleep = hooks.get("sleep", time.sleep)
         self.health = HealthCheck(spec.health, groups, traffic, alarms, probe=hooks.get("probe", http_probe))
         self.changed = False
+        self._started = {}
+        self._seen = {}
         self.record = {
             "id": None,
             "service": spec.service,
@@ -77,6 +79,7 @@ class Rollout(RolloutPhases):
 
     def _observe(self):
         groups = [group for group in self.groups.groups() if not group.deleting]
+        self._seen = {group.name: group for group in groups}
         mine = [group for group in groups if group.record is not None and group.record.service == self.spec.service]
         greens = [group for group in mine if group.record.role == GREEN]
         if len(greens) > 1:
@@ -209,6 +212,60 @@ class Rollout(RolloutPhases):
         self.record["to_image"] = record.previous_image
         self.verify(record.previous_image)
         return self._start(serving, shares, rolled_back_from=current)
+
+    def status(self):
+        """The service's rollout as the cloud holds it now, read only: what a second terminal or a dashboard shows."""
+        green, serving, shares = self._observe()
+        groups = self._seen
+        view = {"service": self.spec.service, "frontend": self.spec.frontend}
+        view["shares"] = {
+            backend: {"weight": share, "groups": sorted(g.name for g in groups.values() if backend in g.backends)}
+            for backend, share in sorted(shares.items())
+        }
+        if green is None:
+            view.update(state="serving" if serving is not None else "not_serving", rollout=None, phase=None)
+            view["serving"] = self._group_view(serving) if serving is not None else None
+            if serving is not None:
+                view["serving"]["image"] = self.image_of(serving)
+            return view
+        record = green.record
+        now = self.clock()
+        until = record.lease_until or 0
+        state = {PAUSED: "paused", ROLLING_BACK: "rolling_back"}.get(record.phase, "in_progress")
+        view.update(
+            state=state,
+            rollout=record.rollout,
+            phase=record.paused_in if record.phase == PAUSED else record.phase,
+            phase_at=format_utc(from_epoch(record.phase_at)) if record.phase_at else None,
+            weight=record.weight or 0,
+            image=record.image,
+            from_image=record.from_image,
+            reason=record.reason,
+            green=self._group_view(green),
+            blue=self._group_view(groups.get(record.blue_group)) if record.blue_group in groups else None,
+            lease={
+                "owner": record.owner,
+                "until": format_utc(from_epoch(until)) if until else None,
+                "seconds_left": max(0, int(until - now + 0.999)) if until else 0,
+                "held": bool(record.owner) and until > now,
+            },
+        )
+        ctx = Context(green.name, record)
+        backend = None if self.membership and not record.weight else self._backend(ctx)
+        problems, evidence = self.health.check(green.name, backend, self._wanted(ctx), with_probe=False)
+        view["health"] = {"problems": problems, "evidence": evidence}
+        return view
+
+    @staticmethod
+    def _group_view(group):
+        live = group.live_instances()
+        return {
+            "name": group.name,
+            "size": group.size,
+            "in_service": len(live),
+            "healthy": sum(1 for instance in live if instance.healthy),
+            "image": group.record.image if group.record is not None else None,
+        }
 
     # -- starting and resuming ---------------------------------------------------------------------
 

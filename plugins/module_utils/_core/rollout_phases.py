@@ -70,10 +70,16 @@ class RolloutPhases:
         entry = {"phase": phase, "started": format_utc(from_epoch(now))}
         entry.update({key: value for key, value in extra.items() if key in ("weight", "reason")})
         self.record["phases"].append(entry)
+        self._started[id(entry)] = now
         return entry
 
     def _finish(self, entry, **evidence):
-        entry["finished"] = format_utc(from_epoch(self.clock()))
+        """The phase's end and its duration (``seconds``), then what it found."""
+        now = self.clock()
+        entry["finished"] = format_utc(from_epoch(now))
+        started = self._started.pop(id(entry), None)
+        if started is not None:
+            entry["seconds"] = round(now - started, 3)
         entry.update(evidence)
 
     def _release(self, ctx):

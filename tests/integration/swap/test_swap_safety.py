@@ -215,3 +215,46 @@ def test_a_run_killed_while_rolling_back_is_finished_by_rolled_back(aws, playboo
     assert set(state.groups) == {"web-blue"} and set(state.target_groups) == {"web-blue"}
     assert [v["VersionNumber"] for v in state.versions] == [1]
     assert watch.lowest == service.size
+
+
+def test_rollout_info_reads_what_a_run_killed_mid_canary_left(aws, playbook, service, golden, swap_task):
+    options = dict(strategy="canary", canary_steps=[10, 50, 100], lease_seconds=120)
+    with PhaseGate("shift", "50") as gate:
+        killed = in_thread(lambda: playbook([swap_task(golden.first, title="killed", **options)]))
+        assert gate.reached.wait(DEADLINE), "the run never reached shift 50"
+        for pid in ansible_runs_of_this_process():
+            kill_tree(pid)
+        gate.release()
+        assert killed().rc != 0
+    info = {"service": service.service, "listener": service.listener_arn}
+    run = playbook(
+        [
+            {"name": "info", "phoenix.immutable.rollout_info": info, "register": "seen"},
+            {"name": "info in check mode", "phoenix.immutable.rollout_info": info, "check_mode": True},
+        ]
+    )
+    assert run.rc == 0, run.explain()
+    for title in ("info", "info in check mode"):
+        result = run.task(title)["result"]
+        view = result["rollout"]
+        assert result["changed"] is False
+        assert (view["state"], view["phase"], view["weight"]) == ("in_progress", "shift", 50), view
+        assert view["image"] == golden.first and view["green"]["name"] == "web-a"
+        assert view["blue"]["name"] == service.group_name and view["blue"]["size"] == service.size
+        assert view["lease"]["held"] is True and 0 < view["lease"]["seconds_left"] <= 120
+        assert view["lease"]["owner"] and view["lease"]["until"].endswith("Z")
+        # The phase is recorded before its action: the run died before the listener moved from 10 to 50.
+        weights = {entry["groups"][0]: entry["weight"] for entry in view["shares"].values()}
+        assert weights == {"web-a": 10, service.group_name: 90}, view["shares"]
+        assert not [call for call in result["api_calls"] if not call.split(":")[1].startswith("Describe")]
+    state = read_fleet(aws, service)
+    assert state.groups["web-a"]["tags"]["phoenix:phase"] == "shift"  # reading changed nothing
+
+
+def test_rollout_info_of_a_service_without_a_rollout_shows_what_serves(playbook, service):
+    info = {"service": service.service, "listener": service.listener_arn}
+    run = playbook([{"name": "info", "phoenix.immutable.rollout_info": info}])
+    assert run.rc == 0, run.explain()
+    view = run.task("info")["result"]["rollout"]
+    assert view["state"] == "serving" and view["rollout"] is None
+    assert view["serving"]["name"] == service.group_name and view["serving"]["image"] == service.image_id

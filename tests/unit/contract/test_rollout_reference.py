@@ -42,10 +42,8 @@ class CrashingStore(ReferenceStore):
 class World:
     """The reference cloud seeded with service web (a blue group of 3 behind pool-web), and what a test watches."""
 
-    def __init__(self, refuse_launch_in_use=False):
+    def __init__(self, refuse_launch_in_use=True):
         self.clock = Clock()
-        # Off by default: the core's roll back discards green's launch while green (at size 0) still points at
-        # it; see test_a_roll_back_frees_greens_launch_before_discarding_it.
         self.cloud = ReferenceCloud(clock=self.clock, refuse_launch_in_use=refuse_launch_in_use)
         self.seed = seed_service(self.cloud, size=3)
         self.groups, _store, self.traffic, self.health = reference_adapters(self.cloud)
@@ -194,6 +192,17 @@ def test_a_crash_mid_rollout_then_rolled_back_leaves_blue_alone_and_nothing_orph
     assert set(world.cloud.groups) == {"web-blue"} and world.pool_members() == ["web-blue"]
     assert set(world.cloud.launches) == {world.seed.base_launch} and world.cloud.objects == {}
     assert world.lowest_serving_blue == 3
+
+
+def test_status_of_a_rollout_killed_mid_canary_on_membership(world):
+    world.store.crash_at = ("shift", 50)
+    with pytest.raises(Crash):
+        world.rollout(owner="controller-1", **CANARY).deployed()
+    view = world.rollout(owner="controller-2").status()
+    assert (view["state"], view["phase"], view["weight"]) == ("in_progress", "shift", 50)
+    assert view["lease"]["owner"] == "controller-1" and view["lease"]["held"] is True
+    [pool] = view["shares"].values()
+    assert pool["groups"] == ["web-a", "web-blue"]  # green joined blue's pool at the first step
 
 
 def test_a_roll_back_frees_greens_launch_before_discarding_it():

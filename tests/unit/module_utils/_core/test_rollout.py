@@ -637,3 +637,34 @@ def test_a_slot_taken_by_another_rollout_names_it(fleet, clock):
     with pytest.raises(RolloutBusy) as busy:
         rollout(fleet, clock).deployed()
     assert busy.value.code == "RolloutInProgress" and "R-other" in busy.value.message
+
+
+def test_each_finished_phase_says_how_long_it_took(fleet, clock):
+    result = rollout(fleet, clock, health=HealthSpec(interval=5, healthy_for_seconds=30), step_seconds=20).deployed()
+    phases = {entry["phase"]: entry for entry in result["rollout"]["phases"] if "finished" in entry}
+    assert phases["wait_healthy"]["seconds"] == 30
+    assert phases["shift"]["seconds"] == 20
+    assert all(entry["seconds"] >= 0 for entry in phases.values())
+
+
+def test_status_reads_what_a_killed_run_left_and_changes_nothing(fleet, clock):
+    fleet.crash_at = ("shift", 50)
+    with pytest.raises(Crash):
+        rollout(fleet, clock, strategy="canary", steps=[10, 50, 100], lease_seconds=60).deployed()
+    before = {name: (g.size, dict(g.tags)) for name, g in fleet.groups_by_name.items()}
+    clock.sleep(10)
+    view = rollout(fleet, clock).status()
+    assert (view["state"], view["phase"], view["weight"]) == ("in_progress", "shift", 50)
+    assert view["green"]["name"] == "web-a" and view["blue"]["name"] == "web-blue"
+    assert view["lease"]["held"] is True and view["lease"]["seconds_left"] == 50
+    assert view["shares"]["tg-web-a"] == {"weight": 10, "groups": ["web-a"]}
+    assert view["health"]["problems"] == []
+    assert {name: (g.size, dict(g.tags)) for name, g in fleet.groups_by_name.items()} == before
+    clock.sleep(60)
+    assert rollout(fleet, clock).status()["lease"]["held"] is False
+
+
+def test_status_without_a_rollout_shows_the_serving_group(fleet, clock):
+    view = rollout(fleet, clock).status()
+    assert view["state"] == "serving" and view["rollout"] is None
+    assert view["serving"]["name"] == "web-blue" and view["serving"]["image"] == "ami-blue"
