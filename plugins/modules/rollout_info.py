@@ -9,8 +9,8 @@ short_description: The state of a service's blue/green rollout, read from the cl
 version_added: 0.1.0
 description:
   - Reads what M(phoenix.immutable.blue_green) keeps in the cloud about a service's rollout and shows it,
-    changing nothing: the phase and weight, the new (green) and old (blue) groups with their sizes and
-    health, the traffic shares, who holds the rollout's lease and until when.
+    changing nothing. It shows the phase and weight, the new (green) and old (blue) groups with their sizes
+    and health, the traffic shares, and who holds the rollout's lease and until when.
   - Works while a rollout runs (for a dashboard or a second terminal) and after a run was killed, to see what
     it left before the next run resumes it or O(phoenix.immutable.blue_green#module:state=rolled_back) undoes it.
   - The health shown is read now (instances in service and healthy, the load balancer's view, alarms); the

@@ -58,6 +58,7 @@ class AwsGroupBackend(GroupBackend):
         self._template_ids = {}
         self._defaults = {}
         self._images = {}
+        self._listings = {}
 
     def groups(self):
         return [group_from_asg(asg) for asg in self.api.describe_groups()]
@@ -97,22 +98,35 @@ class AwsGroupBackend(GroupBackend):
     def _versions(self, template_id, versions=None):
         found = self.api.describe_versions(template_id, versions)
         for version in found:
-            if version.get("DefaultVersion"):
-                self._defaults[template_id] = str(version["VersionNumber"])
-            self._images[launch_ref(template_id, version["VersionNumber"])] = (
-                version.get("LaunchTemplateData") or {}
-            ).get("ImageId")
+            self._learn(template_id, version)
+        if versions is None:
+            self._listings[template_id] = found
         return found
 
-    def _default_version(self, template_id):
-        if template_id not in self._defaults:
+    def _learn(self, template_id, version):
+        if version.get("DefaultVersion"):
+            self._defaults[template_id] = str(version["VersionNumber"])
+        if "LaunchTemplateData" in version:
+            self._images[launch_ref(template_id, version["VersionNumber"])] = version["LaunchTemplateData"].get(
+                "ImageId"
+            )
+
+    def _listing(self, template_id):
+        """Every version of the template, read once per task: a rollout adds at most its own to it."""
+        if template_id not in self._listings:
             try:
-                [default] = self._versions(template_id, ["$Default"])
+                self._versions(template_id)
             except PhoenixError as error:
                 if error.code in MISSING_TEMPLATE_CODES:
                     raise self._no_template(template_id) from None
                 raise
-            self._defaults[template_id] = str(default["VersionNumber"])
+        return self._listings[template_id]
+
+    def _default_version(self, template_id):
+        if template_id not in self._defaults:
+            self._listing(template_id)
+            if template_id not in self._defaults:
+                raise self._no_template(template_id)
         return self._defaults[template_id]
 
     def resolve_base(self, base):
@@ -129,39 +143,48 @@ class AwsGroupBackend(GroupBackend):
             return None
         if group.launch not in self._images:
             template_id, version = parse_launch(group.launch)
-            [found] = self._versions(template_id, [version])
-            self._images[group.launch] = (found.get("LaunchTemplateData") or {}).get("ImageId")
-        return self._images[group.launch]
+            if version.startswith("$"):
+                [found] = self._versions(template_id, [version])
+                return (found.get("LaunchTemplateData") or {}).get("ImageId")
+            self._listing(template_id)
+        return self._images.get(group.launch)
 
-    def _marked(self, template_id, rollout_id):
+    @staticmethod
+    def _marked(versions, rollout_id):
         prefix = launch_marker(rollout_id, "")
         return sorted(
-            (v for v in self._versions(template_id) if (v.get("VersionDescription") or "").startswith(prefix)),
+            (v for v in versions if (v.get("VersionDescription") or "").startswith(prefix)),
             key=lambda v: int(v["VersionNumber"]),
         )
 
     def prepare_launch(self, base, image_id, rollout_id):
         template_id = self._template_id(base)
-        found = self._marked(template_id, rollout_id)
+        versions = self._listing(template_id)
+        found = self._marked(versions, rollout_id)
         if not found:
             description = launch_marker(rollout_id, image_id)
-            [default] = self._versions(template_id, ["$Default"])
+            [default] = [v for v in versions if v.get("DefaultVersion")]
             # The whole data of the base version with only the image changed (moto's SourceVersion does not merge).
             data = dict(default.get("LaunchTemplateData") or {})
             data["ImageId"] = image_id
             token = hashlib.sha256(description.encode("utf-8")).hexdigest()
-            self.api.create_version(template_id, data, description, token=token)
-            # Found by its marker: a create applied twice (an answer lost, the call sent again) left two.
-            found = self._marked(template_id, rollout_id)
+            # A retry after a lost answer finds the version by its marker first (FleetApi._create): one version.
+            made = self.api.create_version(template_id, data, description, token=token)
+            made = dict(made, LaunchTemplateData=data)
+            self._learn(template_id, made)
+            versions.append(made)
+            found = [made]
+        # Two for one rollout only if an earlier run's create was applied twice: the first one stays.
         for extra in found[1:]:
             self._delete_version(template_id, extra["VersionNumber"])
         return launch_ref(template_id, found[0]["VersionNumber"])
 
     def prepared_launches(self, base, rollout_id):
         template_id = self._template_id(base)
+        # Read afresh: what an earlier run made for this rollout must all be found to be discarded.
         return [
             launch_ref(template_id, v["VersionNumber"])
-            for v in self._marked(template_id, rollout_id)
+            for v in self._marked(self._versions(template_id), rollout_id)
             if not v.get("DefaultVersion")
         ]
 

@@ -25,12 +25,19 @@ class AwsTrafficBackend(TrafficBackend):
         self.connection = connection
         self.region = region or connection.region
         self.api = FleetApi(connection, self.region)
+        self._read = {}
 
     def shares(self, frontend):
-        return forward_weights(self.api.describe_listener(frontend).get("DefaultActions"))
+        actions = self.api.describe_listener(frontend).get("DefaultActions")
+        self._read[frontend] = actions
+        return forward_weights(actions)
 
     def set_shares(self, frontend, shares):
-        previous = self.api.describe_listener(frontend).get("DefaultActions")
+        # The new action keeps the listener's stickiness setting: taken from this task's last read of it
+        # (the core reads the shares before it decides to change them), read now only if there was none.
+        previous = self._read.pop(frontend, None)
+        if previous is None:
+            previous = self.api.describe_listener(frontend).get("DefaultActions")
         self.api.modify_listener_actions(frontend, forward_action(shares, previous))
 
     def _one(self, **kwargs):

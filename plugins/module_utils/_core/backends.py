@@ -283,7 +283,7 @@ class TrafficBackend(abc.ABC):
 
     @abc.abstractmethod
     def attach(self, group, backend_id):
-        """Register the instances of ``group`` (now and to come) with the backend."""
+        """Register the instances of ``group`` (now and to come) with the backend; attaching again is fine."""
 
     @abc.abstractmethod
     def detach(self, group, backend_id):

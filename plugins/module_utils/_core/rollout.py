@@ -60,6 +60,7 @@ class Rollout(RolloutPhases):
         self.changed = False
         self._started = {}
         self._seen = {}
+        self._proven_at_full = False  # this run's health gate at 100% passed
         self.record = {
             "id": None,
             "service": spec.service,

@@ -180,9 +180,7 @@ class RolloutPhases:
         # Behind weights green's own backend gets no traffic yet; a pool without weights sends traffic to every
         # member, so there green joins blue's pool only at the first step.
         if not self.membership:
-            group = self.groups.get(ctx.green)
-            if group is not None and self._backend(ctx) not in group.backends:
-                self.traffic.attach(ctx.green, ctx.backend)
+            self.traffic.attach(ctx.green, self._backend(ctx))
         self.groups.launch(ctx.green, ctx.record.launch, size)
         self._finish(entry, size=size)
 
@@ -225,6 +223,7 @@ class RolloutPhases:
             entry = self._enter(ctx, SHIFT, weight=weight)
             self._set_split(ctx, weight)
             evidence = self._gate(ctx, self.spec.step_seconds, SHIFT)
+            self._proven_at_full = weight >= 100
             self._finish(entry, evidence=evidence)
 
     def _do_keep_blue(self, ctx):
@@ -233,6 +232,10 @@ class RolloutPhases:
             record.serving_since = self.clock()
         entry = self._enter(ctx, KEEP_BLUE, serving_since=int(record.serving_since))
         remaining = record.serving_since + self.spec.keep_blue_seconds - self.clock()
+        if remaining <= 0 and self._proven_at_full:
+            # Nothing to wait for, and this run's gate at 100% has just passed: checking again proves nothing.
+            self._finish(entry, evidence={"checks": 0, "proven_by": "shift at 100"})
+            return
         evidence = self._gate(ctx, max(0, remaining), KEEP_BLUE)
         self._finish(entry, evidence=evidence)
 
