@@ -165,9 +165,9 @@ def signing_key_backend(params):
 
 
 def fleet_backends(params):
-    """(GroupBackend, TrafficBackend, HealthBackend)."""
+    """(GroupBackend, TrafficBackend, HealthBackend, RolloutStore)."""
     cloud = provider(params)
-    return cloud.groups(), cloud.traffic(), cloud.health()
+    return cloud.groups(), cloud.traffic(), cloud.health(), cloud.rollout_store()
 
 
 def retention_backends(params):

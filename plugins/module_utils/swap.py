@@ -16,7 +16,7 @@ from ._core.errors import InvalidInput, PhoenixError
 from ._core.health import HealthSpec
 from ._core.rollout import Rollout
 from ._core.rollout_model import DEFAULTS, RolloutBusy, RolloutFailed, RolloutSpec, validate
-from .providers import provider
+from .providers import fleet_backends
 
 __all__ = [
     "DEFAULTS",
@@ -124,10 +124,9 @@ def _calls(*backends):
 
 def rollout_info(params):
     """{rollout, api_calls}: the service's rollout as the cloud holds it now; nothing is changed."""
-    spec = spec_from_params(dict(params, state=ROLLED_BACK))
+    spec = spec_from_params(params)
     validate(spec, deploying=False)
-    cloud = provider(params)
-    groups, traffic, alarms, store = cloud.groups(), cloud.traffic(), cloud.health(), cloud.rollout_store()
+    groups, traffic, alarms, store = fleet_backends(params)
     groups.check_service_name(spec.service)
     view = Rollout(spec, groups, traffic, alarms, store, check_mode=True).status()
     return {"changed": False, "rollout": view, "api_calls": _calls(groups)}
@@ -138,8 +137,7 @@ def swap(params, check_mode=False):
     spec = spec_from_params(params)
     validate(spec, deploying=state == DEPLOYED)
     gate = _TrustGate(params)  # Rollout calls it before its first fleet call: an untrusted image changes nothing
-    cloud = provider(params)
-    groups, traffic, alarms, store = cloud.groups(), cloud.traffic(), cloud.health(), cloud.rollout_store()
+    groups, traffic, alarms, store = fleet_backends(params)
     groups.check_service_name(spec.service)
     rollout = Rollout(spec, groups, traffic, alarms, store, check_mode=check_mode, verify=gate)
     try:
