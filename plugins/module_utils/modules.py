@@ -8,6 +8,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ._core.errors import MissingDependency, PhoenixError
+from ._core.progress import Progress
 from ._core.waiter import Waiter
 
 
@@ -16,6 +17,7 @@ class PhoenixModule:
         self.ansible = AnsibleModule(argument_spec=argument_spec, **kwargs)
         self.params = self.ansible.params
         self.check_mode = self.ansible.check_mode
+        self.progress = Progress.from_environment()
 
     def waiter(self):
         """The waiter for this run: off in check mode, where nothing was started to wait for."""
@@ -38,5 +40,11 @@ class PhoenixModule:
         except PhoenixError as error:
             failure = dict(msg=str(error), error=error.to_dict())
             failure.update(error.details)
+            self._add_progress(failure)
             self.ansible.fail_json(**failure)
+        self._add_progress(result)
         self.ansible.exit_json(**result)
+
+    def _add_progress(self, result):
+        if self.progress.lines:
+            result.setdefault("progress", list(self.progress.lines))
