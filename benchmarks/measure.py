@@ -4,6 +4,7 @@ the cloud API calls it made and the seconds it took, and write the figures to be
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -22,16 +23,23 @@ def measure(emu, seed, name, tasks, reported_by=None, may_fail=False):
     module reported them in ``api_calls``."""
     defaults = {GROUP: {"region": seed.region, "endpoint_url": emu.endpoint_url}}
     emu.reset_calls()
-    started = time.monotonic()
+    started, used = time.monotonic(), cpu_seconds_of_children()
     run = run_playbook(tasks, env=emu.env(), module_defaults=defaults)
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, cpu_seconds_of_children() - used
     if run.rc != 0 and not may_fail:
         raise SystemExit("scenario %r failed:\n%s" % (name, run.explain()))
     calls = dict(sorted(emu.calls.items()))
-    row = {"scenario": name, "seconds": round(elapsed, 2), "calls": sum(calls.values()), "by_operation": calls}
+    row = {"scenario": name, "seconds": round(elapsed, 2), "cpu_seconds": round(cpu, 2), "calls": sum(calls.values()), "by_operation": calls}
     if reported_by:
         row["reported_by_module"] = sum(run.task(reported_by)["result"]["api_calls"].values())
     return row
+
+
+def cpu_seconds_of_children():
+    """User and system CPU of every finished child process: ansible-playbook, its workers and the modules
+    they ran. The emulator serves from a thread of this process, so its work is not counted."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def write_results(name, figures):
