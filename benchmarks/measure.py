@@ -29,7 +29,13 @@ def measure(emu, seed, name, tasks, reported_by=None, may_fail=False):
     if run.rc != 0 and not may_fail:
         raise SystemExit("scenario %r failed:\n%s" % (name, run.explain()))
     calls = dict(sorted(emu.calls.items()))
-    row = {"scenario": name, "seconds": round(elapsed, 2), "cpu_seconds": round(cpu, 2), "calls": sum(calls.values()), "by_operation": calls}
+    row = {
+        "scenario": name,
+        "seconds": round(elapsed, 2),
+        "cpu_seconds": round(cpu, 2),
+        "calls": sum(calls.values()),
+        "by_operation": calls,
+    }
     if reported_by:
         row["reported_by_module"] = sum(run.task(reported_by)["result"]["api_calls"].values())
     return row
