@@ -1,0 +1,195 @@
+"""Benchmark: the CPU seconds and peak memory of the module process itself (not ansible-playbook's).
+
+    make bench            (or: .venv/bin/python benchmarks/bench_module_cost.py [--sizes 10 100])
+
+Each run's ``ansible_python_interpreter`` is benchmarks/measured_python.py, which runs the real interpreter
+as its child and records the child's CPU (user + system) and peak resident memory (ru_maxrss): exactly the
+module's process, from the interpreter's start to its exit. Scenarios: an all-at-once blue_green swap
+with verify (a signed image, a trust policy) of a group of each ``--sizes``, a no-op re-run, the same swap
+without verify, and for comparison image_sign, image (a no-op re-run of a create) and fleet_drift.
+ansible-playbook's whole-run CPU is reported next to it. Figures go to stdout and to
+benchmarks/results/module_cost.json, with ratios against issue 13's goals (module CPU <= 4 s, peak memory
+<= 100 MB with verify). Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from emulators.aws import MotoEmulator  # noqa: E402
+from emulators.fleet import seed_service  # noqa: E402
+from harness import run_playbook  # noqa: E402
+from measure import GROUP, RESULTS, cpu_seconds_of_children, write_results  # noqa: E402
+from measured_python import COST_FILE_ENV  # noqa: E402
+
+WRAPPER = HERE / "measured_python.py"
+GOAL_CPU_SECONDS = 4.0
+GOAL_MAX_RSS_MB = 100.0
+# Issue 13's figure for the swap module, measured before this benchmark existed (CPU seconds of a swap).
+ISSUE_SWAP_CPU_SECONDS = 7.5
+
+
+def interpreter(folder):
+    """The ``ansible_python_interpreter`` that measures each module: an executable in ``folder`` that runs
+    this Python on the wrapper (Ansible takes the interpreter as one path, so it cannot carry arguments)."""
+    path = Path(folder) / "python"
+    path.write_text('#!/bin/sh\nexec "%s" "%s" "$@"\n' % (sys.executable, WRAPPER), encoding="utf-8")
+    path.chmod(0o755)
+    return str(path)
+
+
+def read_costs(path):
+    """The records measured_python.py appended to ``path``, in order (none if it was never written)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_measured(emu, seed, name, tasks, module):
+    """One scenario: ansible-playbook's whole-run CPU and the CPU and peak memory of the ``module``
+    process (the one run of that module in ``tasks``)."""
+    defaults = {GROUP: {"region": seed.region, "endpoint_url": emu.endpoint_url}}
+    with tempfile.TemporaryDirectory(prefix="module-cost-") as folder:
+        costs = Path(folder) / "costs.jsonl"
+        env = dict(emu.env(), **{COST_FILE_ENV: str(costs)})
+        started, used = time.monotonic(), cpu_seconds_of_children()
+        run = run_playbook(
+            tasks,
+            env=env,
+            module_defaults=defaults,
+            extra_vars={"ansible_python_interpreter": interpreter(folder)},
+        )
+        elapsed, cpu = time.monotonic() - started, cpu_seconds_of_children() - used
+        if run.rc != 0:
+            raise SystemExit("scenario %r failed:\n%s" % (name, run.explain()))
+        records = [record for record in read_costs(costs) if record["module"] == module]
+    if len(records) != 1:
+        raise SystemExit("scenario %r: expected one measured run of %s, got %r" % (name, module, records))
+    [record] = records
+    return {
+        "scenario": name,
+        "module": module,
+        "module_cpu_seconds": record["cpu_seconds"],
+        "module_user_seconds": record["user_seconds"],
+        "module_system_seconds": record["system_seconds"],
+        "module_max_rss_mb": record["max_rss_mb"],
+        "playbook_cpu_seconds": round(cpu, 2),
+        "seconds": round(elapsed, 2),
+        "cpu_vs_goal": round(record["cpu_seconds"] / GOAL_CPU_SECONDS, 3),
+        "rss_vs_goal": round(record["max_rss_mb"] / GOAL_MAX_RSS_MB, 3),
+    }
+
+
+def trust_material(folder):
+    """(private key path, trust policy path): an Ed25519 key and a policy trusting it."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    private = Path(folder) / "release.pem"
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public = Path(folder) / "release.pub"
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    policy = Path(folder) / "policy.yml"
+    policy.write_text(yaml.safe_dump({"keys": [{"name": "release", "public_key": str(public)}]}), encoding="utf-8")
+    return str(private), str(policy)
+
+
+def swap_task(service, image_id, **options):
+    args = {
+        "service": service.service,
+        "listener_arn": service.listener_arn,
+        "launch_template": service.launch_template_name,
+        "image_id": image_id,
+        "step_seconds": 0,
+        "keep_blue_seconds": 0,
+        "health": {"interval": 0.2},
+    }
+    args.update(options)
+    return [{"name": "swap", "phoenix.immutable.blue_green": args}]
+
+
+def new_image(emu, seed, name):
+    return emu.client("ec2", seed.region).create_image(InstanceId=seed.builder_instance_id, Name=name)["ImageId"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100], help="instances in the swapped group")
+    parser.add_argument("--label", default="current", help="the results section to write (e.g. baseline)")
+    args = parser.parse_args()
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="module-cost-keys-") as folder, MotoEmulator() as emu:
+        private, policy = trust_material(folder)
+        for size in args.sizes:
+            emu.reset()
+            seed = emu.seed()
+            service = seed_service(emu.client, seed.base_image_id, seed.subnet_ids, seed.vpc_id, size=size)
+            signed = new_image(emu, seed, "bench-signed-%d" % size)
+            sign = [{"name": "sign", "phoenix.immutable.image_sign": {"image_id": signed, "key": private}}]
+            if size == args.sizes[0]:
+                rows.append(run_measured(emu, seed, "image_sign (Ed25519 key file)", sign, "image_sign"))
+            else:
+                run_measured(emu, seed, "sign", sign, "image_sign")
+            verified = swap_task(service, signed, verify=policy)
+            rows.append(
+                run_measured(emu, seed, "blue_green all at once + verify, %d instances" % size, verified, "blue_green")
+            )
+            rows.append(
+                run_measured(emu, seed, "blue_green re-run (no-op) + verify, %d" % size, verified, "blue_green")
+            )
+            plain = swap_task(service, new_image(emu, seed, "bench-plain-%d" % size))
+            rows.append(
+                run_measured(emu, seed, "blue_green all at once, no verify, %d instances" % size, plain, "blue_green")
+            )
+            if size == args.sizes[0]:
+                drift = [{"name": "drift", "phoenix.immutable.fleet_drift": {"service": service.service}}]
+                rows.append(run_measured(emu, seed, "fleet_drift report, %d instances" % size, drift, "fleet_drift"))
+                create = [
+                    {
+                        "name": "create",
+                        "phoenix.immutable.image": {"name": "bench-golden", "instance_id": seed.builder_instance_id},
+                    }
+                ]
+                run_measured(emu, seed, "image create", create, "image")
+                rows.append(run_measured(emu, seed, "image re-run (no-op)", create, "image"))
+
+    print("%-52s %9s %9s %12s" % ("scenario", "module s", "peak MB", "playbook s"))
+    for row in rows:
+        print(
+            "%-52s %9.2f %9.1f %12.2f"
+            % (row["scenario"], row["module_cpu_seconds"], row["module_max_rss_mb"], row["playbook_cpu_seconds"])
+        )
+    write_results("module_cost", merged(args.label, rows))
+
+
+def merged(label, rows):
+    """The results file with section ``label`` replaced by ``rows``; other sections (the baseline) kept."""
+    path = RESULTS / "module_cost.json"
+    figures = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    figures["goals"] = {"module_cpu_seconds": GOAL_CPU_SECONDS, "module_max_rss_mb": GOAL_MAX_RSS_MB}
+    figures.setdefault("baseline", {})["issue_13_swap_cpu_seconds"] = ISSUE_SWAP_CPU_SECONDS
+    if label == "baseline":
+        figures["baseline"]["scenarios"] = rows
+    else:
+        figures[label] = {"scenarios": rows}
+    return figures
+
+
+if __name__ == "__main__":
+    main()
