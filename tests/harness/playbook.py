@@ -271,12 +271,14 @@ def _generated_playbook(tasks: Sequence[Mapping[str, Any]], module_defaults: Map
     return yaml.safe_dump([play], sort_keys=False, default_flow_style=False, width=1000)
 
 
-def _pump(source: TextIO, sink: list[str], tee: TextIO | None) -> None:
+def _pump(source: TextIO, sink: list[str], tee: TextIO | None, on_line: Callable[[str], None] | None = None) -> None:
     for line in source:
         sink.append(line)
         if tee is not None:
             tee.write(line)
             tee.flush()
+        if on_line is not None:
+            on_line(line.rstrip("\n"))
 
 
 def _read_results(path: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
@@ -318,6 +320,7 @@ def run_playbook(
     stream: bool = False,
     verbosity: int = 0,
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> PlaybookRun:
     """Run ansible-playbook on a playbook file, or on a list of task dicts (one generated localhost play).
 
@@ -325,6 +328,7 @@ def run_playbook(
     this process's stdout/stderr as it comes. Raises PlaybookTimeout after `timeout` seconds.
     `on_start(process)` is called once ansible-playbook runs, so that a test running this in a thread can
     kill it mid-way (the process leads a process group of its own: `os.killpg(process.pid, SIGKILL)`).
+    `on_line(line)` is called with each line of ansible's standard output as it comes, while it runs.
     """
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=_scaffold().runs))
     playbook_text = None
@@ -370,7 +374,9 @@ def run_playbook(
     out: list[str] = []
     err: list[str] = []
     readers = [
-        threading.Thread(target=_pump, args=(process.stdout, out, sys.stdout if stream else None), daemon=True),
+        threading.Thread(
+            target=_pump, args=(process.stdout, out, sys.stdout if stream else None, on_line), daemon=True
+        ),
         threading.Thread(target=_pump, args=(process.stderr, err, sys.stderr if stream else None), daemon=True),
     ]
     for reader in readers:
