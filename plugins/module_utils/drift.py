@@ -1,7 +1,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Public face of drift detection and replacement (fleet_drift) for modules and plugins. No Ansible import.
 
-    result = drift(params, waiter, check_mode=False)   # {changed, instances, counts, batches, api_calls, ...}
+    result = drift(params, waiter, check_mode=False, report=None)   # {changed, instances, counts, batches, ...}
+
+``report(line)`` is called with one line when the fleet is classified and one per replaced batch (a long wait
+adds a line at most every 30 s); modules pass ``module.progress.report``.
 
 The trust policy, when given, is read before any cloud call (a bad or empty policy changes nothing), and each
 distinct image is read once (all of them in as few calls as the cloud allows) and judged once.
@@ -39,7 +42,7 @@ def request_from_params(params):
     )
 
 
-def drift(params, waiter, check_mode=False):
+def drift(params, waiter, check_mode=False, report=None):
     request = request_from_params(params)
     validate(request)
     policy = None
@@ -55,7 +58,7 @@ def drift(params, waiter, check_mode=False):
         def verifier(images, missing):
             return verify_images(instances, images, policy, missing=missing)
 
-    scan = DriftScan(groups, traffic, instances, verifier=verifier, waiter=waiter, check_mode=check_mode)
+    scan = DriftScan(groups, traffic, instances, verifier=verifier, waiter=waiter, check_mode=check_mode, report=report)
     health = HealthSpec(target_health=params.get("target_health", True), interval=request.health_interval)
     result = scan.run(request, health=health)
     result["api_calls"] = dict(sorted(instances.api_calls().items()))

@@ -20,11 +20,21 @@ time in the past (and so does the emulator's extension in emulators/aws.py), yet
 last month has a DeprecationTime in the past. `deprecate_past(aws, image_id, days)` sets the
 `deprecation_time` attribute of moto's own `Ami` object (the attribute that extension uses, in the same
 format) to `days` ago.
+
+**Test-side extension: DescribeInstances pages counted in instances.** moto's MaxResults counts
+reservations, so a group of 5,000 instances (one RunInstances, one reservation) comes back as one page of
+5,000, where AWS answers at most MaxResults (5 to 1,000) instances a page. Inside
+`with instance_pages_like_aws():` moto's DescribeInstances without instance ids pages by instances (a
+reservation may continue on the next page, as a split on AWS would) and refuses a MaxResults outside 5 to
+1,000 with InvalidParameterValue, so a scan's pages and calls are those AWS would answer. moto runs in the
+test's process: the extension swaps moto's handler for the block and puts it back after.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,6 +54,40 @@ def backdate_instance(aws: Any, instance_id: str, days: float) -> None:
 def deprecate_past(aws: Any, image_id: str, days: float = 1) -> None:
     when = (datetime.now(UTC) - timedelta(days=days)).replace(second=0, microsecond=0)
     _ec2_backend(aws).amis[image_id].deprecation_time = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@contextmanager
+def instance_pages_like_aws() -> Iterator[None]:
+    from moto.core.responses import ActionResult
+    from moto.ec2.exceptions import InvalidParameterValue
+    from moto.ec2.responses.instances import InstanceResponse
+
+    moto_describe = InstanceResponse.describe_instances
+
+    def describe_instances(self: Any) -> Any:
+        if "MaxResults" not in self.data or self._get_param("InstanceIds", []):
+            return moto_describe(self)
+        size = int(self._get_param("MaxResults"))
+        if not 5 <= size <= 1000:
+            raise InvalidParameterValue("MaxResults must be between 5 and 1000, not %d" % size)
+        reservations = self.ec2_backend.describe_instances(filters=self._filters_from_querystring())
+        pairs = [(reservation, instance) for reservation in reservations for instance in reservation.instances]
+        start = int(self._get_param("NextToken") or 0)
+        page: list[Any] = []
+        for reservation, instance in pairs[start : start + size]:
+            if not page or page[-1].id != reservation.id:
+                part = copy.copy(reservation)
+                part.instances = []
+                page.append(part)
+            page[-1].instances.append(instance)
+        token = str(start + size) if len(pairs) > start + size else None
+        return ActionResult({"Reservations": page, "NextToken": token})
+
+    InstanceResponse.describe_instances = describe_instances
+    try:
+        yield
+    finally:
+        InstanceResponse.describe_instances = moto_describe
 
 
 def adopt(aws: Any, seed: Any, image_id: str | None = None) -> None:

@@ -178,7 +178,7 @@ def test_a_drift_scan_reads_1200_instances_in_two_pages(aws, fleet_of_1200):
     connection = connect(aws)
     sizes = record_page_sizes(connection, "DescribeInstances")
     before = aws.calls
-    instances = DriftApi(connection, aws.seed.region).live_instances(subnets=[aws.seed.subnet_ids[0]])
+    instances = list(DriftApi(connection, aws.seed.region).live_instances(subnets=[aws.seed.subnet_ids[0]]))
     assert len(instances) >= 1200
     assert emulator_saw(aws, before) == {"ec2:DescribeInstances": 2}
     assert len(sizes) == 2 and all(size and size <= 1000 for size in sizes)

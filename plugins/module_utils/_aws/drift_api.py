@@ -1,18 +1,28 @@
 # Private to this collection.
 """One small method per AWS call a drift scan makes: instances and images read in pages, replacements.
 
-Each goes through the shared retry policy and error translation of ``AwsApi._call``.
+Each goes through the shared retry policy and error translation of ``AwsApi._call``. The reads are
+generators: a page is handed on as it arrives, so a scan holds one page of AWS's answer at a time, not all
+of them. What a scan costs (AWS's page caps):
+
+- ``ec2:DescribeInstances``: one call per page of at most 1,000 instances (``MaxResults``), per block of
+  200 subnets (one filter takes at most 200 values);
+- ``ec2:DescribeImages``: one call per 200 distinct images (an ``image-id`` filter of at most 200 values,
+  so never more than one page of 1,000);
+- ``autoscaling:DescribeAutoScalingGroups`` (the group backend): one call per page of at most 100 groups,
+  AWS's cap for ``MaxRecords``.
 """
 
 from __future__ import annotations
 
-from .api import IMAGE_PAGE, INSTANCE_PAGE, AwsApi
+from .api import INSTANCE_PAGE, AwsApi
 
-# DescribeInstances and DescribeImages return at most 1,000 per page; EC2 accepts at most 200 values in
-# one filter.
+# EC2 accepts at most 200 values in one filter.
 FILTER_VALUES = 200
 # Instances being terminated (shutting-down) are on their way out: not drift.
 SCANNED_STATES = ["pending", "running", "stopping", "stopped"]
+# AWS's range for DescribeInstances' MaxResults.
+MIN_PAGE, MAX_PAGE = 5, 1000
 
 
 def chunks(values, size=FILTER_VALUES):
@@ -21,34 +31,46 @@ def chunks(values, size=FILTER_VALUES):
 
 
 class DriftApi(AwsApi):
+    def __init__(self, connection, region, instance_page=INSTANCE_PAGE):
+        super().__init__(connection, region)
+        if not MIN_PAGE <= instance_page <= MAX_PAGE:
+            raise ValueError("instance_page must be %d to %d, not %r" % (MIN_PAGE, MAX_PAGE, instance_page))
+        self.instance_page = instance_page
+
+    def _stream(self, service, operation, key, resource=None, **kwargs):
+        """The items under ``key``, a page (one retried call) at a time; only the current page is held."""
+        while True:
+            page = self._call(service, operation, resource=resource, **kwargs)
+            yield from page.get(key, [])
+            token = page.get("NextToken")
+            if not token:
+                return
+            kwargs["NextToken"] = token
+
     def live_instances(self, subnets=None, tags=None):
-        """Live instances in any of ``subnets`` with every tag of ``tags``: one call per page (per 200 subnets)."""
+        """Live instances in any of ``subnets`` with every tag of ``tags``, as they arrive page by page."""
         base = [{"Name": "instance-state-name", "Values": list(SCANNED_STATES)}]
         for key, value in sorted((tags or {}).items()):
             base.append({"Name": "tag:%s" % key, "Values": [str(value)]})
-        found = []
         for part in chunks(subnets) if subnets else [None]:
             filters = base + ([{"Name": "subnet-id", "Values": part}] if part else [])
-            reservations = self._pages(
-                "ec2", "describe_instances", "Reservations", Filters=filters, MaxResults=INSTANCE_PAGE
-            )
-            found.extend(instance for reservation in reservations for instance in reservation.get("Instances", []))
-        return found
+            for reservation in self._stream(
+                "ec2", "describe_instances", "Reservations", Filters=filters, MaxResults=self.instance_page
+            ):
+                yield from reservation.get("Instances", [])
 
     def images_by_id(self, image_ids):
-        """AMIs of these ids; a filter, not ImageIds, so an id the cloud no longer has is left out, not an error."""
-        found = []
+        """AMIs of these ids, 200 ids a call; a filter, not ImageIds, so an id the cloud no longer has is left
+        out, not an error that fails the other 199. Deprecated images another account shares are included."""
         for part in chunks(sorted(set(image_ids))):
-            found.extend(
-                self._pages(
-                    "ec2",
-                    "describe_images",
-                    "Images",
-                    Filters=[{"Name": "image-id", "Values": part}],
-                    MaxResults=IMAGE_PAGE,
-                )
+            yield from self._stream(
+                "ec2",
+                "describe_images",
+                "Images",
+                Filters=[{"Name": "image-id", "Values": part}],
+                IncludeDeprecated=True,
+                MaxResults=MAX_PAGE,
             )
-        return found
 
     def terminate_in_group(self, instance_id):
         self._call(

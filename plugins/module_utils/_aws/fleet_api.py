@@ -8,7 +8,7 @@ interprets results beyond unwrapping pages.
 from __future__ import annotations
 
 from .._core.errors import PhoenixError
-from .api import AwsApi, _camel
+from .api import GROUP_PAGE, AwsApi, _camel
 from .errors import error_code, is_transient, to_phoenix
 
 GROUP_RESOURCE_TYPE = "auto-scaling-group"
@@ -58,7 +58,9 @@ class FleetApi(AwsApi):
     # -- Auto Scaling ----------------------------------------------------------------------------
 
     def describe_groups(self, names=None):
+        # MaxRecords: AWS's cap (100) rather than its default (50), with names too (it also lifts the 50-name cap).
         kwargs = {"AutoScalingGroupNames": list(names)} if names else {}
+        kwargs["MaxRecords"] = GROUP_PAGE
         return self._pages(
             "autoscaling", "describe_auto_scaling_groups", "AutoScalingGroups", resource=_join(names), **kwargs
         )

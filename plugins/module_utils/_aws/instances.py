@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .._core.backends import InstanceBackend
 from .._core.errors import PhoenixError
+from .api import INSTANCE_PAGE
 from .codec import AWS_CODEC
 from .drift_api import DriftApi
 from .fleet_transformations import observed_from_instance
@@ -17,13 +18,14 @@ class AwsInstanceBackend(InstanceBackend):
     cloud = "aws"
     codec = AWS_CODEC
 
-    def __init__(self, connection, region=None):
+    def __init__(self, connection, region=None, instance_page=INSTANCE_PAGE):
         self.connection = connection
         self.region = region or connection.region
-        self.api = DriftApi(connection, self.region)
+        self.api = DriftApi(connection, self.region, instance_page=instance_page)
 
     def instances(self, subnets=None, tags=None):
-        return [observed_from_instance(instance) for instance in self.api.live_instances(subnets, tags)]
+        """Observed instances, each made as its page arrives (the SDK's page is dropped after it)."""
+        return (observed_from_instance(instance) for instance in self.api.live_instances(subnets, tags))
 
     def images(self, image_ids):
         return [image_from_ami(ami, self.region) for ami in self.api.images_by_id(image_ids)]

@@ -19,12 +19,16 @@ what it launches now; the next batch starts once the group is back to its size, 
 its load balancer backends. An instance whose only drift is its group's own image (deprecated, untrusted)
 is not replaced: a replacement would run the same image; the service needs a new deploy. Instances
 outside our groups are only terminated with ``terminate_unmanaged``. No SDK, no Ansible.
+
+Progress: the scan reports one line when it has classified the fleet, and one per batch once the batch is
+healthy; a wait that lasts reports what it waits for at most once per ``WAIT_REPORT_SECONDS``.
 """
 
 from __future__ import annotations
 
 import datetime
 import math
+import time
 from dataclasses import dataclass, field
 
 from .errors import InvalidInput
@@ -50,6 +54,18 @@ REPLACE = "replace"
 REMEDIATIONS = (REPORT, REPLACE)
 UNMANAGED_BATCH = "(unmanaged)"
 MAX_AGE_DAYS_LIMIT = 36500
+# How each reason reads in a progress line.
+REASON_WORDS = {
+    WRONG_IMAGE: "wrong image",
+    UNSIGNED_IMAGE: "unsigned",
+    UNTRUSTED_IMAGE: "untrusted",
+    REVOKED_IMAGE: "revoked",
+    DEPRECATED_IMAGE: "deprecated",
+    OVER_AGE: "too old",
+    UNMANAGED: "unmanaged",
+}
+# A wait for replacements says what it waits for at most this often.
+WAIT_REPORT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +196,27 @@ def plan_batches(drifted, sizes, max_unavailable):
     return batches
 
 
+def _count(number, word):
+    return f"{number:,} {word}{'' if number == 1 else 's'}"
+
+
+def scan_line(total, groups, counts, drifted):
+    """``drift: 1,000 instances in 12 groups, 37 drifted (unsigned 20, too old 17)``."""
+    reasons = ", ".join(f"{REASON_WORDS[r]} {counts[r]:,}" for r in REASONS if counts.get(r))
+    return "drift: %s in %s, %s drifted%s" % (
+        _count(total, "instance"),
+        _count(groups, "group"),
+        f"{drifted:,}",
+        " (%s)" % reasons if reasons else "",
+    )
+
+
+def batch_what(instances, images, wanted):
+    """``3 instances: ami-old → ami-new`` (the images the batch's instances run, and what replaces them)."""
+    old = ", ".join(sorted({images.get(instance_id) or "?" for instance_id in instances}))
+    return "%s: %s → %s" % (_count(len(instances), "instance"), old, wanted or "?")
+
+
 def empty_counts():
     counts = {COMPLIANT: 0}
     counts.update((reason, 0) for reason in REASONS)
@@ -192,7 +229,18 @@ class DriftScan:
     ``verifier(images, missing_ids)`` returns {image id: Verification} (None: no trust policy).
     """
 
-    def __init__(self, groups, traffic, instances, verifier=None, waiter=None, check_mode=False, now=None):
+    def __init__(
+        self,
+        groups,
+        traffic,
+        instances,
+        verifier=None,
+        waiter=None,
+        check_mode=False,
+        now=None,
+        report=None,
+        clock=time.monotonic,
+    ):
         self.groups = groups
         self.traffic = traffic
         self.instances = instances
@@ -200,6 +248,8 @@ class DriftScan:
         self.waiter = waiter
         self.check_mode = check_mode
         self.now = now or utcnow()
+        self.report = report or (lambda line: None)
+        self.clock = clock
         self.warnings = []
 
     @staticmethod
@@ -247,9 +297,10 @@ class DriftScan:
             if (request.service or not request.tags)
             else []
         )
-        listed = self.instances.instances(subnets=subnets, tags=request.tags) if (subnets or request.tags) else []
+        # The backend hands instances over as its pages arrive: only those in scope are kept.
+        arriving = self.instances.instances(subnets=subnets, tags=request.tags) if (subnets or request.tags) else []
         foreign = {instance.id for group in self._foreign.values() for instance in group.instances}
-        listed = [i for i in listed if i.id not in foreign and (i.group not in self._foreign or i.id in member_of)]
+        listed = [i for i in arriving if i.id not in foreign and (i.group not in self._foreign or i.id in member_of)]
         current = self._current_images(ours)
         default_image = current.get(request.service) if request.service else None
         image_ids = sorted({instance.image_id for instance in listed if instance.image_id})
@@ -320,6 +371,7 @@ class DriftScan:
         """The scan's result dict; with ``remediate: replace`` outside check mode, the batches are carried out."""
         scan = self.scan(request)
         result = scan.to_dict(request, self.now)
+        self.report(scan_line(result["total"], len(scan.groups), scan.counts, len(result["drifted"])))
         replacing = request.remediate == REPLACE and bool(scan.batches)
         result["changed"] = replacing
         result["replaced"] = []
@@ -328,34 +380,61 @@ class DriftScan:
             result["warnings"] = list(self.warnings)
             return result
         checker = HealthCheck(health or HealthSpec(interval=request.health_interval), self.groups, self.traffic, None)
+        running = {entry["id"]: entry["image_id"] for entry in result["instances"]}
+        per_group = {}
         for batch in scan.batches:
-            if batch["group"] == UNMANAGED_BATCH:
+            per_group[batch["group"]] = per_group.get(batch["group"], 0) + 1
+        numbers = {}
+        for batch in scan.batches:
+            name = batch["group"]
+            if name == UNMANAGED_BATCH:
                 self.instances.terminate(batch["instances"])
                 result["terminated_unmanaged"].extend(batch["instances"])
+                self.report("%s: terminated %s" % (name, _count(len(batch["instances"]), "instance")))
                 continue
+            numbers[name] = numbers.get(name, 0) + 1
+            title = "%s: replace batch %d/%d" % (name, numbers[name], per_group[name])
+            what = batch_what(batch["instances"], running, self.wanted_image(scan.groups[name]))
+            started = self.clock()
             for instance_id in batch["instances"]:
-                self.instances.replace_in_group(batch["group"], instance_id)
+                self.instances.replace_in_group(name, instance_id)
             result["replaced"].extend(batch["instances"])
-            self._wait_replaced(checker, scan.groups[batch["group"]], batch["instances"])
+            healthy = self._wait_replaced(checker, scan.groups[name], batch["instances"], title, started)
+            self.report(
+                "%s (%s), %d/%d healthy in %d s"
+                % (title, what, healthy, scan.groups[name].size, round(self.clock() - started))
+            )
         result["warnings"] = list(self.warnings)
         return result
 
-    def _wait_replaced(self, checker, group, gone):
-        """Until the group is back to its size, healthy in service and at each of its backends, without ``gone``."""
+    def _wait_replaced(self, checker, group, gone, title, started):
+        """Until the group is back to its size, healthy in service and at each of its backends, without ``gone``.
+
+        Returns how many of its instances were last seen healthy; while it waits, says why at most once per
+        WAIT_REPORT_SECONDS.
+        """
         gone = set(gone)
+        seen = {"healthy": 0, "reported": started}
 
         def fetch():
-            problems = []
+            problems, healthy = [], []
             for backend in group.backends or [None]:
-                found, _evidence = checker.check(group.name, backend, group.size, with_probe=False)
+                found, evidence = checker.check(group.name, backend, group.size, with_probe=False)
                 problems.extend(found)
+                healthy.append(evidence.get("targets", evidence["instances"])["healthy"])
+            seen["healthy"] = min(healthy)
             current = self.groups.get(group.name)
             left = sorted(gone & {instance.id for instance in (current.instances if current else [])})
             if left:
                 problems.append("%d replaced instance(s) still in %s" % (len(left), group.name))
+            now = self.clock()
+            if problems and now - seen["reported"] >= WAIT_REPORT_SECONDS:
+                seen["reported"] = now
+                self.report("%s, waiting %d s: %s" % (title, round(now - started), "; ".join(problems)))
             return problems
 
         self.waiter.until(fetch, lambda problems: not problems, "replacements in group %s to be healthy" % group.name)
+        return seen["healthy"]
 
 
 @dataclass

@@ -160,6 +160,8 @@ def test_replace_keeps_the_group_serving_and_leaves_unmanaged_alone(aws, playboo
     # 242 instances and 3 distinct images: one page of each, whatever the count.
     assert planned["api_calls"]["ec2:DescribeInstances"] == 1 and planned["api_calls"]["ec2:DescribeImages"] == 1
     assert group_health(aws, seed.group_name)[1] == size  # check mode changed nothing
+    scan_line = "drift: 242 instances in 1 group, 242 drifted (wrong image 242, unmanaged 2)"
+    assert planned["progress"] == [scan_line]
 
     lowest, stop = [size], threading.Event()
 
@@ -184,11 +186,23 @@ def test_replace_keeps_the_group_serving_and_leaves_unmanaged_alone(aws, playboo
     assert result["unmanaged"] == sorted([stranger, aws.seed.builder_instance_id])
     assert lowest[0] >= size - 60, lowest
     assert instance_states(aws, [stranger])[stranger] == "running"
+    # One line for the scan and one per batch, in the task's result and on the controller as they came; a
+    # wait that lasted (a loaded machine) may add "waiting" lines between them.
+    progress = [line for line in result["progress"] if ", waiting " not in line]
+    assert progress[0] == scan_line, result["progress"]
+    for number, line in enumerate(progress[1:], start=1):
+        assert line.startswith(
+            "%s: replace batch %d/4 (60 instances: %s → %s), %d/%d healthy in "
+            % (seed.group_name, number, aws.seed.base_image_id, golden.second, size, size)
+        ), line
+        assert line.endswith(" s") and line in run.stdout
+    assert len(progress) == 5, result["progress"]
 
     again = playbook([drift_task(service="web", remediate="replace", max_unavailable="25%")])
     assert again.rc == 0, again.explain()
     second = result_of(again)
     assert second["changed"] is False and second["batches"] == []
+    assert second["progress"] == ["drift: 242 instances in 1 group, 2 drifted (wrong image 2, unmanaged 2)"]
     assert second["counts"]["compliant"] == size
     desired, healthy, ids = group_health(aws, seed.group_name)
     assert desired == healthy == size

@@ -315,3 +315,111 @@ def test_an_unknown_service_is_refused():
     scan, _instances = scan_of([group("api-a", ["i-1"], service="api")], [], {})
     with pytest.raises(InvalidInput, match="service 'web' has no instance group"):
         scan.run(DriftRequest(service="web"))
+
+
+# -- progress lines ----------------------------------------------------------------------------------------
+
+
+class Clock:
+    """A clock the waiter sleeps on: each sleep moves it on, nothing really waits."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class SlowInstances(Instances):
+    """Replacements come up unhealthy and turn healthy once the group has been read ``after`` times."""
+
+    def __init__(self, groups, listed, images, after):
+        super().__init__(groups, listed, images)
+        self.after = after
+
+    def replace_in_group(self, group, instance_id):
+        self.replaced.append(instance_id)
+        current = self.groups.by_name[group]
+        current.instances = [i for i in current.instances if i.id != instance_id] + [
+            Instance("new-%s" % instance_id, True, False)
+        ]
+        self.groups.reads_left = self.after
+
+
+class SlowGroups(Groups):
+    reads_left = 0
+
+    def get(self, name):
+        found = self.by_name.get(name)
+        self.reads_left -= 1
+        if self.reads_left <= 0:
+            found.instances = [Instance(i.id, True, True) for i in found.instances]
+        return found
+
+
+def test_a_scan_says_what_it_found_in_one_line():
+    web = group("web-a", ["i-%d" % n for n in range(3)])
+    listed = [observed(instance_id="i-0", group="web-a"), observed(instance_id="i-1", group="web-a", days=60)]
+    listed += [observed("ami-old", instance_id="i-2", group="web-a", days=90)]
+    lines = []
+    scan, _instances = scan_of([web], listed, {"ami-good": image("ami-good")})
+    scan.report = lines.append
+    scan.run(DriftRequest(service="web", max_age_days=30))
+    assert lines == ["drift: 3 instances in 1 group, 2 drifted (wrong image 1, too old 2)"]
+
+
+def test_a_large_scan_line_groups_its_thousands():
+    assert (
+        drift.scan_line(1000, 12, dict(drift.empty_counts(), unsigned_image=20, over_age=17), 37)
+        == "drift: 1,000 instances in 12 groups, 37 drifted (unsigned 20, too old 17)"
+    )
+    assert drift.scan_line(1, 1, drift.empty_counts(), 0) == "drift: 1 instance in 1 group, 0 drifted"
+
+
+def test_each_batch_reports_one_line_and_a_long_wait_one_line_per_30_seconds():
+    ids = ["i-%d" % n for n in range(6)]
+    backend = SlowGroups([group("web-a", ids, image_id="ami-new")])
+    listed = [observed("ami-old", instance_id=i, group="web-a") for i in ids]
+    instances = SlowInstances(backend, listed, {"ami-old": image("ami-old")}, after=1)
+    clock, lines = Clock(), []
+    waiter = Waiter(timeout=900, delay=5, max_delay=5, sleep=clock.sleep, clock=clock)
+    scan = DriftScan(backend, Traffic(), instances, waiter=waiter, now=NOW, report=lines.append, clock=clock)
+    request = DriftRequest(service="web", remediate="replace", max_unavailable="2")
+    # The first and last batches are healthy at once; the second after 60 reads (two a look: 150 s here).
+    original = instances.replace_in_group
+
+    def replace(group_name, instance_id):
+        original(group_name, instance_id)
+        if instance_id in ("i-2", "i-3"):
+            backend.reads_left = 60
+
+    instances.replace_in_group = replace
+    result = scan.run(request)
+    assert result["replaced"] == ids
+    assert lines[0] == "drift: 6 instances in 1 group, 6 drifted (wrong image 6)"
+    assert lines[1] == "web-a: replace batch 1/3 (2 instances: ami-old → ami-new), 6/6 healthy in 0 s"
+    waits = [line for line in lines if "waiting" in line]
+    assert 3 <= len(waits) <= 5, lines
+    assert all(line.startswith("web-a: replace batch 2/3, waiting ") for line in waits)
+    assert "instances in service and healthy in web-a" in waits[0]
+    seconds = [int(line.split("waiting ")[1].split(" s")[0]) for line in waits]
+    assert all(later - earlier >= 30 for earlier, later in zip(seconds, seconds[1:], strict=False)), seconds
+    done = [line for line in lines if line.startswith("web-a: replace batch 2/3 (")]
+    assert len(done) == 1 and int(done[0].rsplit(" in ", 1)[1][:-2]) >= seconds[-1]
+    assert done[0].startswith("web-a: replace batch 2/3 (2 instances: ami-old → ami-new), 6/6 healthy in ")
+    assert lines[-1].startswith("web-a: replace batch 3/3 (2 instances: ami-old → ami-new), 6/6 healthy in ")
+    assert len(lines) == 4 + len(waits)
+
+
+def test_unmanaged_instances_terminated_are_one_line():
+    web = group("web-a", ["i-1"])
+    listed = [observed(instance_id="i-1", group="web-a"), observed(instance_id="i-9")]
+    lines = []
+    scan, instances = scan_of([web], listed, {"ami-good": image("ami-good")})
+    scan.report = lines.append
+    scan.run(DriftRequest(service="web", remediate="replace", terminate_unmanaged=True))
+    assert instances.terminated == ["i-9"]
+    assert lines == ["drift: 2 instances in 1 group, 1 drifted (unmanaged 1)", "(unmanaged): terminated 1 instance"]
