@@ -1,0 +1,1574 @@
+"""Google Cloud for the tests: a wire-format Compute Engine v1 emulator and OAuth token endpoint on 127.0.0.1.
+
+`GceEmulator` is a stateful HTTP server in a daemon thread of this process, on a port the kernel picks,
+that the real google-auth client (`google.oauth2.service_account.Credentials` + `AuthorizedSession`)
+drives unchanged:
+
+- **OAuth.** `POST /token` takes the JWT-bearer grant google-auth sends for a service-account key. The
+  assertion's RS256 signature is verified with the public half of a key made by `service_account_key()`
+  (a forged key, one the emulator did not make, is refused with `invalid_grant` as Google refuses it);
+  its audience must be Google's token endpoint (what google-auth always sends) or this one. The answer
+  is an access token every other call must carry as `Authorization: Bearer`; without one, or with an
+  unknown or expired one, a call is answered 401 with Google's error body.
+- **Compute v1** under `/compute/v1/`: one `Collection` (a resource table) per collection, each serving
+  insert/get/list/delete (and aggregatedList for zonal ones) in Google's JSON shapes (`kind`,
+  `selfLink`, `id` as a string, `creationTimestamp`, `status`), with the `filter`, `maxResults` and
+  `pageToken` parameters, plus its custom methods. So far: images (insert from a disk or an image, get,
+  getFromFamily, list, delete, deprecate, setLabels), instances (insert, get, list, aggregatedList,
+  delete, stop, start) and disks (get, list; boot disks are made by instances.insert).
+- **Operations.** Every mutation answers an Operation (`PENDING`) kept in the global, zone or region
+  operations table. Each `get` or `wait` of it moves it one step: `RUNNING` until `operation_polls`
+  polls were made, then `DONE`; the mutation's effect completes then (an image becomes READY). A wait
+  is answered after one step, as a real wait that reached its deadline before the operation finished,
+  so a client's loop of waits is exercised too. `fail_operations("compute.images.insert")` makes the
+  next such operations end DONE with `error.errors[]` (and `httpErrorStatusCode`).
+- **Errors** in Google's shape: `{"error": {"code", "message", "errors": [{"message", "domain",
+  "reason"}], "status"}}` (404 notFound, 409 alreadyExists, 412 conditionNotMet, 400 invalid or
+  required naming the field, 401 UNAUTHENTICATED, 429 rateLimitExceeded, 503 backendError).
+- **Call counting** per method id of Google's discovery documents (`compute.images.insert`,
+  `compute.globalOperations.wait`, `oauth2.token`); a call answered with an injected fault is counted.
+- **Fault injection.** `inject_fault("compute.images.get", status=429, times=2)` answers the next two
+  such calls with a throttling error, before the call is applied; `after_apply=True` applies it first
+  and loses the answer (503). `fault_rate(0.2, seed=7)` answers a seeded share of calls 429 or 503.
+
+A new collection (instance templates, managed instance groups, backend services, URL maps) is one
+`Collection` subclass and one entry in `GceEmulator._collections`; another API (Cloud KMS, GCS) adds
+routes of its own through `_route()`. See docs/testing.md for what is faithful and what is not.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import re
+import secrets
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+LOOPBACK = "127.0.0.1"
+PROJECT = "phoenix-test"
+ZONES = ("us-central1-a", "us-central1-b", "us-central1-c", "europe-west1-b")
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+COMPUTE_PREFIX = "/compute/v1/"
+TOKEN_PATH = "/token"
+TOKEN_LIFETIME = 3600
+# Google's limits: list pages hold at most 500 items; names follow RFC 1035.
+MAX_RESULTS = 500
+NAME_PATTERN = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+MAX_LABELS = 64
+DEPRECATION_STATES = ("ACTIVE", "DEPRECATED", "OBSOLETE", "DELETED")
+VENDOR_PROJECT = "debian-cloud"
+BASE_IMAGE_NAME = "phoenix-base-debian-12-patched"
+BASE_FAMILY = "phoenix-base"
+# A reference to a resource: a full URL (any host), "projects/P/...", or a path relative to the project.
+_REFERENCE = re.compile(
+    r"^(?:https?://[^/]+/compute/v1/)?(?:projects/(?P<project>[^/]+)/)?"
+    r"(?P<scope>global|zones/[^/]+|regions/[^/]+)/(?P<collection>[A-Za-z]+)/(?P<name>[^/]+)$"
+)
+_FAMILY_REFERENCE = re.compile(
+    r"^(?:https?://[^/]+/compute/v1/)?(?:projects/(?P<project>[^/]+)/)?global/images/family/(?P<family>[^/]+)$"
+)
+
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    412: "FAILED_PRECONDITION",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+
+def now_rfc3339() -> str:
+    """Google's timestamp format: RFC 3339 with milliseconds and the local offset (UTC here)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + "%03d-00:00" % (datetime.now(UTC).microsecond // 1000)
+
+
+class ApiError(Exception):
+    """An error answer in Google's shape; raised by handlers, rendered by the server."""
+
+    def __init__(self, code: int, reason: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        detail = {"message": self.message, "domain": "global", "reason": self.reason}
+        detail.update(self.extra)
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "errors": [detail],
+                "status": _STATUS_NAMES.get(self.code, "UNKNOWN"),
+            }
+        }
+
+
+def not_found(path: str) -> ApiError:
+    return ApiError(404, "notFound", "The resource '%s' was not found" % path)
+
+
+def already_exists(path: str) -> ApiError:
+    return ApiError(409, "alreadyExists", "The resource '%s' already exists" % path)
+
+
+def invalid(field_name: str, value: Any, why: str = "") -> ApiError:
+    message = "Invalid value for field '%s': '%s'.%s" % (field_name, value, " " + why if why else "")
+    return ApiError(400, "invalid", message)
+
+
+def required(field_name: str) -> ApiError:
+    return ApiError(400, "required", "Required field '%s' not specified" % field_name)
+
+
+def label_fingerprint(labels: dict[str, str]) -> str:
+    """An opaque fingerprint of a label set that changes whenever the labels do (Google's is 8 bytes too)."""
+    digest = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).digest()
+    return base64.b64encode(digest[:8]).decode()
+
+
+def check_labels(labels: Any, field_name: str = "labels") -> dict[str, str]:
+    if labels is None:
+        return {}
+    if not isinstance(labels, dict):
+        raise invalid(field_name, labels, "Labels must be a map of strings.")
+    if len(labels) > MAX_LABELS:
+        raise invalid(field_name, len(labels), "A resource may have at most %d labels." % MAX_LABELS)
+    for key, value in labels.items():
+        if not isinstance(key, str) or not LABEL_KEY.match(key):
+            raise invalid("%s.key" % field_name, key, "Label keys must be 1-63 lowercase letters, digits, _ or -.")
+        if not isinstance(value, str) or not LABEL_VALUE.match(value):
+            raise invalid(
+                "%s.value" % field_name, value, "Label values must be 0-63 lowercase letters, digits, _ or -."
+            )
+    return dict(labels)
+
+
+def check_name(name: Any, field_name: str = "resource.name") -> str:
+    if not name:
+        raise required(field_name)
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise invalid(field_name, name, "Must be a match of regex '%s'" % NAME_PATTERN.pattern.strip("^$"))
+    return name
+
+
+# ---------------------------------------------------------------------------------------------------
+# List filters: Compute's `field op value` expressions, AND/OR/NOT and parentheses, and the legacy
+# `field eq|ne regex` form.
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<paren>[()])|(?P<op>!=|>=|<=|=|>|<|:)|\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<word>[^\s()=!<>:\"']+))"
+)
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    position = 0
+    text = text.strip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if not match or match.end() == position:
+            raise invalid("filter", text, "Invalid list filter expression.")
+        position = match.end()
+        if match.group("paren"):
+            out.append(("paren", match.group("paren")))
+        elif match.group("op"):
+            out.append(("op", match.group("op")))
+        elif match.group("dq") is not None:
+            out.append(("value", match.group("dq")))
+        elif match.group("sq") is not None:
+            out.append(("value", match.group("sq")))
+        else:
+            word = match.group("word")
+            if word in ("AND", "OR", "NOT"):
+                out.append(("logic", word))
+            elif word in ("eq", "ne"):
+                out.append(("op", word))
+            else:
+                out.append(("word", word))
+    return out
+
+
+def _values(resource: Any, path: list[str]) -> list[Any]:
+    """Every value at a dotted path, fanning out over lists (a repeated field matches if any element does)."""
+    current = [resource]
+    for part in path:
+        following = []
+        for value in current:
+            value_items = value if isinstance(value, list) else [value]
+            for item in value_items:
+                if isinstance(item, dict) and part in item:
+                    following.append(item[part])
+        current = following
+    flat = []
+    for value in current:
+        flat.extend(value if isinstance(value, list) else [value])
+    return flat
+
+
+def _compare(actual: Any, op: str, expected: str) -> bool:
+    text = str(actual).lower() if isinstance(actual, bool) else str(actual)
+    if op == ":":
+        return expected == "*" or expected in text
+    if op == "=":
+        return text == expected
+    if op == "!=":
+        return text != expected
+    if op in ("eq", "ne"):
+        try:
+            matched = re.fullmatch(expected, text) is not None
+        except re.error:
+            raise invalid("filter", expected, "Invalid regular expression.") from None
+        return matched if op == "eq" else not matched
+    try:
+        left, right = float(text), float(expected)
+    except ValueError:
+        left, right = text, expected  # type: ignore[assignment]
+    return {">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[op]
+
+
+class ListFilter:
+    """A parsed filter; `matches(resource)` says whether a resource passes. OR binds tighter than AND (AIP-160)."""
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text or ""
+        self._tokens = _tokens(self.text) if self.text.strip() else []
+        self._position = 0
+        self._tree = self._conjunction() if self._tokens else None
+        if self._position != len(self._tokens):
+            raise invalid("filter", self.text, "Invalid list filter expression.")
+
+    def _peek(self) -> tuple[str, str] | None:
+        return self._tokens[self._position] if self._position < len(self._tokens) else None
+
+    def _take(self) -> tuple[str, str]:
+        token = self._peek()
+        if token is None:
+            raise invalid("filter", self.text, "Invalid list filter expression.")
+        self._position += 1
+        return token
+
+    def _conjunction(self) -> Any:
+        terms = [self._disjunction()]
+        while True:
+            token = self._peek()
+            if token is None or token == ("paren", ")"):
+                return ("and", terms)
+            if token == ("logic", "AND"):
+                self._take()
+            terms.append(self._disjunction())
+
+    def _disjunction(self) -> Any:
+        terms = [self._term()]
+        while self._peek() == ("logic", "OR"):
+            self._take()
+            terms.append(self._term())
+        return ("or", terms)
+
+    def _term(self) -> Any:
+        token = self._take()
+        if token == ("logic", "NOT"):
+            return ("not", self._term())
+        if token == ("paren", "("):
+            inner = self._conjunction()
+            if self._take() != ("paren", ")"):
+                raise invalid("filter", self.text, "Unbalanced parentheses.")
+            return inner
+        if token[0] != "word":
+            raise invalid("filter", self.text, "Invalid list filter expression.")
+        kind, op = self._take()
+        if kind != "op":
+            raise invalid("filter", self.text, "Expected an operator after '%s'." % token[1])
+        value_kind, value = self._take()
+        if value_kind not in ("word", "value"):
+            raise invalid("filter", self.text, "Expected a value after '%s'." % op)
+        return ("cmp", token[1].split("."), op, value)
+
+    def matches(self, resource: dict[str, Any]) -> bool:
+        return self._tree is None or self._eval(self._tree, resource)
+
+    def _eval(self, node: Any, resource: dict[str, Any]) -> bool:
+        kind = node[0]
+        if kind == "and":
+            return all(self._eval(term, resource) for term in node[1])
+        if kind == "or":
+            return any(self._eval(term, resource) for term in node[1])
+        if kind == "not":
+            return not self._eval(node[1], resource)
+        _, path, op, expected = node
+        values = _values(resource, path)
+        if op in ("!=", "ne"):
+            return all(_compare(value, op, expected) for value in values)
+        return any(_compare(value, op, expected) for value in values)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Requests, operations and collections
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    match: dict[str, str]
+
+
+@dataclass
+class Operation:
+    resource: dict[str, Any]
+    scope: str  # "global", "zones/Z" or "regions/R"
+    project: str
+    polls: int = 0
+    polls_to_done: int = 3
+    # Called once when the operation reaches DONE: completes the mutation (or, with `error`, undoes it).
+    on_done: Callable[[], None] | None = None
+    on_fail: Callable[[], None] | None = None
+    error: list[dict[str, str]] | None = None
+    http_error: int = 400
+
+
+@dataclass
+class _Fault:
+    remaining: int
+    status: int
+    after_apply: bool
+
+
+@dataclass
+class _OperationFault:
+    remaining: int
+    code: str
+    message: str
+    http_status: int
+
+
+@dataclass(frozen=True)
+class GceSeed:
+    """What `GceEmulator.seed()` planted: the baseline a GCP test starts from."""
+
+    project: str
+    zone: str
+    vendor_image: str
+    base_image: str
+    base_image_name: str
+
+
+@dataclass
+class ServiceAccountKey:
+    """A key the emulator made: its JSON key file content (`info`) and where it was registered."""
+
+    info: dict[str, str]
+    private_key: Any = field(repr=False)
+
+    @property
+    def email(self) -> str:
+        return self.info["client_email"]
+
+    def write(self, path: Path | str) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.info, indent=2))
+        path.chmod(0o600)
+        return path
+
+    def json(self) -> str:
+        return json.dumps(self.info)
+
+
+class Collection:
+    """One Compute collection: a resource table per (project, scope) and the standard methods.
+
+    Subclasses set the class attributes and `build()` a resource from an insert body; custom methods
+    are registered in `routes()`. `scope_kind` is "global", "zones" or "regions".
+    """
+
+    name = ""  # the URL segment and the discovery name: "images"
+    kind = ""  # "compute#image"
+    scope_kind = "global"
+    aggregated = False
+    # Status after insert until the operation is DONE, and after it; None for resources without a status.
+    pending_status: str | None = None
+    ready_status: str | None = None
+    deleting_status: str | None = None
+
+    def __init__(self, emu: GceEmulator) -> None:
+        self.emu = emu
+        self.tables: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+
+    # paths and tables ---------------------------------------------------------------------------
+
+    def table(self, project: str, scope: str) -> dict[str, dict[str, Any]]:
+        return self.tables.setdefault((project, scope), {})
+
+    def path(self, project: str, scope: str, name: str) -> str:
+        return "projects/%s/%s/%s/%s" % (project, scope, self.name, name)
+
+    def find(self, project: str, scope: str, name: str) -> dict[str, Any]:
+        table = self.table(project, scope)
+        resource = table.get(name)
+        if resource is None:
+            # Google accepts a resource's numeric id wherever its name goes.
+            resource = next((item for item in table.values() if item["id"] == name), None)
+        if resource is None:
+            raise not_found(self.path(project, scope, name))
+        return resource
+
+    def all_items(self, project: str) -> list[tuple[str, dict[str, Any]]]:
+        items = []
+        for (owner, scope), table in sorted(self.tables.items()):
+            if owner == project:
+                items.extend((scope, table[name]) for name in sorted(table))
+        return items
+
+    # the standard methods -----------------------------------------------------------------------
+
+    def routes(self) -> list[tuple[str, str, str, Callable[[Request], Any]]]:
+        prefix = self._scope_pattern() + "/" + self.name
+        routes = [
+            ("POST", prefix, "insert", self.insert),
+            ("GET", prefix, "list", self.list),
+            ("GET", prefix + r"/(?P<name>[^/]+)", "get", self.get),
+            ("DELETE", prefix + r"/(?P<name>[^/]+)", "delete", self.delete),
+        ]
+        if self.aggregated:
+            routes.append(
+                ("GET", r"projects/(?P<project>[^/]+)/aggregated/" + self.name, "aggregatedList", self.aggregated_list)
+            )
+        return routes
+
+    def _scope_pattern(self) -> str:
+        if self.scope_kind == "global":
+            return r"projects/(?P<project>[^/]+)/(?P<scope>global)"
+        return r"projects/(?P<project>[^/]+)/(?P<scope>%s/[^/]+)" % self.scope_kind
+
+    def build(self, request: Request, project: str, scope: str) -> dict[str, Any]:
+        """The new resource's own fields from an insert body (validated); raise ApiError to refuse."""
+        raise NotImplementedError
+
+    def insert(self, request: Request) -> dict[str, Any]:
+        project, scope = self.emu.check_scope(request.match)
+        body = request.body or {}
+        name = check_name(body.get("name"))
+        table = self.table(project, scope)
+        if name in table:
+            raise already_exists(self.path(project, scope, name))
+        resource = self.build(request, project, scope)
+        resource.update(self._identity(project, scope, name))
+        if self.pending_status:
+            resource["status"] = self.pending_status
+        table[name] = resource
+        return self.emu.start_operation(
+            "insert",
+            project,
+            self._operation_scope(scope),
+            resource,
+            on_done=lambda: self.inserted(resource),
+            on_fail=lambda: self.insert_failed(project, scope, name),
+        )
+
+    def _identity(self, project: str, scope: str, name: str) -> dict[str, Any]:
+        identity = {
+            "kind": self.kind,
+            "id": self.emu.new_id(),
+            "creationTimestamp": now_rfc3339(),
+            "name": name,
+            "selfLink": self.emu.url(self.path(project, scope, name)),
+        }
+        if scope.startswith("zones/"):
+            identity["zone"] = self.emu.url("projects/%s/%s" % (project, scope))
+        elif scope.startswith("regions/"):
+            identity["region"] = self.emu.url("projects/%s/%s" % (project, scope))
+        return identity
+
+    def _operation_scope(self, scope: str) -> str:
+        return scope
+
+    def inserted(self, resource: dict[str, Any]) -> None:
+        if self.ready_status:
+            resource["status"] = self.ready_status
+
+    def insert_failed(self, project: str, scope: str, name: str) -> None:
+        """A failed insert leaves nothing behind (subclasses may keep a FAILED resource instead)."""
+        self.table(project, scope).pop(name, None)
+
+    def get(self, request: Request) -> dict[str, Any]:
+        project, scope = self.emu.check_scope(request.match)
+        return self.find(project, scope, request.match["name"])
+
+    def delete(self, request: Request) -> dict[str, Any]:
+        project, scope = self.emu.check_scope(request.match)
+        resource = self.find(project, scope, request.match["name"])
+        self.check_delete(resource)
+        if self.deleting_status:
+            resource["status"] = self.deleting_status
+
+        def done() -> None:
+            self.table(project, scope).pop(resource["name"], None)
+            self.deleted(project, scope, resource)
+
+        return self.emu.start_operation("delete", project, self._operation_scope(scope), resource, on_done=done)
+
+    def check_delete(self, resource: dict[str, Any]) -> None:
+        """Raise ApiError to refuse deleting ``resource`` (a disk in use, for example)."""
+
+    def deleted(self, project: str, scope: str, resource: dict[str, Any]) -> None:
+        """Side effects of a completed delete."""
+
+    def list(self, request: Request) -> dict[str, Any]:
+        project, scope = self.emu.check_scope(request.match)
+        table = self.table(project, scope)
+        items = [table[name] for name in sorted(table)]
+        listing_path = "projects/%s/%s/%s" % (project, scope, self.name)
+        page, token = self.emu.page(items, request, listing_path)
+        answer: dict[str, Any] = {
+            "kind": self.kind + "List",
+            "id": listing_path,
+            "items": page,
+            "selfLink": self.emu.url(listing_path),
+        }
+        if token:
+            answer["nextPageToken"] = token
+        return answer
+
+    def aggregated_list(self, request: Request) -> dict[str, Any]:
+        project = self.emu.check_project(request.match["project"])
+        pairs = self.all_items(project)
+        listing_path = "projects/%s/aggregated/%s" % (project, self.name)
+        page, token = self.emu.page(pairs, request, listing_path, resource_of=lambda pair: pair[1])
+        by_scope: dict[str, list[dict[str, Any]]] = {}
+        for scope, resource in page:
+            by_scope.setdefault(scope, []).append(resource)
+        scopes = sorted(set(self.emu.scopes(self.scope_kind)) | set(by_scope))
+        items: dict[str, Any] = {}
+        for scope in scopes:
+            if scope in by_scope:
+                items[scope] = {self.name: by_scope[scope]}
+            else:
+                items[scope] = {
+                    "warning": {
+                        "code": "NO_RESULTS_ON_PAGE",
+                        "message": "There are no results for scope '%s' on this page." % scope,
+                        "data": [{"key": "scope", "value": scope}],
+                    }
+                }
+        answer = {
+            "kind": self.kind + "AggregatedList",
+            "id": listing_path,
+            "items": items,
+            "selfLink": self.emu.url(listing_path),
+        }
+        if token:
+            answer["nextPageToken"] = token
+        return answer
+
+    # labels, shared by every labelled collection -------------------------------------------------
+
+    def set_labels(self, request: Request) -> dict[str, Any]:
+        project, scope = self.emu.check_scope(request.match)
+        resource = self.find(project, scope, request.match["name"])
+        body = request.body or {}
+        if "labelFingerprint" not in body:
+            raise required("labelFingerprint")
+        if body["labelFingerprint"] != resource["labelFingerprint"]:
+            raise ApiError(
+                412,
+                "conditionNotMet",
+                "Labels fingerprint either invalid or resource labels have changed",
+                location="If-Match",
+                locationType="header",
+            )
+        labels = check_labels(body.get("labels"))
+        resource["labels"] = labels
+        resource["labelFingerprint"] = label_fingerprint(labels)
+        if not labels:
+            resource.pop("labels")
+        return self.emu.start_operation("setLabels", project, self._operation_scope(scope), resource)
+
+
+class Images(Collection):
+    name = "images"
+    kind = "compute#image"
+    pending_status = "PENDING"
+    ready_status = "READY"
+    deleting_status = "DELETING"
+
+    def routes(self) -> list[tuple[str, str, str, Callable[[Request], Any]]]:
+        one = r"projects/(?P<project>[^/]+)/(?P<scope>global)/images/(?P<name>[^/]+)"
+        return [
+            *super().routes(),
+            (
+                "GET",
+                r"projects/(?P<project>[^/]+)/(?P<scope>global)/images/family/(?P<family>[^/]+)",
+                "getFromFamily",
+                self.get_from_family,
+            ),
+            ("POST", one + "/deprecate", "deprecate", self.deprecate),
+            ("POST", one + "/setLabels", "setLabels", self.set_labels),
+        ]
+
+    def build(self, request: Request, project: str, scope: str) -> dict[str, Any]:
+        body = request.body
+        sources = [key for key in ("sourceDisk", "sourceImage", "sourceSnapshot", "rawDisk") if body.get(key)]
+        if not sources:
+            raise required("resource.sourceDisk")
+        if len(sources) > 1:
+            raise invalid("resource", ", ".join(sources), "Exactly one image source may be given.")
+        if sources[0] in ("sourceSnapshot", "rawDisk"):
+            raise invalid("resource.%s" % sources[0], body[sources[0]], "Not supported by the test emulator.")
+        labels = check_labels(body.get("labels"), "resource.labels")
+        family = body.get("family")
+        if family is not None:
+            check_name(family, "resource.family")
+        image: dict[str, Any] = {
+            "description": body.get("description", ""),
+            "sourceType": "RAW",
+            "labelFingerprint": label_fingerprint(labels),
+            "storageLocations": body.get("storageLocations") or ["us"],
+            "archiveSizeBytes": "1073741824",
+        }
+        if labels:
+            image["labels"] = labels
+        if family:
+            image["family"] = family
+        if sources[0] == "sourceDisk":
+            disk = self.emu.resolve(body["sourceDisk"], project, "disks", "resource.sourceDisk")
+            users = [user for user in disk.get("users", []) if self.emu.instance_running(user)]
+            if users and request.query.get("forceCreate") != "true":
+                raise ApiError(
+                    400,
+                    "resourceInUseByAnotherResource",
+                    "The disk resource '%s' is already being used by '%s'"
+                    % (self.emu.path_of(disk), self.emu.path_of(users[0])),
+                )
+            image.update(sourceDisk=disk["selfLink"], sourceDiskId=disk["id"], diskSizeGb=disk["sizeGb"])
+            if disk.get("sourceImage"):
+                image["sourceImage"] = disk["sourceImage"]
+                image["sourceImageId"] = disk["sourceImageId"]
+        else:
+            source = self.emu.resolve_image(body["sourceImage"], project, "resource.sourceImage")
+            image.update(sourceImage=source["selfLink"], sourceImageId=source["id"], diskSizeGb=source["diskSizeGb"])
+        return image
+
+    def insert_failed(self, project: str, scope: str, name: str) -> None:
+        # A failed image stays, FAILED, until deleted (the Image resource's status enum has FAILED).
+        image = self.table(project, scope).get(name)
+        if image is not None:
+            image["status"] = "FAILED"
+
+    def get_from_family(self, request: Request) -> dict[str, Any]:
+        project, scope = self.emu.check_scope(request.match)
+        family = request.match["family"]
+        image = self.latest_of_family(project, family)
+        if image is None:
+            raise not_found("projects/%s/global/images/family/%s" % (project, family))
+        return image
+
+    def latest_of_family(self, project: str, family: str) -> dict[str, Any] | None:
+        candidates = [
+            image
+            for image in self.table(project, "global").values()
+            if image.get("family") == family
+            and image["status"] == "READY"
+            and image.get("deprecated", {}).get("state", "ACTIVE") == "ACTIVE"
+        ]
+        return max(candidates, key=lambda image: (image["creationTimestamp"], int(image["id"])), default=None)
+
+    def deprecate(self, request: Request) -> dict[str, Any]:
+        project, scope = self.emu.check_scope(request.match)
+        image = self.find(project, scope, request.match["name"])
+        body = request.body or {}
+        state = body.get("state", "ACTIVE")
+        if state not in DEPRECATION_STATES:
+            raise invalid("deprecationStatus.state", state, "Must be one of %s." % ", ".join(DEPRECATION_STATES))
+        if state == "ACTIVE":
+            image.pop("deprecated", None)
+        else:
+            status = {"state": state}
+            for key in ("replacement", "deprecated", "obsolete", "deleted"):
+                if body.get(key):
+                    status[key] = body[key]
+            if "replacement" in status:
+                status["replacement"] = self.emu.resolve_image(
+                    status["replacement"], project, "deprecationStatus.replacement"
+                )["selfLink"]
+            image["deprecated"] = status
+        return self.emu.start_operation("deprecate", project, scope, image)
+
+
+class Disks(Collection):
+    name = "disks"
+    kind = "compute#disk"
+    scope_kind = "zones"
+    aggregated = True
+
+    def routes(self) -> list[tuple[str, str, str, Callable[[Request], Any]]]:
+        # Only reads so far: boot disks are made and deleted with their instances.
+        return [route for route in super().routes() if route[2] in ("get", "list", "aggregatedList")]
+
+    def make_boot_disk(
+        self, project: str, scope: str, name: str, image: dict[str, Any], size_gb: str | None, instance_url: str
+    ) -> dict[str, Any]:
+        table = self.table(project, scope)
+        if name in table:
+            raise already_exists(self.path(project, scope, name))
+        disk = {
+            **self._identity(project, scope, name),
+            "sizeGb": str(size_gb or image.get("diskSizeGb", "10")),
+            "status": "READY",
+            "sourceImage": image["selfLink"],
+            "sourceImageId": image["id"],
+            "type": self.emu.url("projects/%s/%s/diskTypes/pd-balanced" % (project, scope)),
+            "users": [instance_url],
+            "labelFingerprint": label_fingerprint({}),
+        }
+        table[name] = disk
+        return disk
+
+
+class Instances(Collection):
+    name = "instances"
+    kind = "compute#instance"
+    scope_kind = "zones"
+    aggregated = True
+    pending_status = "PROVISIONING"
+    ready_status = "RUNNING"
+    deleting_status = "STOPPING"
+
+    def routes(self) -> list[tuple[str, str, str, Callable[[Request], Any]]]:
+        one = r"projects/(?P<project>[^/]+)/(?P<scope>zones/[^/]+)/instances/(?P<name>[^/]+)"
+        return [
+            *super().routes(),
+            ("POST", one + "/stop", "stop", self.stop),
+            ("POST", one + "/start", "start", self.start),
+            ("POST", one + "/setLabels", "setLabels", self.set_labels),
+        ]
+
+    def build(self, request: Request, project: str, scope: str) -> dict[str, Any]:
+        body = request.body
+        name = body["name"]
+        machine_type = body.get("machineType")
+        if not machine_type:
+            raise required("resource.machineType")
+        disks = body.get("disks") or []
+        boots = [disk for disk in disks if disk.get("boot")]
+        if len(boots) != 1:
+            raise invalid("resource.disks", len(boots), "Exactly one boot disk must be given.")
+        labels = check_labels(body.get("labels"), "resource.labels")
+        instance_url = self.emu.url(self.path(project, scope, name))
+        attached = []
+        for index, spec in enumerate(disks):
+            params = spec.get("initializeParams") or {}
+            if params.get("sourceImage"):
+                image = self.emu.resolve_image(
+                    params["sourceImage"], project, "resource.disks[%d].initializeParams.sourceImage" % index
+                )
+                disk_name = params.get("diskName") or (name if spec.get("boot") else "%s-%d" % (name, index))
+                check_name(disk_name, "resource.disks[%d].initializeParams.diskName" % index)
+                disk = self.emu.disks.make_boot_disk(
+                    project, scope, disk_name, image, params.get("diskSizeGb"), instance_url
+                )
+            elif spec.get("source"):
+                disk = self.emu.resolve(spec["source"], project, "disks", "resource.disks[%d].source" % index)
+                disk.setdefault("users", []).append(instance_url)
+            else:
+                raise required("resource.disks[%d].initializeParams.sourceImage" % index)
+            attached.append(
+                {
+                    "kind": "compute#attachedDisk",
+                    "type": "PERSISTENT",
+                    "mode": "READ_WRITE",
+                    "source": disk["selfLink"],
+                    "deviceName": spec.get("deviceName") or disk["name"],
+                    "index": index,
+                    "boot": bool(spec.get("boot")),
+                    "autoDelete": bool(spec.get("autoDelete", bool(params))),
+                    "interface": "SCSI",
+                    "diskSizeGb": disk["sizeGb"],
+                }
+            )
+        interfaces = []
+        for index, nic in enumerate(body.get("networkInterfaces") or [{"network": "global/networks/default"}]):
+            network = nic.get("network") or "global/networks/default"
+            if not network.startswith("http"):
+                network = self.emu.url(
+                    network if network.startswith("projects/") else "projects/%s/%s" % (project, network)
+                )
+            interfaces.append(
+                {
+                    "kind": "compute#networkInterface",
+                    "name": "nic%d" % index,
+                    "network": network,
+                    "networkIP": self.emu.next_address(),
+                    **({"subnetwork": nic["subnetwork"]} if nic.get("subnetwork") else {}),
+                }
+            )
+        if not machine_type.startswith("http"):
+            machine_type = self.emu.url(
+                machine_type
+                if machine_type.startswith("projects/")
+                else "projects/%s/%s/machineTypes/%s" % (project, scope, machine_type.rsplit("/", 1)[-1])
+            )
+        metadata = body.get("metadata") or {}
+        instance: dict[str, Any] = {
+            "description": body.get("description", ""),
+            "machineType": machine_type,
+            "disks": attached,
+            "networkInterfaces": interfaces,
+            "metadata": {
+                "kind": "compute#metadata",
+                "fingerprint": label_fingerprint({"m": json.dumps(metadata.get("items", []), sort_keys=True)}),
+                "items": metadata.get("items", []),
+            },
+            "tags": {"items": (body.get("tags") or {}).get("items", []), "fingerprint": label_fingerprint({})},
+            "labelFingerprint": label_fingerprint(labels),
+            "scheduling": body.get("scheduling")
+            or {"onHostMaintenance": "MIGRATE", "automaticRestart": True, "preemptible": False},
+            "serviceAccounts": body.get("serviceAccounts") or [],
+            "cpuPlatform": "Intel Broadwell",
+            "fingerprint": label_fingerprint({"created": name}),
+        }
+        if labels:
+            instance["labels"] = labels
+        return instance
+
+    def inserted(self, resource: dict[str, Any]) -> None:
+        super().inserted(resource)
+        resource["lastStartTimestamp"] = now_rfc3339()
+
+    def insert_failed(self, project: str, scope: str, name: str) -> None:
+        instance = self.table(project, scope).pop(name, None)
+        if instance is not None:
+            self.deleted(project, scope, instance)
+
+    def deleted(self, project: str, scope: str, resource: dict[str, Any]) -> None:
+        for attached in resource.get("disks", []):
+            try:
+                disk = self.emu.resolve(attached["source"], project, "disks", "disk")
+            except ApiError:
+                continue
+            disk["users"] = [user for user in disk.get("users", []) if user != resource["selfLink"]]
+            if attached.get("autoDelete"):
+                self.emu.disks.table(project, scope).pop(disk["name"], None)
+
+    def stop(self, request: Request) -> dict[str, Any]:
+        project, scope = self.emu.check_scope(request.match)
+        instance = self.find(project, scope, request.match["name"])
+        instance["status"] = "STOPPING"
+
+        def done() -> None:
+            instance["status"] = "TERMINATED"
+            instance["lastStopTimestamp"] = now_rfc3339()
+
+        return self.emu.start_operation("stop", project, scope, instance, on_done=done)
+
+    def start(self, request: Request) -> dict[str, Any]:
+        project, scope = self.emu.check_scope(request.match)
+        instance = self.find(project, scope, request.match["name"])
+        instance["status"] = "STAGING"
+
+        def done() -> None:
+            instance["status"] = "RUNNING"
+            instance["lastStartTimestamp"] = now_rfc3339()
+
+        return self.emu.start_operation("start", project, scope, instance, on_done=done)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The server
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Any
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+        if self.server.emulator.verbose:
+            super().log_message(format, *args)
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        status, payload, content_type = self.server.emulator.handle(
+            self.command, self.path, dict(self.headers.items()), raw
+        )
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _serve
+
+
+class GceEmulator:
+    """Compute Engine v1 and Google's OAuth token endpoint on 127.0.0.1, in a daemon thread.
+
+    with GceEmulator() as emu:
+        key = emu.service_account_key()
+        session = AuthorizedSession(service_account.Credentials.from_service_account_info(key.info, scopes=[...]))
+        session.get(emu.compute_url + "projects/%s/global/images" % emu.project)
+    """
+
+    def __init__(
+        self,
+        *,
+        project: str = PROJECT,
+        zones: tuple[str, ...] = ZONES,
+        operation_polls: int = 3,
+        seed: int = 0,
+        verbose: bool = False,
+    ) -> None:
+        if operation_polls < 1:
+            raise ValueError("operation_polls must be at least 1")
+        self.project = project
+        self.projects = {project}
+        self.zones = tuple(zones)
+        self.operation_polls = operation_polls
+        self.verbose = verbose
+        self.lock = threading.RLock()
+        self._seed = seed
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.images = Images(self)
+        self.disks = Disks(self)
+        self.instances = Instances(self)
+        self._collections: list[Collection] = [self.images, self.disks, self.instances]
+        self._routes: list[tuple[str, re.Pattern[str], str, Callable[[Request], Any]]] = []
+        for collection in self._collections:
+            for method, pattern, verb, handler in collection.routes():
+                self._route(method, COMPUTE_PREFIX + pattern, "compute.%s.%s" % (collection.name, verb), handler)
+        for kind, scope in (
+            ("global", r"(?P<scope>global)"),
+            ("zone", r"(?P<scope>zones/[^/]+)"),
+            ("region", r"(?P<scope>regions/[^/]+)"),
+        ):
+            one = COMPUTE_PREFIX + r"projects/(?P<project>[^/]+)/%s/operations/(?P<name>[^/]+)" % scope
+            self._route("GET", one, "compute.%sOperations.get" % kind, self._get_operation)
+            self._route("POST", one + "/wait", "compute.%sOperations.wait" % kind, self._get_operation)
+        self._route("POST", TOKEN_PATH, "oauth2.token", self._token)
+        self.reset()
+
+    def _route(self, method: str, pattern: str, operation: str, handler: Callable[[Request], Any]) -> None:
+        """Serve ``method`` on paths matching ``pattern`` (a regex of the whole path) as ``operation``."""
+        self._routes.append((method, re.compile("^" + pattern + "$"), operation, handler))
+
+    # lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> GceEmulator:
+        if self._server is not None:
+            return self
+        server = ThreadingHTTPServer((LOOPBACK, 0), _Handler)
+        server.daemon_threads = True
+        server.emulator = self  # type: ignore[attr-defined]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="gce-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> GceEmulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget every resource, operation, token, key, counted call and fault."""
+        with self.lock:
+            for collection in self._collections:
+                collection.tables.clear()
+            self.operations: dict[tuple[str, str, str], Operation] = {}
+            self.tokens: dict[str, tuple[str, float]] = {}
+            self.keys: dict[tuple[str, str], Any] = {}
+            self._calls: Counter[str] = Counter()
+            self._faults: dict[str, _Fault] = {}
+            self._operation_faults: dict[str, _OperationFault] = {}
+            self._fault_rate: tuple[float, tuple[int, ...], frozenset[str] | None] | None = None
+            self._before: dict[str, list[Callable[[], None]]] = {}
+            self._random = random.Random(self._seed)
+            self._ids = random.Random(self._seed + 1)
+            self._addresses = 0
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running: call start() first")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return "http://%s:%d" % (LOOPBACK, self.port)
+
+    @property
+    def compute_url(self) -> str:
+        """The Compute v1 base URL (what `endpoint_url` names): ``http://127.0.0.1:PORT/compute/v1/``."""
+        return self.base_url + COMPUTE_PREFIX
+
+    @property
+    def token_uri(self) -> str:
+        return self.base_url + TOKEN_PATH
+
+    def url(self, path: str) -> str:
+        return self.compute_url + path
+
+    def path_of(self, resource_or_url: Any) -> str:
+        url = resource_or_url["selfLink"] if isinstance(resource_or_url, dict) else resource_or_url
+        return url.split(COMPUTE_PREFIX, 1)[-1]
+
+    def new_id(self) -> str:
+        return str(self._ids.randrange(10**18, 10**19))
+
+    def next_address(self) -> str:
+        """The next internal address of the default network's 10.128.0.0/9 range."""
+        self._addresses += 1
+        return "10.128.%d.%d" % (self._addresses // 250, self._addresses % 250 + 2)
+
+    def scopes(self, scope_kind: str) -> list[str]:
+        if scope_kind == "zones":
+            return ["zones/%s" % zone for zone in self.zones]
+        if scope_kind == "regions":
+            return ["regions/%s" % region for region in sorted({zone.rsplit("-", 1)[0] for zone in self.zones})]
+        return ["global"]
+
+    # credentials -----------------------------------------------------------------------------------
+
+    def service_account_key(
+        self, email: str | None = None, *, token_uri: str | None = None, register: bool = True
+    ) -> ServiceAccountKey:
+        """A new service-account key in Google's JSON key file format, its public half known to the emulator.
+
+        ``token_uri`` is what the key file names (default: this emulator's; AWX's files name Google's).
+        ``register=False`` makes a forged key: well formed, but the emulator refuses its signatures.
+        """
+        email = email or "phoenix-%s@%s.iam.gserviceaccount.com" % (secrets.token_hex(3), self.project)
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key_id = secrets.token_hex(20)
+        pem = private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        info = {
+            "type": "service_account",
+            "project_id": self.project,
+            "private_key_id": key_id,
+            "private_key": pem,
+            "client_email": email,
+            "client_id": str(self._ids.randrange(10**20, 10**21)),
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": token_uri or self.token_uri,
+            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+            "client_x509_cert_url": "https://www.googleapis.com/robot/v1/metadata/x509/%s" % urllib.parse.quote(email),
+            "universe_domain": "googleapis.com",
+        }
+        if register:
+            with self.lock:
+                self.keys[(email, key_id)] = private_key.public_key()
+        return ServiceAccountKey(info, private_key)
+
+    def issue_token(self, email: str = "user@example.com", lifetime: int = TOKEN_LIFETIME) -> str:
+        """An access token as the token endpoint would grant it (for `auth_kind: accesstoken` tests)."""
+        token = "ya29.emu-" + secrets.token_urlsafe(24)
+        with self.lock:
+            self.tokens[token] = (email, time.time() + lifetime)
+        return token
+
+    def expire_tokens(self) -> None:
+        """Make every token granted so far expired (the next call with one is answered 401)."""
+        with self.lock:
+            self.tokens = {token: (email, 0.0) for token, (email, _) in self.tokens.items()}
+
+    def _token(self, request: Request) -> tuple[int, dict[str, Any]]:
+        form = request.body if isinstance(request.body, dict) else {}
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return 400, {
+                "error": "unsupported_grant_type",
+                "error_description": "Invalid grant_type: %s" % form.get("grant_type", ""),
+            }
+        try:
+            email, scope = self._verify_assertion(form.get("assertion", ""))
+        except ValueError as refusal:
+            return 400, {"error": "invalid_grant", "error_description": str(refusal)}
+        if not scope:
+            return 400, {
+                "error": "invalid_scope",
+                "error_description": "Invalid OAuth scope or ID token audience provided.",
+            }
+        return 200, {"access_token": self.issue_token(email), "expires_in": TOKEN_LIFETIME - 1, "token_type": "Bearer"}
+
+    def _verify_assertion(self, assertion: str) -> tuple[str, str]:
+        parts = assertion.split(".")
+        if len(parts) != 3:
+            raise ValueError("Invalid JWT: token must have three segments.")
+        try:
+            header, claims = (json.loads(_b64url(part)) for part in parts[:2])
+            signature = _b64url(parts[2])
+        except (ValueError, TypeError):
+            raise ValueError("Invalid JWT: segments are not base64url JSON.") from None
+        if header.get("alg") != "RS256":
+            raise ValueError("Invalid JWT: alg must be RS256.")
+        email = claims.get("iss", "")
+        with self.lock:
+            # Every key of the account is tried: a key it does not have fails as a bad signature, as on Google.
+            candidates = [key for (owner, _key_id), key in self.keys.items() if owner == email]
+        if not candidates:
+            raise ValueError("Invalid grant: account not found")
+        signed = ("%s.%s" % (parts[0], parts[1])).encode()
+        for public_key in candidates:
+            try:
+                public_key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+                break
+            except InvalidSignature:
+                continue
+        else:
+            raise ValueError("Invalid JWT Signature.")
+        if claims.get("aud") not in (GOOGLE_TOKEN_URI, self.token_uri):
+            raise ValueError("Invalid JWT: audience must be %s" % GOOGLE_TOKEN_URI)
+        now = time.time()
+        if not isinstance(claims.get("exp"), int) or not isinstance(claims.get("iat"), int):
+            raise ValueError("Invalid JWT: iat and exp are required.")
+        if claims["exp"] < now - 30 or claims["iat"] > now + 30 or claims["exp"] - claims["iat"] > TOKEN_LIFETIME:
+            raise ValueError(
+                "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe."
+            )
+        return email, claims.get("scope", "")
+
+    def _authenticate(self, headers: dict[str, str]) -> None:
+        value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        if not value.startswith("Bearer "):
+            raise ApiError(
+                401,
+                "required",
+                "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie "
+                "or other valid authentication credential.",
+                location="Authorization",
+                locationType="header",
+            )
+        with self.lock:
+            grant = self.tokens.get(value[len("Bearer ") :])
+        if grant is None or grant[1] < time.time():
+            raise ApiError(
+                401,
+                "authError",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
+                "other valid authentication credential.",
+                location="Authorization",
+                locationType="header",
+            )
+
+    # request dispatch ------------------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any, str]:
+        parsed = urllib.parse.urlsplit(target)
+        path = urllib.parse.unquote(parsed.path)
+        query = dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True))
+        for route_method, pattern, operation, handler in self._routes:  # noqa: B007 - used after the loop
+            match = pattern.match(path)
+            if match and route_method == method:
+                break
+        else:
+            return (
+                404,
+                ApiError(404, "notFound", "The requested URL %s was not found on this server." % path).body(),
+                "application/json",
+            )
+        with self.lock:
+            self._calls[operation] += 1
+            fault = self._take_fault(operation)
+            hooks = self._before.get(operation) if fault is None or fault.after_apply else None
+            hook = hooks.pop(0) if hooks else None
+        if fault is not None and not fault.after_apply:
+            return self._fault_answer(fault.status, operation)
+        if hook is not None:
+            with self.lock:
+                hook()
+        try:
+            body = self._body(headers, raw)
+            request = Request(method, path, query, body, {k: v for k, v in match.groupdict().items() if v is not None})
+            with self.lock:
+                if operation != "oauth2.token":
+                    self._authenticate(headers)
+                answer = handler(request)
+        except ApiError as error:
+            return error.code, error.body(), "application/json"
+        if fault is not None:
+            return self._fault_answer(fault.status, operation)
+        status, payload = answer if isinstance(answer, tuple) else (200, answer)
+        return status, json.loads(json.dumps(payload)), "application/json"
+
+    @staticmethod
+    def _body(headers: dict[str, str], raw: bytes) -> Any:
+        if not raw:
+            return {}
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        if "application/x-www-form-urlencoded" in content_type:
+            return dict(urllib.parse.parse_qsl(raw.decode()))
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "parseError", "This API does not support parsing form-encoded input.") from None
+
+    # scopes and references -------------------------------------------------------------------------
+
+    def check_project(self, project: str) -> str:
+        if project not in self.projects:
+            raise not_found("projects/%s" % project)
+        return project
+
+    def check_scope(self, match: dict[str, str]) -> tuple[str, str]:
+        project = self.check_project(match["project"])
+        scope = match.get("scope", "global")
+        if scope != "global" and scope not in self.scopes(scope.split("/", 1)[0]):
+            kind, where = scope.split("/", 1)
+            raise invalid(kind[:-1], where, "Unknown %s." % kind[:-1])
+        return project, scope
+
+    def resolve(self, reference: str, project: str, collection_name: str, field_name: str) -> dict[str, Any]:
+        """The resource a reference (URL, "projects/..." or project-relative path) names; 404 when none."""
+        match = _REFERENCE.match(reference or "")
+        if not match or match.group("collection") != collection_name:
+            raise invalid(field_name, reference, "Must be a URL of a %s resource." % collection_name)
+        collection = next(item for item in self._collections if item.name == collection_name)
+        return collection.find(match.group("project") or project, match.group("scope"), match.group("name"))
+
+    def resolve_image(self, reference: str, project: str, field_name: str) -> dict[str, Any]:
+        family = _FAMILY_REFERENCE.match(reference or "")
+        if family:
+            owner = family.group("project") or project
+            image = self.images.latest_of_family(owner, family.group("family"))
+            if image is None:
+                raise not_found("projects/%s/global/images/family/%s" % (owner, family.group("family")))
+            return image
+        return self.resolve(reference, project, "images", field_name)
+
+    def instance_running(self, url: str) -> bool:
+        try:
+            instance = self.resolve(url, self.project, "instances", "instance")
+        except ApiError:
+            return False
+        return instance.get("status") not in ("TERMINATED", "STOPPED", "SUSPENDED")
+
+    # paging ----------------------------------------------------------------------------------------
+
+    def page(
+        self,
+        items: list[Any],
+        request: Request,
+        listing: str,
+        resource_of: Callable[[Any], dict[str, Any]] = lambda item: item,
+    ) -> tuple[list[Any], str | None]:
+        """The page of ``items`` (filtered) the request asks for, and the token of the next page or None."""
+        text = request.query.get("filter", "")
+        list_filter = ListFilter(text)
+        try:
+            size = int(request.query.get("maxResults", MAX_RESULTS))
+        except ValueError:
+            raise invalid("maxResults", request.query.get("maxResults")) from None
+        if not 0 <= size <= MAX_RESULTS:
+            raise invalid("maxResults", size, "Must be in the range [0, %d]." % MAX_RESULTS)
+        size = size or MAX_RESULTS
+        offset = 0
+        token = request.query.get("pageToken")
+        if token:
+            try:
+                state = json.loads(_b64url(token))
+                offset = int(state["offset"])
+            except (ValueError, KeyError, TypeError):
+                raise invalid("pageToken", token) from None
+            if state.get("listing") != listing or state.get("filter") != text:
+                raise invalid("pageToken", token, "The page token does not belong to this list request.")
+        matching = [item for item in items if list_filter.matches(resource_of(item))]
+        page = matching[offset : offset + size]
+        following = None
+        if offset + size < len(matching):
+            state = {"offset": offset + size, "listing": listing, "filter": text}
+            following = base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
+        return page, following
+
+    # operations ------------------------------------------------------------------------------------
+
+    def start_operation(
+        self,
+        verb: str,
+        project: str,
+        scope: str,
+        target: dict[str, Any],
+        on_done: Callable[[], None] | None = None,
+        on_fail: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
+        """Record an Operation on ``target`` (PENDING) and return it; ``on_done`` runs when it is DONE."""
+        name = "operation-%d-%s" % (int(time.time() * 1000), secrets.token_hex(6))
+        collection = target["selfLink"].split("/")[-2]
+        api_operation = "compute.%s.%s" % (collection, verb)
+        resource = {
+            "kind": "compute#operation",
+            "id": self.new_id(),
+            "name": name,
+            "operationType": verb,
+            "targetLink": target["selfLink"],
+            "targetId": target["id"],
+            "status": "PENDING",
+            "user": "phoenix@%s.iam.gserviceaccount.com" % project,
+            "progress": 0,
+            "insertTime": now_rfc3339(),
+            "creationTimestamp": now_rfc3339(),
+            "selfLink": self.url("projects/%s/%s/operations/%s" % (project, scope, name)),
+        }
+        if scope.startswith("zones/"):
+            resource["zone"] = self.url("projects/%s/%s" % (project, scope))
+        elif scope.startswith("regions/"):
+            resource["region"] = self.url("projects/%s/%s" % (project, scope))
+        operation = Operation(
+            resource, scope, project, polls_to_done=self.operation_polls, on_done=on_done, on_fail=on_fail
+        )
+        fault = self._operation_faults.get(api_operation)
+        if fault is not None and fault.remaining > 0:
+            fault.remaining -= 1
+            operation.error = [{"code": fault.code, "message": fault.message}]
+            operation.http_error = fault.http_status
+        self.operations[(project, scope, name)] = operation
+        return dict(resource)
+
+    def _get_operation(self, request: Request) -> dict[str, Any]:
+        project, scope = self.check_scope(request.match)
+        operation = self.operations.get((project, scope, request.match["name"]))
+        if operation is None:
+            raise not_found("projects/%s/%s/operations/%s" % (project, scope, request.match["name"]))
+        self._advance(operation)
+        return dict(operation.resource)
+
+    def _advance(self, operation: Operation) -> None:
+        resource = operation.resource
+        if resource["status"] == "DONE":
+            return
+        operation.polls += 1
+        if resource["status"] == "PENDING":
+            resource["startTime"] = now_rfc3339()
+        if operation.polls < operation.polls_to_done:
+            resource["status"] = "RUNNING"
+            resource["progress"] = min(99, 100 * operation.polls // operation.polls_to_done)
+            return
+        resource.update(status="DONE", progress=100, endTime=now_rfc3339())
+        if operation.error:
+            resource["error"] = {"errors": operation.error}
+            resource["httpErrorStatusCode"] = operation.http_error
+            resource["httpErrorMessage"] = {400: "BAD REQUEST", 403: "FORBIDDEN", 409: "CONFLICT"}.get(
+                operation.http_error, "ERROR"
+            )
+            if operation.on_fail:
+                operation.on_fail()
+        elif operation.on_done:
+            operation.on_done()
+
+    def before_call(self, call: str, action: Callable[[], None]) -> None:
+        """Run ``action()`` once, just before the next ``call`` is applied: another writer's change in a race."""
+        with self.lock:
+            self._before.setdefault(call, []).append(action)
+
+    # test-side state ------------------------------------------------------------------------------
+
+    def put_image(
+        self,
+        name: str,
+        *,
+        project: str | None = None,
+        family: str | None = None,
+        labels: dict[str, str] | None = None,
+        disk_size_gb: str = "10",
+        status: str = "READY",
+    ) -> dict[str, Any]:
+        """Plant an image directly (no call, no operation): a vendor's public image, a baseline."""
+        project = project or self.project
+        with self.lock:
+            self.projects.add(project)
+            table = self.images.table(project, "global")
+            if name in table:
+                raise ValueError("image %s exists already in %s" % (name, project))
+            labels = check_labels(labels)
+            image = {
+                **self.images._identity(project, "global", name),
+                "description": "",
+                "sourceType": "RAW",
+                "status": status,
+                "diskSizeGb": disk_size_gb,
+                "archiveSizeBytes": "1073741824",
+                "labelFingerprint": label_fingerprint(labels),
+                "storageLocations": ["us"],
+            }
+            if labels:
+                image["labels"] = labels
+            if family:
+                image["family"] = family
+            table[name] = image
+            return image
+
+    def seed(self) -> GceSeed:
+        """The baseline: a vendor image in ``debian-cloud`` (family debian-12) and a patched base in the project."""
+        vendor = self.put_image("debian-12-bookworm-v20261101", project=VENDOR_PROJECT, family="debian-12")
+        base = self.put_image(BASE_IMAGE_NAME, family=BASE_FAMILY, labels={"os": "debian-12", "role": "base"})
+        return GceSeed(
+            project=self.project,
+            zone=self.zones[0],
+            vendor_image=vendor["selfLink"],
+            base_image=base["selfLink"],
+            base_image_name=base["name"],
+        )
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point a subprocess's GCP connection at the emulator (key file not included)."""
+        return {
+            "GCP_PROJECT": self.project,
+            "GCP_ENDPOINT_URL": self.compute_url,
+            "GCP_TOKEN_URI": self.token_uri,
+            "GCP_ZONE": self.zones[0],
+            "NO_PROXY": "%s,localhost" % LOOPBACK,
+            "no_proxy": "%s,localhost" % LOOPBACK,
+        }
+
+    def settle(self) -> None:
+        """Run every pending operation to DONE now (for test setup that does not exercise waits)."""
+        with self.lock:
+            for operation in list(self.operations.values()):
+                while operation.resource["status"] != "DONE":
+                    self._advance(operation)
+
+    def fail_operations(
+        self,
+        call: str,
+        *,
+        times: int = 1,
+        code: str = "RESOURCE_OPERATION_RATE_EXCEEDED",
+        message: str | None = None,
+        http_status: int = 400,
+    ) -> None:
+        """The next ``times`` operations started by ``call`` (``compute.images.insert``) end DONE with an error."""
+        with self.lock:
+            self._operation_faults[call] = _OperationFault(
+                times, code, message or "Operation failed (injected by the test emulator)", http_status
+            )
+
+    # calls and faults ------------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> Counter[str]:
+        """A snapshot of the calls counted since the last reset, keyed like ``compute.images.insert``."""
+        with self.lock:
+            return Counter(self._calls)
+
+    def reset_calls(self) -> None:
+        with self.lock:
+            self._calls.clear()
+
+    @contextmanager
+    def counting(self) -> Iterator[Counter[str]]:
+        """``with emu.counting() as calls:`` ... afterwards ``calls`` holds the calls made inside the block."""
+        before = self.calls
+        made: Counter[str] = Counter()
+        try:
+            yield made
+        finally:
+            made.update(self.calls - before)
+
+    def inject_fault(self, call: str, *, status: int = 429, times: int = 1, after_apply: bool = False) -> None:
+        """Answer the next ``times`` calls of ``call`` with ``status`` (429 rateLimitExceeded, 503 backendError ...).
+
+        ``after_apply=True`` is a lost answer: the call is applied first, then answered with the error.
+        """
+        if times < 1 or status < 400:
+            raise ValueError("inject_fault needs times >= 1 and an error status")
+        with self.lock:
+            self._faults[call] = _Fault(times, status, after_apply)
+
+    def fault_rate(
+        self,
+        rate: float,
+        *,
+        statuses: tuple[int, ...] = (429, 503),
+        calls: set[str] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Answer a seeded share ``rate`` of calls (of ``calls``, default every Compute call) with ``statuses``."""
+        with self.lock:
+            if seed is not None:
+                self._random = random.Random(seed)
+            self._fault_rate = (rate, tuple(statuses), frozenset(calls) if calls else None) if rate > 0 else None
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self._faults.clear()
+            self._operation_faults.clear()
+            self._fault_rate = None
+
+    @property
+    def pending_faults(self) -> dict[str, int]:
+        with self.lock:
+            return {call: fault.remaining for call, fault in self._faults.items() if fault.remaining}
+
+    def _take_fault(self, operation: str) -> _Fault | None:
+        fault = self._faults.get(operation)
+        if fault is not None and fault.remaining > 0:
+            fault.remaining -= 1
+            return fault
+        if self._fault_rate is not None:
+            rate, statuses, calls = self._fault_rate
+            eligible = operation in calls if calls is not None else operation.startswith("compute.")
+            if eligible and self._random.random() < rate:
+                return _Fault(1, self._random.choice(statuses), False)
+        return None
+
+    @staticmethod
+    def _fault_answer(status: int, operation: str) -> tuple[int, Any, str]:
+        if status == 429:
+            error = ApiError(
+                429,
+                "rateLimitExceeded",
+                "Quota exceeded for quota metric 'Queries' of service 'compute.googleapis.com' "
+                "(injected by the test emulator, %s)" % operation,
+            )
+        elif status == 503:
+            error = ApiError(
+                503,
+                "backendError",
+                "The service is currently unavailable (injected by the test emulator, %s)" % operation,
+            )
+        else:
+            error = ApiError(status, "backendError", "Internal error (injected by the test emulator, %s)" % operation)
+        return status, error.body(), "application/json"
+
+
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
