@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from emulators.aws import MotoEmulator  # noqa: E402
 from emulators.fleet import seed_service  # noqa: E402
 from harness import run_playbook  # noqa: E402
-from measure import GROUP, RESULTS, cpu_seconds_of_children, write_results  # noqa: E402
+from measure import GROUP, cpu_seconds_of_children, write_results  # noqa: E402
 from measured_python import COST_FILE_ENV  # noqa: E402
 
 WRAPPER = HERE / "measured_python.py"
@@ -39,6 +39,20 @@ GOAL_CPU_SECONDS = 4.0
 GOAL_MAX_RSS_MB = 100.0
 # Issue 13's figure for the swap module, measured before this benchmark existed (CPU seconds of a swap).
 ISSUE_SWAP_CPU_SECONDS = 7.5
+# This benchmark on the tree before the import cuts (commit e31a78d), on the same 2-core machine:
+# scenario -> (module CPU seconds, module peak MB, ansible-playbook CPU seconds).
+BASELINE_TREE = "e31a78d"
+BASELINE = {
+    "image_sign (Ed25519 key file)": (1.09, 93.3, 2.43),
+    "blue_green all at once + verify, 10 instances": (1.42, 128.4, 2.43),
+    "blue_green re-run (no-op) + verify, 10": (1.24, 94.9, 2.33),
+    "blue_green all at once, no verify, 10 instances": (1.05, 89.2, 2.02),
+    "fleet_drift report, 10 instances": (0.91, 92.5, 1.97),
+    "image re-run (no-op)": (0.77, 84.3, 1.76),
+    "blue_green all at once + verify, 100 instances": (1.94, 128.3, 3.14),
+    "blue_green re-run (no-op) + verify, 100": (1.46, 94.4, 2.55),
+    "blue_green all at once, no verify, 100 instances": (1.29, 89.8, 2.51),
+}
 
 
 def interpreter(folder):
@@ -130,7 +144,6 @@ def new_image(emu, seed, name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100], help="instances in the swapped group")
-    parser.add_argument("--label", default="current", help="the results section to write (e.g. baseline)")
     args = parser.parse_args()
 
     rows = []
@@ -169,26 +182,50 @@ def main():
                 run_measured(emu, seed, "image create", create, "image")
                 rows.append(run_measured(emu, seed, "image re-run (no-op)", create, "image"))
 
-    print("%-52s %9s %9s %12s" % ("scenario", "module s", "peak MB", "playbook s"))
+    print("%-52s %9s %9s %12s   %s" % ("scenario", "module s", "peak MB", "playbook s", "before: s / MB"))
     for row in rows:
+        before = BASELINE.get(row["scenario"])
         print(
-            "%-52s %9.2f %9.1f %12.2f"
-            % (row["scenario"], row["module_cpu_seconds"], row["module_max_rss_mb"], row["playbook_cpu_seconds"])
+            "%-52s %9.2f %9.1f %12.2f   %s"
+            % (
+                row["scenario"],
+                row["module_cpu_seconds"],
+                row["module_max_rss_mb"],
+                row["playbook_cpu_seconds"],
+                "%.2f / %.1f" % before[:2] if before else "-",
+            )
         )
-    write_results("module_cost", merged(args.label, rows))
+    write_results("module_cost", figures(rows))
 
 
-def merged(label, rows):
-    """The results file with section ``label`` replaced by ``rows``; other sections (the baseline) kept."""
-    path = RESULTS / "module_cost.json"
-    figures = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    figures["goals"] = {"module_cpu_seconds": GOAL_CPU_SECONDS, "module_max_rss_mb": GOAL_MAX_RSS_MB}
-    figures.setdefault("baseline", {})["issue_13_swap_cpu_seconds"] = ISSUE_SWAP_CPU_SECONDS
-    if label == "baseline":
-        figures["baseline"]["scenarios"] = rows
-    else:
-        figures[label] = {"scenarios": rows}
-    return figures
+def figures(rows):
+    """The results: goals, the baseline (issue 13's figure and this benchmark before the cuts), this run,
+    and for each scenario its ratios against the goals and against the baseline."""
+    for row in rows:
+        before = BASELINE.get(row["scenario"])
+        if before:
+            row["cpu_vs_baseline"] = round(row["module_cpu_seconds"] / before[0], 3)
+            row["rss_vs_baseline"] = round(row["module_max_rss_mb"] / before[1], 3)
+    swaps = [row for row in rows if row["module"] == "blue_green" and "+ verify" in row["scenario"]]
+    return {
+        "goals": {"module_cpu_seconds": GOAL_CPU_SECONDS, "module_max_rss_mb": GOAL_MAX_RSS_MB},
+        "baseline": {
+            "issue_13_swap_cpu_seconds": ISSUE_SWAP_CPU_SECONDS,
+            "tree": BASELINE_TREE,
+            "scenarios": [
+                {"scenario": name, "module_cpu_seconds": cpu, "module_max_rss_mb": rss, "playbook_cpu_seconds": whole}
+                for name, (cpu, rss, whole) in BASELINE.items()
+            ],
+        },
+        "scenarios": rows,
+        "ratios": {
+            "worst swap with verify, module cpu / 4 s": max(row["cpu_vs_goal"] for row in swaps),
+            "worst swap with verify, module peak memory / 100 MB": max(row["rss_vs_goal"] for row in swaps),
+            "worst swap with verify, module cpu / issue 13's 7.5 s": round(
+                max(row["module_cpu_seconds"] for row in swaps) / ISSUE_SWAP_CPU_SECONDS, 3
+            ),
+        },
+    }
 
 
 if __name__ == "__main__":

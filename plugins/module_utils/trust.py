@@ -16,16 +16,21 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from typing import TYPE_CHECKING
 
-from ._core import dsse
-from ._core.descriptor import descriptor_digest, image_descriptor, subject_name
 from ._core.errors import InvalidInput, PhoenixError
-from ._core.keys import LocalSigner, keyid_of, load_public_key, public_key_pem
-from ._core.policy import TrustPolicy, Verification, evaluate, load_policy_file, no_trusted_key, parse_policy
-from ._core.signing import SignOutcome
-from ._core.signing import sign_image as _sign_image
-from ._core.statement import build_statement
-from .providers import image_id_patterns
+
+if TYPE_CHECKING:  # for readers and checkers only; at run time ``__getattr__`` imports them when first read
+    from ._core import dsse
+    from ._core.descriptor import descriptor_digest, image_descriptor, subject_name
+    from ._core.keys import keyid_of, load_public_key, public_key_pem
+    from ._core.policy import TrustPolicy, Verification
+    from ._core.signing import SignOutcome
+    from ._core.statement import build_statement
+
+# The trust code (the policy, signing, DSSE, keys and through them ``cryptography``) is imported when a
+# function here first needs it: a task that merely asks ``policy_given`` loads none of it. The names
+# re-exported below are imported the same way, when first read (``__getattr__``).
 
 __all__ = [
     "InvalidInput",
@@ -53,6 +58,34 @@ __all__ = [
 ]
 
 
+def __getattr__(name):
+    if name in ("TrustPolicy", "Verification"):
+        from ._core import policy
+
+        return getattr(policy, name)
+    if name in ("keyid_of", "load_public_key", "public_key_pem"):
+        from ._core import keys
+
+        return getattr(keys, name)
+    if name in ("descriptor_digest", "image_descriptor", "subject_name"):
+        from ._core import descriptor
+
+        return getattr(descriptor, name)
+    if name == "dsse":
+        from ._core import dsse
+
+        return dsse
+    if name == "SignOutcome":
+        from ._core.signing import SignOutcome
+
+        return SignOutcome
+    if name == "build_statement":
+        from ._core.statement import build_statement
+
+        return build_statement
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
 def load_policy(source, base_dir=None):
     """A TrustPolicy from a YAML/JSON file path or a dict; raises InvalidInput with a clear message when bad.
 
@@ -61,6 +94,9 @@ def load_policy(source, base_dir=None):
 
     Relative public key paths are read from the policy file's folder, or from ``base_dir`` for a dict.
     """
+    from ._core.policy import TrustPolicy, load_policy_file, no_trusted_key, parse_policy
+    from .providers import image_id_patterns
+
     if isinstance(source, TrustPolicy):
         return source
     if source is None or source == "" or source == {}:
@@ -92,6 +128,8 @@ def verify_image(image_backend, image_id, policy, now=None, key_backend=None):
     PhoenixError for a malformed policy or when the cloud cannot be read. ``key_backend`` fetches the
     public keys of KMS keys the policy trusts; by default the image backend's own cloud provides it.
     """
+    from ._core.policy import evaluate
+
     policy = _resolved(image_backend, policy, key_backend)
     image = image_backend.get(image_id)
     return evaluate(
@@ -106,6 +144,8 @@ def verify_images(image_backend, images, policy, missing=(), now=None, key_backe
     keys the policy trusts, fetched once); ids in ``missing`` (images the cloud no longer has) get the
     "image not found" verdict.
     """
+    from ._core.policy import evaluate
+
     policy = _resolved(image_backend, policy, key_backend)
     region = getattr(image_backend, "region", None)
     codec = image_backend.codec
@@ -131,11 +171,15 @@ def sign_image(image_backend, image_id, signer, claims=None, check_mode=False):
 
     Idempotent: the same key and the same statement change nothing. Returns a SignOutcome.
     """
-    return _sign_image(image_backend, image_id, signer, claims=claims, check_mode=check_mode)
+    from ._core.signing import sign_image as sign
+
+    return sign(image_backend, image_id, signer, claims=claims, check_mode=check_mode)
 
 
 def local_signer(path, passphrase=None):
     """A signer for an Ed25519 or ECDSA P-256 private key in a PEM file."""
+    from ._core.keys import LocalSigner
+
     return LocalSigner.from_pem_file(os.path.expanduser(path), passphrase)
 
 

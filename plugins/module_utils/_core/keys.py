@@ -9,20 +9,11 @@ ECDSA signatures are DER-encoded (as KMS returns them), over SHA-256; Ed25519 si
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import types
 
 from .errors import InvalidInput, MissingDependency
-
-try:
-    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-except ImportError as import_error:
-    CRYPTOGRAPHY_IMPORT_ERROR = import_error
-    HAS_CRYPTOGRAPHY = False
-else:
-    CRYPTOGRAPHY_IMPORT_ERROR = None
-    HAS_CRYPTOGRAPHY = True
 
 ED25519 = "ed25519"
 ECDSA_P256 = "ecdsa-p256-sha256"
@@ -31,14 +22,36 @@ MAX_SIGNATURE_LENGTH = {ED25519: 64, ECDSA_P256: 72}
 
 
 def require_cryptography():
-    if not HAS_CRYPTOGRAPHY:
-        error = MissingDependency("cryptography", "any", cause=CRYPTOGRAPHY_IMPORT_ERROR)
+    """The parts of ``cryptography`` used here, imported on first use (a task that neither signs nor
+    verifies never loads the library); MissingDependency when it is not installed."""
+    try:
+        return _cryptography()
+    except ImportError as import_error:
+        error = MissingDependency("cryptography", "any", cause=import_error)
         error.message = "the cryptography library is required to sign and verify images"
-        raise error
+        raise error from None
+
+
+@functools.cache
+def _cryptography():
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    return types.SimpleNamespace(
+        InvalidSignature=InvalidSignature,
+        UnsupportedAlgorithm=UnsupportedAlgorithm,
+        hashes=hashes,
+        serialization=serialization,
+        ec=ec,
+        ed25519=ed25519,
+    )
 
 
 def algorithm_of(key):
     """``ed25519`` or ``ecdsa-p256-sha256`` for a public or private key; None for anything else."""
+    crypto = require_cryptography()
+    ec, ed25519 = crypto.ec, crypto.ed25519
     if isinstance(key, (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey)):
         return ED25519
     if isinstance(key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)) and isinstance(key.curve, ec.SECP256R1):
@@ -56,12 +69,12 @@ def _unsupported(what, resource):
 
 def load_private_key(data, passphrase=None, resource="the private key"):
     """A private key from PEM bytes, optionally passphrase-protected. Messages never hold the passphrase."""
-    require_cryptography()
+    crypto = require_cryptography()
     if isinstance(data, str):
         data = data.encode("utf-8")
     password = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
     try:
-        key = serialization.load_pem_private_key(data, password=password or None)
+        key = crypto.serialization.load_pem_private_key(data, password=password or None)
     except TypeError as error:
         if "encrypted" in str(error) and "not encrypted" not in str(error):
             raise InvalidInput(
@@ -74,7 +87,7 @@ def load_private_key(data, passphrase=None, resource="the private key"):
             resource=resource,
             hint="Drop key_passphrase.",
         ) from None
-    except (ValueError, UnsupportedAlgorithm):
+    except (ValueError, crypto.UnsupportedAlgorithm):
         raise InvalidInput(
             "%s cannot be read: not a PEM private key, or the passphrase is wrong" % resource,
             resource=resource,
@@ -87,15 +100,15 @@ def load_private_key(data, passphrase=None, resource="the private key"):
 
 def load_public_key(data, resource="the public key"):
     """A public key from PEM (``-----BEGIN PUBLIC KEY-----``) or DER SubjectPublicKeyInfo bytes."""
-    require_cryptography()
+    crypto = require_cryptography()
     if isinstance(data, str):
         data = data.encode("utf-8")
     try:
         if data.lstrip().startswith(b"-----BEGIN"):
-            key = serialization.load_pem_public_key(data)
+            key = crypto.serialization.load_pem_public_key(data)
         else:
-            key = serialization.load_der_public_key(data)
-    except (ValueError, UnsupportedAlgorithm):
+            key = crypto.serialization.load_der_public_key(data)
+    except (ValueError, crypto.UnsupportedAlgorithm):
         raise InvalidInput(
             "%s is not a PEM or DER public key" % resource,
             resource=resource,
@@ -107,10 +120,12 @@ def load_public_key(data, resource="the public key"):
 
 
 def public_key_der(public_key):
+    serialization = require_cryptography().serialization
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def public_key_pem(public_key):
+    serialization = require_cryptography().serialization
     return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(
         "ascii"
     )
@@ -123,13 +138,13 @@ def keyid_of(public_key):
 
 def verify(public_key, data, signature):
     """True when ``signature`` is a valid signature of ``data`` by ``public_key``; never raises for a bad one."""
-    require_cryptography()
+    crypto = require_cryptography()
     try:
         if algorithm_of(public_key) == ED25519:
             public_key.verify(signature, data)
         else:
-            public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-    except (InvalidSignature, ValueError, TypeError):
+            public_key.verify(signature, data, crypto.ec.ECDSA(crypto.hashes.SHA256()))
+    except (crypto.InvalidSignature, ValueError, TypeError):
         return False
     return True
 
@@ -159,4 +174,5 @@ class LocalSigner:
     def sign(self, data):
         if self.algorithm == ED25519:
             return self.private_key.sign(data)
-        return self.private_key.sign(data, ec.ECDSA(hashes.SHA256()))
+        crypto = require_cryptography()
+        return self.private_key.sign(data, crypto.ec.ECDSA(crypto.hashes.SHA256()))
