@@ -330,7 +330,8 @@ class InstanceBackend(abc.ABC):
 
     @abc.abstractmethod
     def instances(self, subnets=None, tags=None):
-        """drift.Observed of every live instance in any of ``subnets`` carrying all ``tags``, a page per call."""
+        """An iterable of drift.Observed of every live instance in any of ``subnets`` carrying all ``tags``, made
+        as each page of the cloud's answer arrives (a generator holds one page, not every page)."""
 
     @abc.abstractmethod
     def images(self, image_ids):
