@@ -2,6 +2,8 @@
 
 - `emulators.aws`: moto's server in a thread, with call counting, fault injection and a seed (a patched
   base image and a builder instance) that every integration test starts from.
+- `emulators.gce`: a wire-format Compute Engine v1 emulator with Google's OAuth token endpoint (our own
+  server; `gce_api` and `gce_compute` hold its vocabulary and collections), see docs/testing.md.
 
 `tests/` is on sys.path (tests/conftest.py puts it there), hence the top-level name `emulators`.
 

@@ -256,13 +256,22 @@ class GcpConnection:
         """
         url = self.url(path)
 
-        def attempt():
+        def counted(response, *args, **kwargs):
             self._count(operation)
+            return response
+
+        def attempt():
+            # Counted per answer (so the request AuthorizedSession sends again after refreshing a token on a
+            # 401 counts too), and per request that got no answer.
             try:
-                response = self.session.request(method, url, params=params, json=body, timeout=self.timeout)
+                response = self.session.request(
+                    method, url, params=params, json=body, timeout=self.timeout, hooks={"response": [counted]}
+                )
             except requests.exceptions.Timeout as error:
+                self._count(operation)
                 raise TransportFailure(error, timeout=True) from None
             except requests.exceptions.ConnectionError as error:
+                self._count(operation)
                 raise TransportFailure(error) from None
             if response.status_code >= 400:
                 raise from_response(response.status_code, _json_or_none(response), operation, resource)

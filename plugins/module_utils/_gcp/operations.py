@@ -65,11 +65,11 @@ def operation_error(operation):
 
 
 def wait_for(connection, operation, waiter=None, what=None):
-    """The operation once DONE (``waiter`` defaults to 15 minutes); raise its error if it failed.
+    """The operation once DONE (``waiter`` defaults to the core waiter's timeout); raise its error if it failed.
 
     A disabled waiter (check mode, ``wait: false``) returns the operation as it is, unfinished.
     """
-    waiter = waiter or Waiter(timeout=900, delay=DEFAULT_DELAY)
+    waiter = waiter or Waiter(delay=DEFAULT_DELAY)
     kind = operations_collection(operation)
     target = target_of(operation)
 

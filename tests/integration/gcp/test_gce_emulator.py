@@ -72,6 +72,7 @@ def test_an_expired_token_is_refused_and_google_auth_grants_a_new_one(gce):
 
     # The second list was answered 401 once, then sent again with a new token.
     assert gce.emu.calls["oauth2.token"] == 2 and gce.emu.calls["compute.images.list"] == 3
+    assert connection.api_calls() == {"compute.images.list": 3, "oauth2.token": 2}
 
 
 def grant(gce, claims, key=None):

@@ -7,6 +7,7 @@ AuthorizedSession's calls, the collection's retry policy, pagination and operati
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 import requests
@@ -384,3 +385,22 @@ def test_a_lost_insert_answer_is_retried_and_meets_the_image_it_made(gce):
 
     assert gce.emu.calls["compute.images.insert"] == 2
     assert compute.get_image(connection, gce.seed.project, "golden-4")["name"] == "golden-4"
+
+
+def test_a_refused_connection_is_retried_then_reported_with_a_hint(gce):
+    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connection = gce.connection(
+        auth_kind="accesstoken",
+        access_token=gce.emu.issue_token(),
+        service_account_file=None,
+        endpoint_url="http://127.0.0.1:%d/compute/v1/" % port,
+        retry_policy=gce.retries(max_attempts=3),
+    )
+
+    with pytest.raises(PhoenixError) as unreachable:
+        compute.get_image(connection, gce.seed.project, gce.seed.base_image_name)
+
+    assert unreachable.value.code == "ConnectionError" and "endpoint_url" in unreachable.value.hint
+    assert connection.api_calls() == {"compute.images.get": 3}
