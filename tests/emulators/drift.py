@@ -27,7 +27,10 @@ reservations, so a group of 5,000 instances (one RunInstances, one reservation) 
 `with instance_pages_like_aws():` moto's DescribeInstances without instance ids pages by instances (a
 reservation may continue on the next page, as a split on AWS would) and refuses a MaxResults outside 5 to
 1,000 with InvalidParameterValue, so a scan's pages and calls are those AWS would answer. moto runs in the
-test's process: the extension swaps moto's handler for the block and puts it back after.
+test's process: the extension swaps moto's handler for the block and puts it back after. (moto's other
+pages, measured with moto 5.2.5: DescribeAutoScalingGroups pages by groups, 50 by default, and fails a
+MaxRecords over 100 with an HTML 500, as AWS caps it at 100; DescribeImages ignores MaxResults and NextToken
+and answers every match at once.)
 """
 
 from __future__ import annotations

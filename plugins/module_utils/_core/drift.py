@@ -380,7 +380,9 @@ class DriftScan:
             result["warnings"] = list(self.warnings)
             return result
         checker = HealthCheck(health or HealthSpec(interval=request.health_interval), self.groups, self.traffic, None)
+        # What each instance runs and should run, as the scan found them (no further read for a line).
         running = {entry["id"]: entry["image_id"] for entry in result["instances"]}
+        wanted = {entry["id"]: entry["wanted_image"] for entry in result["instances"]}
         per_group = {}
         for batch in scan.batches:
             per_group[batch["group"]] = per_group.get(batch["group"], 0) + 1
@@ -394,7 +396,7 @@ class DriftScan:
                 continue
             numbers[name] = numbers.get(name, 0) + 1
             title = "%s: replace batch %d/%d" % (name, numbers[name], per_group[name])
-            what = batch_what(batch["instances"], running, self.wanted_image(scan.groups[name]))
+            what = batch_what(batch["instances"], running, wanted.get(batch["instances"][0]))
             started = self.clock()
             for instance_id in batch["instances"]:
                 self.instances.replace_in_group(name, instance_id)
