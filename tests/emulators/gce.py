@@ -165,6 +165,9 @@ class ServiceAccountKey:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm each keep-alive answer would wait for the
+    # client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     server: Any
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature

@@ -234,6 +234,9 @@ class GcpConnection:
                 hint="Run `gcloud auth application-default login`, set GOOGLE_APPLICATION_CREDENTIALS, or use "
                 "auth_kind serviceaccount with service_account_file.",
             ) from None
+        if self.token_uri and hasattr(credentials, "with_token_uri"):
+            # Application default credentials may be a service-account key file too.
+            credentials = credentials.with_token_uri(self.token_uri)
         return credentials, project
 
     # -- URLs --------------------------------------------------------------------------------------

@@ -404,3 +404,13 @@ def test_a_refused_connection_is_retried_then_reported_with_a_hint(gce):
 
     assert unreachable.value.code == "ConnectionError" and "endpoint_url" in unreachable.value.hint
     assert connection.api_calls() == {"compute.images.get": 3}
+
+
+def test_application_default_credentials_are_found_through_google_application_credentials(gce, monkeypatch):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(gce.key_file))
+
+    connection = gce.connection(auth_kind="application", project=None, service_account_file=None)
+
+    assert connection.project == gce.seed.project
+    assert compute.get_image(connection, gce.seed.project, gce.seed.base_image_name)["status"] == "READY"
+    assert gce.emu.calls["oauth2.token"] == 1
