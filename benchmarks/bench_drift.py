@@ -18,7 +18,8 @@ What a scan costs, per AWS's page caps (the formula, printed next to what the em
 
 moto counts DescribeInstances' MaxResults in reservations (a group of 1,000 is one reservation, one page);
 the run pages as AWS does with the test-side extension `instance_pages_like_aws` (tests/emulators/drift.py),
-so the instance pages counted are AWS's. The largest sizes' DescribeAutoScalingGroups and seeding answers
+so the instance pages counted are AWS's (`--moto-pages` runs without it: one page per 1,000 reservations,
+written to drift_moto_pages.json). The largest sizes' DescribeAutoScalingGroups and seeding answers
 take longer than botocore's default 60 s read timeout on a loaded machine: for sizes over 1,000 only, the
 module gets `read_timeout` and the seeding clients a botocore Config with the same (`--read-timeout`). The
 figures before pages and progress lines (3 calls at 100 and at 1,000 instances, moto's reservation pages) are
@@ -29,6 +30,7 @@ here asserts a time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import tempfile
@@ -119,7 +121,7 @@ def in_scope(seed, subnets):
     return instances, reservations, len(images)
 
 
-def scenario(emu, size, extra_images, policy, read_timeout):
+def scenario(emu, size, extra_images, policy, read_timeout, moto_pages=False):
     emu.reset()
     timeout = read_timeout if size > SERVICE_SIZE else None
     started = time.monotonic()
@@ -151,7 +153,8 @@ def scenario(emu, size, extra_images, policy, read_timeout):
     row = measure(emu, seed, name, [{"name": "drift", "phoenix.immutable.fleet_drift": options}], reported_by="drift")
     pages = {
         "autoscaling:DescribeAutoScalingGroups": math.ceil(services / GROUP_PAGE),
-        "ec2:DescribeInstances": max(1, math.ceil(instances / INSTANCE_PAGE)),
+        # moto's own pages hold up to 1,000 reservations, AWS's 1,000 instances.
+        "ec2:DescribeInstances": max(1, math.ceil((reservations if moto_pages else instances) / INSTANCE_PAGE)),
         "ec2:DescribeImages": math.ceil(images / IMAGE_BATCH),
     }
     row.update(
@@ -173,16 +176,22 @@ def main():
     parser.add_argument("--sizes", default="100,1000,5000", help="group instances per scenario, comma-separated")
     parser.add_argument("--images", type=int, default=20, help="hand-launched instances, each of its own image")
     parser.add_argument(
+        "--moto-pages",
+        action="store_true",
+        help="page DescribeInstances as moto does (in reservations), not as AWS does (in instances)",
+    )
+    parser.add_argument(
         "--read-timeout", type=float, default=600, help="read timeout (s) for sizes over 1,000 instances only"
     )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
 
     rows = []
-    with tempfile.TemporaryDirectory() as folder, MotoEmulator() as emu, instance_pages_like_aws():
+    paging = contextlib.nullcontext() if args.moto_pages else instance_pages_like_aws()
+    with tempfile.TemporaryDirectory() as folder, MotoEmulator() as emu, paging:
         policy = policy_file(folder)
         for size in sizes:
-            rows.append(scenario(emu, size, args.images, policy, args.read_timeout))
+            rows.append(scenario(emu, size, args.images, policy, args.read_timeout, args.moto_pages))
             row = rows[-1]
             print(
                 "%-42s %7.2fs %6.2f cpu-s  %2d calls (expected %2d; module reports %d), %d page(s), %d images,"
@@ -228,7 +237,9 @@ def main():
         "ec2:DescribeInstances": "ceil(instances / 1000) per block of 200 subnets: MaxResults 5..1000",
         "ec2:DescribeImages": "ceil(distinct images / 200): an image-id filter of at most 200 values",
     }
-    write_results("drift", {"formula": formula, "scenarios": rows, "ratios": ratios, "baseline": BASELINE})
+    name = "drift_moto_pages" if args.moto_pages else "drift"
+    figures = {"formula": formula, "scenarios": rows, "ratios": ratios, "baseline": BASELINE}
+    write_results(name, dict(figures, paging="moto (reservations)" if args.moto_pages else "AWS (instances)"))
 
 
 if __name__ == "__main__":
