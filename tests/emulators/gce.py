@@ -15,7 +15,8 @@ drives unchanged:
   `selfLink`, `id` as a string, `creationTimestamp`, `status`), with the `filter`, `maxResults` and
   `pageToken` parameters, plus its custom methods. So far: images (insert from a disk or an image, get,
   getFromFamily, list, delete, deprecate, setLabels), instances (insert, get, list, aggregatedList,
-  delete, stop, start) and disks (get, list; boot disks are made by instances.insert).
+  delete, stop, start, setLabels), disks (get, list, aggregatedList; boot disks are made by
+  instances.insert) and instance templates (insert, get, list, delete: immutable, as on Google).
 - **Operations.** Every mutation answers an Operation (`PENDING`) kept in the global, zone or region
   operations table. Each `get` or `wait` of it moves it one step: `RUNNING` until `operation_polls`
   polls were made, then `DONE`; the mutation's effect completes then (an image becomes READY). A wait
@@ -71,7 +72,7 @@ from emulators.gce_api import (
     not_found,
     now_rfc3339,
 )
-from emulators.gce_compute import Collection, Disks, Images, Instances
+from emulators.gce_compute import Collection, Disks, Images, Instances, InstanceTemplates
 
 __all__ = ["ApiError", "GceEmulator", "GceSeed", "ListFilter", "ServiceAccountKey"]
 
@@ -222,7 +223,8 @@ class GceEmulator:
         self.images = Images(self)
         self.disks = Disks(self)
         self.instances = Instances(self)
-        self._collections: list[Collection] = [self.images, self.disks, self.instances]
+        self.instance_templates = InstanceTemplates(self)
+        self._collections: list[Collection] = [self.images, self.disks, self.instances, self.instance_templates]
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[[Request], Any]]] = []
         for collection in self._collections:
             for method, pattern, verb, handler in collection.routes():

@@ -524,3 +524,34 @@ class Instances(Collection):
             instance["lastStartTimestamp"] = now_rfc3339()
 
         return self.emu.start_operation("start", project, scope, instance, on_done=done)
+
+
+class InstanceTemplates(Collection):
+    """Global instance templates: immutable once made (no update method), as on Google."""
+
+    name = "instanceTemplates"
+    kind = "compute#instanceTemplate"
+
+    def build(self, request: Request, project: str, scope: str) -> dict[str, Any]:
+        properties = request.body.get("properties")
+        if not isinstance(properties, dict):
+            raise required("resource.properties")
+        if not properties.get("machineType"):
+            raise required("resource.properties.machineType")
+        disks = properties.get("disks") or []
+        if len([disk for disk in disks if disk.get("boot")]) != 1:
+            raise invalid("resource.properties.disks", len(disks), "Exactly one boot disk must be given.")
+        for index, disk in enumerate(disks):
+            source = (disk.get("initializeParams") or {}).get("sourceImage")
+            if source:
+                # The image must exist now; the template keeps the reference as given (a family stays a family).
+                self.emu.resolve_image(
+                    source, project, "resource.properties.disks[%d].initializeParams.sourceImage" % index
+                )
+            elif not disk.get("source"):
+                raise required("resource.properties.disks[%d].initializeParams.sourceImage" % index)
+        labels = check_labels(properties.get("labels"), "resource.properties.labels")
+        kept = json.loads(json.dumps(properties))
+        if labels:
+            kept["labels"] = labels
+        return {"description": request.body.get("description", ""), "properties": kept}

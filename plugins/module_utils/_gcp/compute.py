@@ -1,5 +1,5 @@
 # Private to this collection.
-"""One small function per Compute Engine v1 call (images, instances, disks), on a GcpConnection.
+"""One small function per Compute Engine v1 call (images, instances, instance templates, disks), on a GcpConnection.
 
 Each sends one request through ``connection.request`` (retried, errors translated, counted): a 404 is a
 ``NotFound``, a stale fingerprint a ``PreconditionFailed``. Mutations return the Operation unwaited;
@@ -167,6 +167,41 @@ def stop_instance(connection, project, zone, name):
 def start_instance(connection, project, zone, name):
     path = _instance_path(project, zone, name)
     return connection.request("POST", path + "/start", "compute.instances.start", resource=path)
+
+
+# -- instance templates (immutable: a change is a new template) ---------------------------------
+
+
+def _template_path(project, name):
+    return "projects/%s/global/instanceTemplates/%s" % (project, name)
+
+
+def get_instance_template(connection, project, name):
+    path = _template_path(project, name)
+    return connection.request("GET", path, "compute.instanceTemplates.get", resource=path)
+
+
+def list_instance_templates(connection, project, filter_expression=None, page_size=None):
+    kwargs = {"page_size": page_size} if page_size else {}
+    path = "projects/%s/global/instanceTemplates" % project
+    return list_all(
+        connection, path, "compute.instanceTemplates.list", _filter_params(filter_expression), path, **kwargs
+    )
+
+
+def insert_instance_template(connection, project, body):
+    return connection.request(
+        "POST",
+        "projects/%s/global/instanceTemplates" % project,
+        "compute.instanceTemplates.insert",
+        resource=_template_path(project, body.get("name")),
+        body=body,
+    )
+
+
+def delete_instance_template(connection, project, name):
+    path = _template_path(project, name)
+    return connection.request("DELETE", path, "compute.instanceTemplates.delete", resource=path)
 
 
 # -- disks ---------------------------------------------------------------------------------------

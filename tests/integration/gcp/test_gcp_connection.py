@@ -414,3 +414,41 @@ def test_application_default_credentials_are_found_through_google_application_cr
     assert connection.project == gce.seed.project
     assert compute.get_image(connection, gce.seed.project, gce.seed.base_image_name)["status"] == "READY"
     assert gce.emu.calls["oauth2.token"] == 1
+
+
+def test_instance_templates_are_made_found_by_the_image_they_launch_and_deleted(gce):
+    connection = gce.connection()
+
+    def template(name, image):
+        return {
+            "name": name,
+            "properties": {
+                "machineType": "e2-small",
+                "disks": [{"boot": True, "initializeParams": {"sourceImage": image}}],
+                "labels": {"service": "web"},
+            },
+        }
+
+    for name, image in (
+        ("web-1", gce.seed.base_image),
+        ("web-2", "projects/debian-cloud/global/images/family/debian-12"),
+    ):
+        wait_for(
+            connection,
+            compute.insert_instance_template(connection, gce.seed.project, template(name, image)),
+            gce.waiter(),
+        )
+    using_base = compute.list_instance_templates(
+        connection, gce.seed.project, 'properties.disks.initializeParams.sourceImage = "%s"' % gce.seed.base_image
+    )
+    with pytest.raises(NotFound):
+        compute.insert_instance_template(connection, gce.seed.project, template("web-3", "global/images/no-such"))
+    with pytest.raises(AlreadyExists):
+        compute.insert_instance_template(connection, gce.seed.project, template("web-1", gce.seed.base_image))
+    wait_for(connection, compute.delete_instance_template(connection, gce.seed.project, "web-1"), gce.waiter())
+
+    assert [found["name"] for found in using_base] == ["web-1"]
+    kept = compute.get_instance_template(connection, gce.seed.project, "web-2")
+    assert kept["kind"] == "compute#instanceTemplate"
+    assert kept["properties"]["disks"][0]["initializeParams"]["sourceImage"].endswith("/family/debian-12")
+    assert [found["name"] for found in compute.list_instance_templates(connection, gce.seed.project)] == ["web-2"]
