@@ -16,7 +16,8 @@ drives unchanged:
   `pageToken` parameters, plus its custom methods. So far: images (insert from a disk or an image, get,
   getFromFamily, list, delete, deprecate, setLabels), instances (insert, get, list, aggregatedList,
   delete, stop, start, setLabels), disks (get, list, aggregatedList; boot disks are made by
-  instances.insert) and instance templates (insert, get, list, delete: immutable, as on Google).
+  instances.insert), instance templates (insert, get, list, delete: immutable, as on Google) and the
+  project's common instance metadata (get, setCommonInstanceMetadata with its fingerprint).
 - **Operations.** Every mutation answers an Operation (`PENDING`) kept in the global, zone or region
   operations table. Each `get` or `wait` of it moves it one step: `RUNNING` until `operation_polls`
   polls were made, then `DONE`; the mutation's effect completes then (an image becomes READY). A wait
@@ -72,7 +73,7 @@ from emulators.gce_api import (
     not_found,
     now_rfc3339,
 )
-from emulators.gce_compute import Collection, Disks, Images, Instances, InstanceTemplates
+from emulators.gce_compute import Collection, Disks, Images, Instances, InstanceTemplates, Projects
 
 __all__ = ["ApiError", "GceEmulator", "GceSeed", "ListFilter", "ServiceAccountKey"]
 
@@ -224,7 +225,14 @@ class GceEmulator:
         self.disks = Disks(self)
         self.instances = Instances(self)
         self.instance_templates = InstanceTemplates(self)
-        self._collections: list[Collection] = [self.images, self.disks, self.instances, self.instance_templates]
+        self.projects_metadata = Projects(self)
+        self._collections: list[Collection] = [
+            self.images,
+            self.disks,
+            self.instances,
+            self.instance_templates,
+            self.projects_metadata,
+        ]
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[[Request], Any]]] = []
         for collection in self._collections:
             for method, pattern, verb, handler in collection.routes():

@@ -7,6 +7,7 @@ A new collection (instance templates, managed instance groups, backend services,
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -555,3 +556,89 @@ class InstanceTemplates(Collection):
         if labels:
             kept["labels"] = labels
         return {"description": request.body.get("description", ""), "properties": kept}
+
+
+# Google's limits on metadata: keys of letters, digits, - and _ (at most 128), 256 KB a value, 512 KB in all.
+METADATA_KEY = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+METADATA_VALUE_BYTES = 256 * 1024
+METADATA_TOTAL_BYTES = 512 * 1024
+
+
+def check_metadata(items: Any, field_name: str = "metadata.items") -> list[dict[str, str]]:
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise invalid(field_name, items, "Must be a list of {key, value}.")
+    seen = set()
+    total = 0
+    for index, item in enumerate(items):
+        key, value = (item or {}).get("key"), (item or {}).get("value", "")
+        if not isinstance(key, str) or not METADATA_KEY.match(key):
+            raise invalid("%s[%d].key" % (field_name, index), key, "Keys are 1-128 letters, digits, - or _.")
+        if key in seen:
+            raise invalid("%s[%d].key" % (field_name, index), key, "Duplicate metadata key.")
+        seen.add(key)
+        size = len(str(value).encode())
+        if size > METADATA_VALUE_BYTES:
+            raise invalid("%s[%d].value" % (field_name, index), "%d bytes" % size, "A value holds at most 256 KB.")
+        total += size + len(key)
+    if total > METADATA_TOTAL_BYTES:
+        raise invalid(field_name, "%d bytes" % total, "Metadata holds at most 512 KB in all.")
+    return [{"key": item["key"], "value": str(item.get("value", ""))} for item in items]
+
+
+def metadata_fingerprint(items: list[dict[str, str]]) -> str:
+    return label_fingerprint({"metadata": json.dumps(items, sort_keys=True)})
+
+
+class Projects(Collection):
+    """The project resource: its common instance metadata, written with the metadata fingerprint.
+
+    One resource per project, made on first read (every project the emulator knows exists).
+    """
+
+    name = "projects"
+    kind = "compute#project"
+
+    def routes(self) -> list[tuple[str, str, str, Callable[[Request], Any]]]:
+        one = r"projects/(?P<project>[^/]+)"
+        return [
+            ("GET", one, "get", self.get),
+            ("POST", one + "/setCommonInstanceMetadata", "setCommonInstanceMetadata", self.set_metadata),
+        ]
+
+    def project(self, project: str) -> dict[str, Any]:
+        table = self.table(self.emu.check_project(project), "global")
+        if project not in table:
+            table[project] = {
+                "kind": self.kind,
+                "id": self.emu.new_id(),
+                "creationTimestamp": now_rfc3339(),
+                "name": project,
+                "commonInstanceMetadata": {"kind": "compute#metadata", "fingerprint": metadata_fingerprint([])},
+                "selfLink": self.emu.url("projects/%s" % project),
+                "defaultNetworkTier": "PREMIUM",
+                "xpnProjectStatus": "UNSPECIFIED_XPN_PROJECT_STATUS",
+            }
+        return table[project]
+
+    def get(self, request: Request) -> dict[str, Any]:
+        return self.project(request.match["project"])
+
+    def set_metadata(self, request: Request) -> dict[str, Any]:
+        resource = self.project(request.match["project"])
+        body = request.body or {}
+        metadata = resource["commonInstanceMetadata"]
+        if body.get("fingerprint") != metadata["fingerprint"]:
+            raise ApiError(
+                412,
+                "conditionNotMet",
+                "Supplied fingerprint does not match current metadata fingerprint.",
+                location="If-Match",
+                locationType="header",
+            )
+        items = check_metadata(body.get("items"))
+        resource["commonInstanceMetadata"] = {"kind": "compute#metadata", "fingerprint": metadata_fingerprint(items)}
+        if items:
+            resource["commonInstanceMetadata"]["items"] = items
+        return self.emu.start_operation("setCommonInstanceMetadata", request.match["project"], "global", resource)

@@ -204,6 +204,26 @@ def delete_instance_template(connection, project, name):
     return connection.request("DELETE", path, "compute.instanceTemplates.delete", resource=path)
 
 
+# -- the project (its common instance metadata) -------------------------------------------------
+
+
+def get_project(connection, project):
+    path = "projects/%s" % project
+    return connection.request("GET", path, "compute.projects.get", resource=path)
+
+
+def set_common_instance_metadata(connection, project, items, fingerprint):
+    """Replace the project's metadata ``items`` ([{key, value}]); ``fingerprint`` as read (412 when stale)."""
+    path = "projects/%s" % project
+    return connection.request(
+        "POST",
+        path + "/setCommonInstanceMetadata",
+        "compute.projects.setCommonInstanceMetadata",
+        resource=path,
+        body={"items": list(items), "fingerprint": fingerprint},
+    )
+
+
 # -- disks ---------------------------------------------------------------------------------------
 
 

@@ -452,3 +452,26 @@ def test_instance_templates_are_made_found_by_the_image_they_launch_and_deleted(
     assert kept["kind"] == "compute#instanceTemplate"
     assert kept["properties"]["disks"][0]["initializeParams"]["sourceImage"].endswith("/family/debian-12")
     assert [found["name"] for found in compute.list_instance_templates(connection, gce.seed.project)] == ["web-2"]
+
+
+def test_project_metadata_is_written_with_its_fingerprint_and_a_stale_one_is_refused(gce):
+    connection = gce.connection()
+    read = compute.get_project(connection, gce.seed.project)["commonInstanceMetadata"]
+    entry = {"key": "phoenix-rollout-web-a", "value": "phase=lock"}
+
+    wait_for(
+        connection,
+        compute.set_common_instance_metadata(connection, gce.seed.project, [entry], read["fingerprint"]),
+        gce.waiter(),
+    )
+    with pytest.raises(PreconditionFailed) as stale:
+        compute.set_common_instance_metadata(connection, gce.seed.project, [], read["fingerprint"])
+    with pytest.raises(GcpApiError) as bad_key:
+        now = compute.get_project(connection, gce.seed.project)["commonInstanceMetadata"]["fingerprint"]
+        compute.set_common_instance_metadata(connection, gce.seed.project, [{"key": "no spaces", "value": ""}], now)
+
+    project = compute.get_project(connection, gce.seed.project)
+    assert project["kind"] == "compute#project" and project["commonInstanceMetadata"]["items"] == [entry]
+    assert project["commonInstanceMetadata"]["fingerprint"] != read["fingerprint"]
+    assert stale.value.code == "conditionNotMet"
+    assert bad_key.value.code == "invalid" and "metadata.items[0].key" in bad_key.value.message
