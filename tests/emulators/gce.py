@@ -15,9 +15,10 @@ drives unchanged:
   `selfLink`, `id` as a string, `creationTimestamp`, `status`), with the `filter`, `maxResults` and
   `pageToken` parameters, plus its custom methods. So far: images (insert from a disk or an image, get,
   getFromFamily, list, delete, deprecate, setLabels), instances (insert, get, list, aggregatedList,
-  delete, stop, start, setLabels), disks (get, list, aggregatedList; boot disks are made by
-  instances.insert), instance templates (insert, get, list, delete: immutable, as on Google) and the
-  project's common instance metadata (get, setCommonInstanceMetadata with its fingerprint).
+  delete, stop, start, setLabels, setMetadata), disks (get, list, aggregatedList; boot disks are made
+  by instances.insert), instance templates (insert, get, list, delete: immutable, as on Google),
+  firewall rules (insert, get, list, delete) and the project's common instance metadata (get,
+  setCommonInstanceMetadata with its fingerprint).
 - **Operations.** Every mutation answers an Operation (`PENDING`) kept in the global, zone or region
   operations table. Each `get` or `wait` of it moves it one step: `RUNNING` until `operation_polls`
   polls were made, then `DONE`; the mutation's effect completes then (an image becomes READY). A wait
@@ -73,7 +74,7 @@ from emulators.gce_api import (
     not_found,
     now_rfc3339,
 )
-from emulators.gce_compute import Collection, Disks, Images, Instances, InstanceTemplates, Projects
+from emulators.gce_compute import Collection, Disks, Firewalls, Images, Instances, InstanceTemplates, Projects
 
 __all__ = ["ApiError", "GceEmulator", "GceSeed", "ListFilter", "ServiceAccountKey"]
 
@@ -225,12 +226,14 @@ class GceEmulator:
         self.disks = Disks(self)
         self.instances = Instances(self)
         self.instance_templates = InstanceTemplates(self)
+        self.firewalls = Firewalls(self)
         self.projects_metadata = Projects(self)
         self._collections: list[Collection] = [
             self.images,
             self.disks,
             self.instances,
             self.instance_templates,
+            self.firewalls,
             self.projects_metadata,
         ]
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[[Request], Any]]] = []

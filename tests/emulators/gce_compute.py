@@ -6,6 +6,7 @@ A new collection (instance templates, managed instance groups, backend services,
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -395,6 +396,7 @@ class Instances(Collection):
             ("POST", one + "/stop", "stop", self.stop),
             ("POST", one + "/start", "start", self.start),
             ("POST", one + "/setLabels", "setLabels", self.set_labels),
+            ("POST", one + "/setMetadata", "setMetadata", self.set_metadata),
         ]
 
     def build(self, request: Request, project: str, scope: str) -> dict[str, Any]:
@@ -462,7 +464,7 @@ class Instances(Collection):
                 if machine_type.startswith("projects/")
                 else "projects/%s/%s/machineTypes/%s" % (project, scope, machine_type.rsplit("/", 1)[-1])
             )
-        metadata = body.get("metadata") or {}
+        items = check_metadata((body.get("metadata") or {}).get("items"), "resource.metadata.items")
         instance: dict[str, Any] = {
             "description": body.get("description", ""),
             "machineType": machine_type,
@@ -470,8 +472,8 @@ class Instances(Collection):
             "networkInterfaces": interfaces,
             "metadata": {
                 "kind": "compute#metadata",
-                "fingerprint": label_fingerprint({"m": json.dumps(metadata.get("items", []), sort_keys=True)}),
-                "items": metadata.get("items", []),
+                "fingerprint": metadata_fingerprint(items),
+                "items": items,
             },
             "tags": {"items": (body.get("tags") or {}).get("items", []), "fingerprint": label_fingerprint({})},
             "labelFingerprint": label_fingerprint(labels),
@@ -503,6 +505,22 @@ class Instances(Collection):
             disk["users"] = [user for user in disk.get("users", []) if user != resource["selfLink"]]
             if attached.get("autoDelete"):
                 self.emu.disks.table(project, scope).pop(disk["name"], None)
+
+    def set_metadata(self, request: Request) -> dict[str, Any]:
+        project, scope = self.emu.check_scope(request.match)
+        instance = self.find(project, scope, request.match["name"])
+        body = request.body or {}
+        if body.get("fingerprint") != instance["metadata"]["fingerprint"]:
+            raise ApiError(
+                412,
+                "conditionNotMet",
+                "Supplied fingerprint does not match current metadata fingerprint.",
+                location="If-Match",
+                locationType="header",
+            )
+        items = check_metadata(body.get("items"))
+        instance["metadata"] = {"kind": "compute#metadata", "fingerprint": metadata_fingerprint(items), "items": items}
+        return self.emu.start_operation("setMetadata", project, scope, instance)
 
     def stop(self, request: Request) -> dict[str, Any]:
         project, scope = self.emu.check_scope(request.match)
@@ -642,3 +660,49 @@ class Projects(Collection):
         if items:
             resource["commonInstanceMetadata"]["items"] = items
         return self.emu.start_operation("setCommonInstanceMetadata", request.match["project"], "global", resource)
+
+
+class Firewalls(Collection):
+    """Global firewall rules. They take no labels on Google, so none here either."""
+
+    name = "firewalls"
+    kind = "compute#firewall"
+
+    def build(self, request: Request, project: str, scope: str) -> dict[str, Any]:
+        body = request.body
+        allowed, denied = body.get("allowed"), body.get("denied")
+        if bool(allowed) == bool(denied):
+            raise invalid("resource.allowed", allowed, "Exactly one of allowed and denied must be given.")
+        for index, rule in enumerate(allowed or denied):
+            if not (rule or {}).get("IPProtocol"):
+                raise required("resource.%s[%d].IPProtocol" % ("allowed" if allowed else "denied", index))
+        direction = body.get("direction", "INGRESS")
+        if direction not in ("INGRESS", "EGRESS"):
+            raise invalid("resource.direction", direction, "Must be INGRESS or EGRESS.")
+        for index, cidr in enumerate(body.get("sourceRanges") or []):
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise invalid("resource.sourceRanges[%d]" % index, cidr, "Must be a CIDR range.") from None
+        if "labels" in body:
+            raise invalid("resource.labels", body["labels"], "Firewall rules take no labels.")
+        network = body.get("network") or "global/networks/default"
+        if not network.startswith("http"):
+            network = self.emu.url(
+                network if network.startswith("projects/") else "projects/%s/%s" % (project, network)
+            )
+        rule = {
+            "description": body.get("description", ""),
+            "network": network,
+            "direction": direction,
+            "priority": int(body.get("priority", 1000)),
+            "disabled": bool(body.get("disabled", False)),
+            "logConfig": {"enable": False},
+            "allowed" if allowed else "denied": json.loads(json.dumps(allowed or denied)),
+        }
+        for key in ("sourceRanges", "sourceTags", "targetTags", "destinationRanges"):
+            if body.get(key):
+                rule[key] = list(body[key])
+        if direction == "INGRESS" and not any(body.get(key) for key in ("sourceRanges", "sourceTags")):
+            rule["sourceRanges"] = ["0.0.0.0/0"]
+        return rule

@@ -1,5 +1,7 @@
 # Private to this collection.
-"""One small function per Compute Engine v1 call (images, instances, instance templates, disks), on a GcpConnection.
+"""One small function per Compute Engine v1 call, on a GcpConnection.
+
+Images, instances, instance templates, firewall rules, the project's metadata and disks so far.
 
 Each sends one request through ``connection.request`` (retried, errors translated, counted): a 404 is a
 ``NotFound``, a stale fingerprint a ``PreconditionFailed``. Mutations return the Operation unwaited;
@@ -159,6 +161,18 @@ def delete_instance(connection, project, zone, name):
     return connection.request("DELETE", path, "compute.instances.delete", resource=path)
 
 
+def set_instance_metadata(connection, project, zone, name, items, fingerprint):
+    """Replace the instance's metadata ``items``; ``fingerprint`` is its ``metadata.fingerprint`` (412 when stale)."""
+    path = _instance_path(project, zone, name)
+    return connection.request(
+        "POST",
+        path + "/setMetadata",
+        "compute.instances.setMetadata",
+        resource=path,
+        body={"items": list(items), "fingerprint": fingerprint},
+    )
+
+
 def stop_instance(connection, project, zone, name):
     path = _instance_path(project, zone, name)
     return connection.request("POST", path + "/stop", "compute.instances.stop", resource=path)
@@ -202,6 +216,38 @@ def insert_instance_template(connection, project, body):
 def delete_instance_template(connection, project, name):
     path = _template_path(project, name)
     return connection.request("DELETE", path, "compute.instanceTemplates.delete", resource=path)
+
+
+# -- firewall rules (they take no labels) -------------------------------------------------------
+
+
+def _firewall_path(project, name):
+    return "projects/%s/global/firewalls/%s" % (project, name)
+
+
+def get_firewall(connection, project, name):
+    path = _firewall_path(project, name)
+    return connection.request("GET", path, "compute.firewalls.get", resource=path)
+
+
+def list_firewalls(connection, project, filter_expression=None):
+    path = "projects/%s/global/firewalls" % project
+    return list_all(connection, path, "compute.firewalls.list", _filter_params(filter_expression), path)
+
+
+def insert_firewall(connection, project, body):
+    return connection.request(
+        "POST",
+        "projects/%s/global/firewalls" % project,
+        "compute.firewalls.insert",
+        resource=_firewall_path(project, body.get("name")),
+        body=body,
+    )
+
+
+def delete_firewall(connection, project, name):
+    path = _firewall_path(project, name)
+    return connection.request("DELETE", path, "compute.firewalls.delete", resource=path)
 
 
 # -- the project (its common instance metadata) -------------------------------------------------

@@ -475,3 +475,40 @@ def test_project_metadata_is_written_with_its_fingerprint_and_a_stale_one_is_ref
     assert project["commonInstanceMetadata"]["fingerprint"] != read["fingerprint"]
     assert stale.value.code == "conditionNotMet"
     assert bad_key.value.code == "invalid" and "metadata.items[0].key" in bad_key.value.message
+
+
+def test_a_builders_ssh_key_goes_into_its_metadata_and_its_firewall_rule_is_made_and_removed(gce):
+    connection = gce.connection()
+    builder = make_builder(gce, connection, stop=False)
+    key = {"key": "ssh-keys", "value": "phoenix:ssh-ed25519 AAAA phoenix"}
+    rule = {
+        "name": "phoenix-builder-1-ssh",
+        "description": "phoenix builder builder-1",
+        "allowed": [{"IPProtocol": "tcp", "ports": ["22"]}],
+        "sourceRanges": ["203.0.113.0/24"],
+        "targetTags": ["phoenix-builder-1"],
+    }
+
+    wait_for(
+        connection,
+        compute.set_instance_metadata(
+            connection, gce.seed.project, gce.seed.zone, "builder-1", [key], builder["metadata"]["fingerprint"]
+        ),
+        gce.waiter(),
+    )
+    with pytest.raises(PreconditionFailed):
+        compute.set_instance_metadata(
+            connection, gce.seed.project, gce.seed.zone, "builder-1", [], builder["metadata"]["fingerprint"]
+        )
+    wait_for(connection, compute.insert_firewall(connection, gce.seed.project, rule), gce.waiter())
+    with pytest.raises(GcpApiError) as labelled:
+        compute.insert_firewall(connection, gce.seed.project, dict(rule, name="other", labels={"a": "b"}))
+    made = compute.list_firewalls(connection, gce.seed.project, 'description = "phoenix builder builder-1"')
+    wait_for(connection, compute.delete_firewall(connection, gce.seed.project, rule["name"]), gce.waiter())
+
+    instance = compute.get_instance(connection, gce.seed.project, gce.seed.zone, "builder-1")
+    assert instance["metadata"]["items"] == [key]
+    assert labelled.value.code == "invalid" and "labels" in labelled.value.message
+    assert [found["name"] for found in made] == [rule["name"]]
+    assert made[0]["allowed"] == rule["allowed"] and made[0]["direction"] == "INGRESS"
+    assert compute.list_firewalls(connection, gce.seed.project) == []
