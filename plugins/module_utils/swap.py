@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Public face of blue/green and canary rollouts for modules and plugins. No Ansible import.
 
-    result = swap(params, check_mode=False)     # {changed, rollout, diff, api_calls}; raises PhoenixError
+    result = swap(params, check_mode=False, progress=None)  # {changed, rollout, diff, api_calls}; raises PhoenixError
 
 The trust gate runs first: with ``verify`` (a trust policy) an image that fails it is refused before
 anything is read from or created in the fleet, failing closed. An empty ``verify`` ({} or "") is an
@@ -132,14 +132,16 @@ def rollout_info(params):
     return {"changed": False, "rollout": view, "api_calls": _calls(groups)}
 
 
-def swap(params, check_mode=False):
+def swap(params, check_mode=False, progress=None):
+    """``progress``: a _core.progress.Progress that gets one line per phase or step (None: no lines)."""
     state = params.get("state") or DEPLOYED
     spec = spec_from_params(params)
     validate(spec, deploying=state == DEPLOYED)
     gate = _TrustGate(params)  # Rollout calls it before its first fleet call: an untrusted image changes nothing
     groups, traffic, alarms, store = fleet_backends(params)
     groups.check_service_name(spec.service)
-    rollout = Rollout(spec, groups, traffic, alarms, store, check_mode=check_mode, verify=gate)
+    report = progress.report if progress is not None else None
+    rollout = Rollout(spec, groups, traffic, alarms, store, check_mode=check_mode, verify=gate, report=report)
     try:
         if state == DEPLOYED:
             result = rollout.deployed()

@@ -306,7 +306,7 @@ ARGUMENT_SPEC = build(
 
 
 def converge(module):
-    return swap(module.params, check_mode=module.check_mode)
+    return swap(module.params, check_mode=module.check_mode, progress=module.progress)
 
 
 def main():

@@ -65,7 +65,8 @@ rollout:
     state:
       description:
         - V(serving) (no rollout in progress; RV(rollout.serving) is the group serving), V(in_progress),
-          V(paused), V(rolling_back), or V(not_serving) (no group of the listener serves).
+          V(paused), V(rolling_back), V(retiring) (the swap is done but its run died while deleting the previous
+          group, RV(rollout.blue); the next run finishes it), or V(not_serving) (no group of the listener serves).
       type: str
       sample: in_progress
     rollout:

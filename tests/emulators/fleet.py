@@ -257,8 +257,9 @@ install_version_user_data()
 class PhaseGate:
     """`with PhaseGate("shifting") as gate:` ... `gate.reached.wait(30)`; `gate.release()` (or leaving the block).
 
-    While armed, the first Auto Scaling CreateOrUpdateTags that sets `phoenix:phase` to `phase` (and,
-    if given, `phoenix:weight` to `weight`) is applied by moto, then its answer is held until released.
+    While armed, the first Auto Scaling CreateOrUpdateTags (or CreateAutoScalingGroup) that sets `phoenix:phase`
+    to `phase` (and, if given, `phoenix:weight` to `weight`) is applied by moto, then its answer is held until
+    released.
     """
 
     _lock = threading.Lock()
@@ -315,3 +316,15 @@ def _install_phase_hook() -> None:
 
     create_or_update_tags._phoenix = True  # type: ignore[attr-defined]
     AutoScalingResponse.create_or_update_tags = create_or_update_tags
+
+    # The rollout's lock is a CreateAutoScalingGroup carrying its first record (phase `locked`): held the same way.
+    original_create = AutoScalingResponse.create_auto_scaling_group
+
+    def create_auto_scaling_group(self: Any) -> Any:
+        answer = original_create(self)
+        tags = {tag.get("Key"): tag.get("Value") for tag in self._get_params().get("Tags", []) or []}
+        if PHASE_TAG in tags:
+            PhaseGate._hold(tags)
+        return answer
+
+    AutoScalingResponse.create_auto_scaling_group = create_auto_scaling_group

@@ -65,7 +65,8 @@ class FleetApi(AwsApi):
             "autoscaling", "describe_auto_scaling_groups", "AutoScalingGroups", resource=_join(names), **kwargs
         )
 
-    def create_group(self, name, template_id, version, subnets, tags):
+    def create_group(self, name, template_id, version, subnets, tags, target_groups=()):
+        kwargs = {"TargetGroupARNs": list(target_groups)} if target_groups else {}
         self._call(
             "autoscaling",
             "create_auto_scaling_group",
@@ -77,6 +78,7 @@ class FleetApi(AwsApi):
             DesiredCapacity=0,
             VPCZoneIdentifier=",".join(subnets),
             Tags=_group_tags(name, tags),
+            **kwargs,
         )
 
     def update_group(self, name, template=None, size=None):
@@ -126,18 +128,15 @@ class FleetApi(AwsApi):
 
     # -- EC2 launch templates ----------------------------------------------------------------------
 
-    def describe_launch_templates(self, template):
-        key = "LaunchTemplateIds" if template.startswith("lt-") else "LaunchTemplateNames"
-        return self._call("ec2", "describe_launch_templates", resource=template, **{key: [template]})["LaunchTemplates"]
-
-    def describe_versions(self, template_id, versions=None):
+    def describe_versions(self, template_id=None, versions=None, name=None):
+        """Versions of the template with this id or, with ``name``, this name (each carries the template's id)."""
         kwargs = {"Versions": [str(v) for v in versions]} if versions else {"MaxResults": 200}
+        kwargs.update({"LaunchTemplateName": name} if name else {"LaunchTemplateId": template_id})
         return self._pages(
             "ec2",
             "describe_launch_template_versions",
             "LaunchTemplateVersions",
-            resource=template_id,
-            LaunchTemplateId=template_id,
+            resource=name or template_id,
             **kwargs,
         )
 

@@ -76,8 +76,9 @@ class AwsGroupBackend(GroupBackend):
         if template.startswith("lt-"):
             return template
         if template not in self._template_ids:
+            # The versions by the template's name, in one call: each carries the template's id.
             try:
-                found = self.api.describe_launch_templates(template)
+                found = self.api.describe_versions(name=template)
             except PhoenixError as error:
                 if error.code in MISSING_TEMPLATE_CODES:
                     found = []
@@ -85,7 +86,11 @@ class AwsGroupBackend(GroupBackend):
                     raise
             if not found:
                 raise self._no_template(template)
-            self._template_ids[template] = found[0]["LaunchTemplateId"]
+            template_id = found[0]["LaunchTemplateId"]
+            for version in found:
+                self._learn(template_id, version)
+            self._listings[template_id] = found
+            self._template_ids[template] = template_id
         return self._template_ids[template]
 
     def _no_template(self, template):
@@ -104,6 +109,9 @@ class AwsGroupBackend(GroupBackend):
         return found
 
     def _learn(self, template_id, version):
+        # Every version names its template: a listing read by id resolves the base given by name too.
+        if version.get("LaunchTemplateName"):
+            self._template_ids.setdefault(version["LaunchTemplateName"], template_id)
         if version.get("DefaultVersion"):
             self._defaults[template_id] = str(version["VersionNumber"])
         if "LaunchTemplateData" in version:

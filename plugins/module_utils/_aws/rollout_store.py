@@ -1,8 +1,8 @@
 # Private to this collection.
 """The rollout's record as tags on its Auto Scaling group, behind the cloud-neutral RolloutStore.
 
-Creating the group with its tags in one call is the lock: Auto Scaling refuses a second group of the same
-name (AlreadyExists).
+Creating the group with its tags (and attached to its target group) in one call is the lock: Auto Scaling
+refuses a second group of the same name (AlreadyExists).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ class AwsRolloutStore(RolloutStore):
         validate_tags(tags, AWS_TAG_LIMITS, resource="the rollout record of group %s" % group)
         return tags
 
-    def create(self, group, base, subnets, record):
+    def create(self, group, base, subnets, record, backends=()):
         tags = self._tags(group, record, None)
         try:
-            self.api.create_group(group, base, "$Default", subnets, tags)
+            self.api.create_group(group, base, "$Default", subnets, tags, target_groups=backends)
         except PhoenixError as error:
             if error.code == "AlreadyExists":
                 return False

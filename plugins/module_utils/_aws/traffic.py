@@ -33,12 +33,15 @@ class AwsTrafficBackend(TrafficBackend):
         return forward_weights(actions)
 
     def set_shares(self, frontend, shares):
-        # The new action keeps the listener's stickiness setting: taken from this task's last read of it
-        # (the core reads the shares before it decides to change them), read now only if there was none.
-        previous = self._read.pop(frontend, None)
+        # The new action keeps the listener's stickiness setting: taken from this task's read of it (the core
+        # reads the shares before it changes them) or from this task's own last change, read now only if neither.
+        previous = self._read.get(frontend)
         if previous is None:
             previous = self.api.describe_listener(frontend).get("DefaultActions")
-        self.api.modify_listener_actions(frontend, forward_action(shares, previous))
+        actions = forward_action(shares, previous)
+        self._read.pop(frontend, None)  # unknown if the call fails: it may or may not have been applied
+        self.api.modify_listener_actions(frontend, actions)
+        self._read[frontend] = actions
 
     def _one(self, **kwargs):
         try:

@@ -40,6 +40,15 @@ class ImageBackend(abc.ABC):
     def source_of(self, instance_id):
         """The image a builder instance was launched from, or raise if the instance does not exist."""
 
+    def source_instance(self, instance_id):
+        """``(state, image_id)`` of a builder instance: state one of the builder states of ``_core.builders``
+        (``running``, ``stopping``, ``stopped``, ``gone``, ...), image_id the image it was launched from."""
+        raise NotImplementedError("%s cannot stop the instance it images" % self.cloud)
+
+    def stop_source(self, instance_id):
+        """Start stopping the builder instance; returns its state as the cloud answered."""
+        raise NotImplementedError("%s cannot stop the instance it images" % self.cloud)
+
     @abc.abstractmethod
     def create(self, name, instance_id, description, tags, no_reboot):
         """Start creating an image from the builder; returns it, likely pending."""
@@ -128,7 +137,7 @@ class BuilderBackend(abc.ABC):
 
     @abc.abstractmethod
     def terminate(self, builder):
-        """Terminate the builder."""
+        """Terminate the builder; returns its state as the cloud answered (a builder state), or None."""
 
     @abc.abstractmethod
     def leftovers(self, name):
@@ -204,7 +213,11 @@ class GroupBackend(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, name):
-        """Delete the group and its instances; one already gone is fine."""
+        """Delete the group and its instances in one request; one already gone is fine.
+
+        It may return while the cloud still removes the group (``Group.deleting``), but only once nothing of it
+        stands in the way of deleting its launch and its backend next: a cloud that refuses to delete a launch
+        still in use by a group being deleted waits for that here."""
 
     @abc.abstractmethod
     def api_calls(self):
@@ -223,8 +236,9 @@ class RolloutStore(abc.ABC):
     cloud = None
 
     @abc.abstractmethod
-    def create(self, group, base, subnets, record):
-        """Create ``group`` empty (size 0, launching ``base``) carrying ``record``: False when it exists already."""
+    def create(self, group, base, subnets, record, backends=()):
+        """Create ``group`` empty (size 0, launching ``base``) carrying ``record`` and attached to ``backends`` (ids
+        of TrafficBackend backends), in one request where the cloud allows: False when it exists already."""
 
     @abc.abstractmethod
     def read(self, group):
@@ -263,7 +277,8 @@ class TrafficBackend(abc.ABC):
 
     @abc.abstractmethod
     def set_shares(self, frontend, shares):
-        """WEIGHTED: send by these {backend id: percent}; backends left out get nothing."""
+        """WEIGHTED: send by these {backend id: percent}; backends left out get nothing. The core calls it after
+        ``shares`` of the same frontend in the same task: what that read returned may be relied on."""
 
     @abc.abstractmethod
     def backend(self, backend_id):
@@ -275,7 +290,8 @@ class TrafficBackend(abc.ABC):
 
     @abc.abstractmethod
     def create_backend_like(self, name, model, labels):
-        """WEIGHTED: a new backend named ``name`` with the protocol, port, network and health check of ``model``."""
+        """WEIGHTED: a new backend named ``name`` with the protocol, port, network and health check of ``model``;
+        one of that name made before (a lost answer, a run killed before its lock) is returned instead."""
 
     @abc.abstractmethod
     def delete_backend(self, backend_id):

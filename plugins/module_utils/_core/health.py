@@ -66,7 +66,16 @@ class HealthCheck:
         self.alarms_backend = alarms_backend
         self.probe = probe
 
-    def check(self, group_name, backend_id, size, with_probe=True):
+    def check(self, group_name, backend_id, size, with_probe=True, fleet=None):
+        """``fleet``: the (problems, evidence) of a ``fleet()`` read to use instead of reading the group and the
+        load balancer again; alarms and the probe are always asked afresh."""
+        problems, evidence = fleet if fleet is not None else self.fleet(group_name, backend_id, size)
+        problems, evidence = list(problems), dict(evidence)
+        self._signals(problems, evidence, with_probe)
+        return problems, evidence
+
+    def fleet(self, group_name, backend_id, size):
+        """(problems, evidence) of the group's instances and, with ``target_health``, the load balancer's view."""
         problems, evidence = [], {}
         group = self.groups.get(group_name)
         live = group.live_instances() if group else []
@@ -85,6 +94,9 @@ class HealthCheck:
                 problems.append(
                     "%d of %d targets healthy at the load balancer%s" % (len(good), size, " (%s)" % bad if bad else "")
                 )
+        return problems, evidence
+
+    def _signals(self, problems, evidence, with_probe):
         if self.spec.alarms:
             found = self.alarms_backend.alarm_states(self.spec.alarms)
             states = {name: found[name].shown if name in found else MISSING_ALARM for name in self.spec.alarms}
@@ -100,4 +112,3 @@ class HealthCheck:
             evidence["probe"] = {"url": self.spec.probe_url, "ok": ok, "detail": detail}
             if not ok:
                 problems.append("probe %s answered %s" % (self.spec.probe_url, detail))
-        return problems, evidence

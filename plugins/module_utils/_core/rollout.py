@@ -9,11 +9,16 @@ weights between a backend of green's own and blue's (WEIGHTED), or, where a back
 (MEMBERSHIP), by attaching green to blue's pool with a share of its instances at each canary step.
 
 Crash safety: the rollout's record (RolloutRecord) lives with green, in the adapter's RolloutStore. Each
-phase is written there (with the time, the owner and a lease) *before* its action, and each action is
-idempotent (find before create), so a run killed at any point is resumed by the next run on any
-controller. Creating green with its first record is the lock: a name encodes the slot
-(``<service>-a`` / ``<service>-b``), so a second concurrent rollout fails to create it and then finds the
-first one's live lease.
+transition a resume needs is written there (with the time, the owner and a renewed lease) *before* its
+action: the lock, green launched, each traffic step, a keep-blue wait, and ``done`` as blue is retired (with
+what is left to retire still named, cleared in one go at the end). Every action is idempotent (find before
+create), so the phases in between need no record of their own: a run killed at any point is resumed by the
+next run on any controller, which does them again. Creating green with its first record (and attached to
+its backend) is the lock: a name encodes the slot (``<service>-a`` / ``<service>-b``), so a second
+concurrent rollout fails to create it and then finds the first one's live lease.
+
+Progress: ``report`` (a hook like ``clock`` and ``sleep``) gets one short line per phase or step, the service
+first, and at most one line per 30 s of a long wait.
 
 Capacity: blue is never scaled down before green is healthy and serving everything; on failure traffic
 goes back to blue (restored to its recorded size) before any part of green is deleted.
@@ -28,11 +33,14 @@ from .backends import MEMBERSHIP
 from .errors import InvalidInput, PhoenixError
 from .health import HealthCheck, http_probe
 from .rollout_model import (
+    BLUE,
+    DONE,
     GREEN,
     KEEP_BLUE,
     LOCKED,
     ORDER,
     PAUSED,
+    RETIRE_BLUE,
     ROLLING_BACK,
     SHIFT,
     TEMPLATE,
@@ -42,6 +50,7 @@ from .rollout_model import (
 )
 from .rollout_phases import RolloutPhases, from_epoch
 from .timeutil import format_utc, utcnow
+from .waiter import Waiter
 
 
 class Rollout(RolloutPhases):
@@ -56,11 +65,17 @@ class Rollout(RolloutPhases):
         self.owner = owner or uuid.uuid4().hex[:16]
         self.clock = hooks.get("clock", time.time)
         self.sleep = hooks.get("sleep", time.sleep)
+        self.report = hooks.get("report") or (lambda line: None)
         self.health = HealthCheck(spec.health, groups, traffic, alarms, probe=hooks.get("probe", http_probe))
         self.changed = False
         self._started = {}
         self._seen = {}
         self._proven_at_full = False  # this run's health gate at 100% passed
+        self._shares = None  # the frontend's shares as this run read them, then as it set them
+        self._deleting = set()  # names of groups the cloud is still deleting
+        self._fleet_read = None  # ((group, backend, size), (problems, evidence)) of this run's last passing read
+        self._last_health = None
+        self._began = self.clock()
         self.record = {
             "id": None,
             "service": spec.service,
@@ -79,7 +94,9 @@ class Rollout(RolloutPhases):
     # -- what is there -----------------------------------------------------------------------------
 
     def _observe(self):
-        groups = [group for group in self.groups.groups() if not group.deleting]
+        listed = self.groups.groups()
+        self._deleting = {group.name for group in listed if group.deleting}
+        groups = [group for group in listed if not group.deleting]
         self._seen = {group.name: group for group in groups}
         mine = [group for group in groups if group.record is not None and group.record.service == self.spec.service]
         greens = [group for group in mine if group.record.role == GREEN]
@@ -91,6 +108,7 @@ class Rollout(RolloutPhases):
                 hint="Run state=rolled_back, or delete the stray group by hand.",
             )
         shares = self.traffic.shares(self.spec.frontend)
+        self._shares = dict(shares)
         by_backend = {}
         # A pool shared by blue and green (MEMBERSHIP) is served by blue until the rollout has finished.
         for group in sorted(groups, key=lambda group: group.record is not None and group.record.role == GREEN):
@@ -164,6 +182,15 @@ class Rollout(RolloutPhases):
         """Converge on "spec.image_id serves all traffic of the service"."""
         self.verify(self.spec.image_id)
         green, serving, shares = self._observe()
+        if green is None and self._retiring(serving):
+            self._check_lease(serving)
+            if serving.record.image == self.spec.image_id:
+                return self._resume(self._context(serving), RETIRE_BLUE)
+            if self.check_mode:
+                self.record["plan"].extend({"phase": phase, "group": serving.name} for phase in (RETIRE_BLUE, DONE))
+            else:
+                self._phases(self._context(serving), RETIRE_BLUE)
+                green, serving, shares = self._observe()
         if green is not None:
             self._check_lease(green)
             record = green.record
@@ -181,18 +208,24 @@ class Rollout(RolloutPhases):
                     self.record["plan"].append({"phase": ROLLING_BACK, "group": green.name, "image": record.image})
                 else:
                     self.record["superseded"] = {"id": record.rollout, "image": record.image}
-                    self._roll_back(Context(green.name, record), "superseded by image %s" % self.spec.image_id)
+                    self._roll_back(self._context(green), "superseded by image %s" % self.spec.image_id)
                     green, serving, shares = self._observe()
             else:
-                return self._resume(Context(green.name, record))
+                return self._resume(self._context(green))
         return self._start(serving, shares)
 
     def rolled_back(self):
         """Return traffic to the previous group and delete the candidate; after a finished swap, redeploy."""
         green, serving, shares = self._observe()
+        if green is None and self._retiring(serving):
+            # A finished swap whose run died retiring blue: the retirement is finished first.
+            self._check_lease(serving)
+            if not self.check_mode:
+                self._phases(self._context(serving), RETIRE_BLUE)
+                green, serving, shares = self._observe()
         if green is not None:
             self._check_lease(green)
-            ctx = Context(green.name, green.record)
+            ctx = self._context(green)
             record = ctx.record
             self.record.update(id=record.rollout, to_image=record.image, from_image=record.from_image)
             self.record.update(group=ctx.green, previous_group=record.blue_group)
@@ -228,6 +261,12 @@ class Rollout(RolloutPhases):
             view["serving"] = self._group_view(serving) if serving is not None else None
             if serving is not None:
                 view["serving"]["image"] = self.image_of(serving)
+            if self._retiring(serving):
+                # Done, but the run died retiring blue: the next run finishes it.
+                view.update(state="retiring", rollout=serving.record.rollout, phase=RETIRE_BLUE)
+                view["blue"] = (
+                    self._group_view(groups[serving.record.blue_group]) if serving.record.blue_group in groups else None
+                )
             return view
         record = green.record
         now = self.clock()
@@ -251,7 +290,7 @@ class Rollout(RolloutPhases):
                 "held": bool(record.owner) and until > now,
             },
         )
-        ctx = Context(green.name, record)
+        ctx = self._context(green)
         backend = None if self.membership and not record.weight else self._backend(ctx)
         problems, evidence = self.health.check(green.name, backend, self._wanted(ctx), with_probe=False)
         view["health"] = {"problems": problems, "evidence": evidence}
@@ -269,6 +308,37 @@ class Rollout(RolloutPhases):
         }
 
     # -- starting and resuming ---------------------------------------------------------------------
+
+    def _retiring(self, serving):
+        """Whether the serving group is this service's, done, with blue still to retire (a run died retiring)."""
+        record = serving.record if serving is not None else None
+        return (
+            record is not None
+            and record.service == self.spec.service
+            and record.role == BLUE
+            and record.phase == DONE
+            and bool(record.blue_group)
+        )
+
+    def _context(self, group):
+        """The rollout of ``group`` (green, or a finished one retiring blue), with the backends it is attached to."""
+        record = group.record
+        ctx = Context(group.name, record, attached=list(group.backends))
+        if not self.membership:
+            own = [backend for backend in group.backends if backend != record.blue_backend]
+            ctx.backend = own[0] if own else None
+        return ctx
+
+    def _wait_for_slot(self, name):
+        """A group of the slot's name still being deleted (blue of the last rollout): wait until it is gone."""
+        if name not in self._deleting:
+            return
+        interval = self.spec.health.interval
+        waiter = Waiter(
+            timeout=self.spec.timeout, delay=interval, max_delay=interval, sleep=self.sleep, clock=self.clock
+        )
+        self._say("waiting for %s to be deleted" % name)
+        waiter.until(lambda: self.groups.get(name) is None, bool, "group %s to be deleted" % name)
 
     def _nothing_serves(self, shares):
         return InvalidInput(
@@ -318,9 +388,18 @@ class Rollout(RolloutPhases):
             self.record["plan"].extend(self._plan(ctx, LOCKED))
             self.record["state"] = "planned"
             return self._result(True, current, self.spec.image_id)
+        if green in self._seen:
+            # The slot's name is taken by a group this run has seen: refused before anything is made.
+            raise self._slot_taken(green, self._seen[green])
+        self._wait_for_slot(green)
         subnets = self.spec.subnets or blue.subnets
+        # Green's own backend first, so that the lock creates green attached to it in the same call. Made before
+        # the lock, it is found by its name by whichever run (or retry) makes it again.
+        if not self.membership:
+            ctx.backend = self._new_backend(ctx).id
+        ctx.attached = [ctx.backend] if ctx.backend else []
         try:
-            created = self.store.create(green, base, subnets, record)
+            created = self.store.create(green, base, subnets, record, ctx.attached)
         except PhoenixError:
             # The cloud may have applied the create and lost its answer: the group is then ours.
             if not self._is_mine(self._get_quietly(green), rollout_id):
@@ -391,9 +470,9 @@ class Rollout(RolloutPhases):
         except PhoenixError:
             return None
 
-    def _resume(self, ctx):
+    def _resume(self, ctx, phase=None):
         record = ctx.record
-        phase = record.phase
+        phase = phase or record.phase
         if phase == PAUSED:
             phase = record.paused_in or SHIFT
         self.record.update(

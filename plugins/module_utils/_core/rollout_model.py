@@ -15,7 +15,9 @@ ROLLBACK = "rollback"
 PAUSE = "pause"
 GREEN, BLUE = "green", "blue"
 
-# Phases, in order. The tag holds the phase being worked on; each is safe to enter again.
+# Phases, in order; each is safe to enter again. Only the transitions a resume needs are written to the record
+# (RECORDED): the lock (the group created with its record), green launched, each traffic step, a keep-blue
+# wait, and ``done`` (written as blue is retired, with what is left to retire still named in it).
 LOCKED = "locked"
 TEMPLATE = "template"
 TARGET = "target"
@@ -28,6 +30,7 @@ DONE = "done"
 PAUSED = "paused"
 ROLLING_BACK = "rolling_back"
 ORDER = (LOCKED, TEMPLATE, TARGET, LAUNCH, WAIT_HEALTHY, SHIFT, KEEP_BLUE, RETIRE_BLUE, DONE)
+RECORDED = (LOCKED, LAUNCH, SHIFT, KEEP_BLUE, DONE, PAUSED, ROLLING_BACK)
 
 MAX_REASON = 250
 
@@ -186,8 +189,10 @@ def _text(value):
 
 @dataclass
 class Context:
-    """A rollout as this run works on it: green's name, its record, and the backend green serves through."""
+    """A rollout as this run works on it: green's name, its record, the backend green serves through, and the
+    backends green's group is attached to (None: not known, attach to be sure)."""
 
     green: str
     record: RolloutRecord
     backend: str = None
+    attached: list = None

@@ -16,7 +16,6 @@ SWAP_CALLS = [
     "ec2:CreateLaunchTemplateVersion",
     "elasticloadbalancing:CreateTargetGroup",
     "autoscaling:CreateOrUpdateTags",
-    "autoscaling:AttachLoadBalancerTargetGroups",
     "autoscaling:UpdateAutoScalingGroup",
     "elasticloadbalancing:ModifyListener",
     "autoscaling:DeleteAutoScalingGroup",

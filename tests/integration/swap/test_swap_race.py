@@ -99,7 +99,7 @@ def race(contenders):
             finished.put(index)
 
     threads = [threading.Thread(target=run, args=item, daemon=True) for item in enumerate(contenders)]
-    with PhaseGate("template", timeout=DEADLINE):
+    with PhaseGate("launch", timeout=DEADLINE):
         for thread in threads:
             thread.start()
         finished.get(timeout=DEADLINE)  # the loser answers while the winner is held after taking the lock

@@ -40,9 +40,9 @@ def in_thread(function):
 
 
 def test_a_second_concurrent_swap_is_refused_naming_the_one_in_progress(playbook, golden, swap_task, fleet):
-    with PhaseGate("wait_healthy") as gate:
+    with PhaseGate("launch") as gate:
         first = in_thread(lambda: playbook([swap_task(golden.first, title="first")]))
-        assert gate.reached.wait(DEADLINE), "the first swap never reached wait_healthy"
+        assert gate.reached.wait(DEADLINE), "the first swap never reached launch"
         second = playbook([swap_task(golden.second, title="second")])
         state_while_held = fleet()
         gate.release()
@@ -143,27 +143,29 @@ def wait_for_lease_end(aws, group_name):
     raise AssertionError("the lease of %s never ended" % group_name)
 
 
+# Every point where the rollout's record is written (the lock is the CreateAutoScalingGroup carrying it), the
+# phase the record says there, and where the next run resumes. The phases between them (template, target,
+# wait_healthy, retiring blue) write nothing of their own: a resumed run does them again.
 BOUNDARIES = [
-    ("template", None),
-    ("target", None),
-    ("launch", None),
-    ("wait_healthy", None),
-    ("shift", "10"),
-    ("shift", "50"),
-    ("shift", "100"),
-    ("keep_blue", None),
-    ("retire_blue", None),
-    ("done", None),
+    ("locked", None, "locked"),
+    ("launch", None, "launch"),
+    ("shift", "10", "shift"),
+    ("shift", "50", "shift"),
+    ("shift", "100", "shift"),
+    ("keep_blue", None, "keep_blue"),
+    ("done", None, "retire_blue"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("phase", "weight"), BOUNDARIES, ids=["%s%s" % (p, "-" + w if w else "") for p, w in BOUNDARIES]
+    ("phase", "weight", "resumed"), BOUNDARIES, ids=["%s%s" % (p, "-" + w if w else "") for p, w, _r in BOUNDARIES]
 )
-def test_a_run_killed_at_a_phase_boundary_converges_on_the_next_run(
-    aws, playbook, service, golden, swap_task, phase, weight
+def test_a_run_killed_at_a_record_point_converges_on_the_next_run(
+    aws, playbook, service, golden, swap_task, phase, weight, resumed
 ):
     options = dict(strategy="canary", canary_steps=[10, 50, 100], lease_seconds=2)
+    if phase == "keep_blue":
+        options["keep_blue_seconds"] = 1  # a keep-blue wait is recorded only when there is one
     with CapacityWatch(aws, service) as watch:
         with PhaseGate(phase, weight) as gate:
             killed = in_thread(lambda: playbook([swap_task(golden.first, title="killed", **options)]))
@@ -178,9 +180,8 @@ def test_a_run_killed_at_a_phase_boundary_converges_on_the_next_run(
         run = playbook([swap_task(golden.first, title="again", **options)])
     assert run.rc == 0, run.explain()
     result = run.task("again")["result"]
-    if phase != "done":
-        assert result["rollout"]["resumed_from"] == phase
-        assert result["changed"] is True
+    assert result["rollout"]["resumed_from"] == resumed
+    assert result["changed"] is True
 
     state = read_fleet(aws, service)
     assert state.serving() == {"web-a": 100}
@@ -189,6 +190,9 @@ def test_a_run_killed_at_a_phase_boundary_converges_on_the_next_run(
     assert set(state.target_groups) == {"web-a"}, "orphan target groups: %s" % state.target_groups
     versions = sorted(v["VersionNumber"] for v in state.versions)
     assert versions == [1, int(state.groups["web-a"]["tags"]["phoenix:template-version"])], versions
+    tags = state.groups["web-a"]["tags"]
+    assert (tags["phoenix:role"], tags["phoenix:phase"]) == ("blue", "done")
+    assert "phoenix:lease-until" not in tags and "phoenix:blue-group" not in tags
     assert watch.samples > 0 and watch.lowest == service.size, (watch.lowest, watch.samples)
     assert sys.platform.startswith("linux")
 

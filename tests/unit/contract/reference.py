@@ -381,7 +381,7 @@ class ReferenceStore(_Adapter, RolloutStore):
             )
         return kept
 
-    def create(self, group, base, subnets, record):
+    def create(self, group, base, subnets, record, backends=()):
         labels = self._encoded({}, record, list(record.to_record()), group)
         cloud = self.reference
         if base not in cloud.bases:
@@ -399,7 +399,12 @@ class ReferenceStore(_Adapter, RolloutStore):
                 return False
             raise
         cloud.call("PutGroup")
+        for backend in backends:
+            if backend not in cloud.pools:
+                raise PhoenixError("pool %s not found" % backend, resource=backend, code="NotFound", cloud=CLOUD)
         cloud.put_group(group, cloud.bases[base], subnets, labels)
+        for backend in backends:
+            cloud.pools[backend]["members"].append(group)
         return True
 
     def shown(self, field, value):

@@ -27,14 +27,23 @@ class Crash(Exception):
 
 
 class CrashingStore(ReferenceStore):
-    """Dies right after the write of the phase ``crash_at`` (phase, weight or None) has been applied."""
+    """Dies right after the create or write of the phase ``crash_at`` (phase, weight or None) has been applied."""
 
     crash_at = None
 
+    def create(self, group, base, subnets, record, backends=()):
+        created = super().create(group, base, subnets, record, backends)
+        self._crash(record)
+        return created
+
     def write(self, group, record, fields):
         super().write(group, record, fields)
+        if "phase" in fields:
+            self._crash(record)
+
+    def _crash(self, record):
         crash = self.crash_at
-        if crash and "phase" in fields and record.phase == crash[0] and crash[1] in (None, record.weight):
+        if crash and record.phase == crash[0] and crash[1] in (None, record.weight):
             self.crash_at = None
             raise Crash()
 
@@ -157,19 +166,17 @@ def test_a_failing_gate_at_a_canary_step_rolls_back_to_blue_at_full_size(world):
 
 
 @pytest.mark.parametrize(
-    ("phase", "weight"),
+    ("phase", "weight", "resumed"),
     [
-        ("template", None),
-        ("target", None),
-        ("launch", None),
-        ("wait_healthy", None),
-        ("shift", 25),
-        ("shift", 100),
-        ("keep_blue", None),
-        ("retire_blue", None),
+        ("locked", None, "locked"),
+        ("launch", None, "launch"),
+        ("shift", 25, "shift"),
+        ("shift", 100, "shift"),
+        ("keep_blue", None, "keep_blue"),
+        ("done", None, "retire_blue"),
     ],
 )
-def test_a_crash_at_any_phase_is_resumed_by_another_controller_after_the_lease(world, phase, weight):
+def test_a_crash_at_any_record_point_is_resumed_by_another_controller_after_the_lease(world, phase, weight, resumed):
     world.store.crash_at = (phase, weight)
     with pytest.raises(Crash):
         world.rollout(owner="controller-1", **CANARY).deployed()
@@ -178,7 +185,7 @@ def test_a_crash_at_any_phase_is_resumed_by_another_controller_after_the_lease(w
     assert busy.value.code == "RolloutInProgress"
     world.clock.sleep(61)
     result = world.rollout(owner="controller-2", **CANARY).deployed()
-    assert result["rollout"]["resumed_from"] == phase
+    assert result["rollout"]["resumed_from"] == resumed
     world.assert_serves("img-green")
 
 
@@ -218,7 +225,7 @@ def test_a_second_run_meeting_the_taken_slot_is_refused_and_the_group_not_replac
     original = world.groups.groups
     world.groups.groups = lambda: [group for group in original() if group.name != "web-a"]
     first = world.rollout(owner="controller-1")
-    world.store.crash_at = ("template", None)
+    world.store.crash_at = ("launch", None)
     with pytest.raises(Crash):
         first.deployed()
     with pytest.raises(RolloutBusy) as busy:

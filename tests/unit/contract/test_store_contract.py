@@ -186,3 +186,13 @@ def test_a_lock_left_by_a_create_that_died_holds_the_name_until_its_lease_ends(r
     record = reference.record(lease_until=cloud.clock() + 60)
     assert reference.store.create("web-a", reference.base_id(), reference.subnets, record) is True
     assert cloud.objects[ReferenceStore.lock_name("web-a")][1]["owner"] == "owner-1"
+
+
+def test_a_group_created_with_backends_is_attached_to_them_with_its_record(subject):
+    """The lock, the record and the attachment in one create: the core attaches green when it creates it."""
+    name = subject.new_name()
+    record = subject.record()
+    assert subject.store.create(name, subject.base_id(), subject.subnets, record, [subject.blue_backend]) is True
+    group = subject.groups.get(name)
+    assert group.backends == [subject.blue_backend] and group.size == 0
+    assert subject.store.read(name) == record

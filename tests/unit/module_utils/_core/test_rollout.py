@@ -5,6 +5,7 @@ The fake backends implement the interfaces of _core/backends.py over dicts; a fa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -66,6 +67,7 @@ class FakeFleet(GroupBackend, RolloutStore, TrafficBackend, HealthBackend):
         self.target_states = {}
         self.alarms = {}
         self.calls = 0
+        self.writes = []
         self.crash_at = None  # (phase, weight or None): die right after recording it
         self.lowest_blue = None
         self.add_group("web-blue", 3, ["tg-blue"], ("lt-1", "1"))
@@ -156,12 +158,13 @@ class FakeFleet(GroupBackend, RolloutStore, TrafficBackend, HealthBackend):
         return {"fake:Call": self.calls}
 
     # RolloutStore
-    def create(self, group, base, subnets, record):
+    def create(self, group, base, subnets, record, backends=()):
         self.calls += 1
         if group in self.groups_by_name:
             return False
-        self.add_group(group, 0, [], (base, "1"), tags_from_record(record, None))
+        self.add_group(group, 0, list(backends), (base, "1"), tags_from_record(record, None))
         self.groups_by_name[group].subnets = list(subnets)
+        self._crash(self.groups_by_name[group].tags)
         return True
 
     def read(self, group):
@@ -171,6 +174,10 @@ class FakeFleet(GroupBackend, RolloutStore, TrafficBackend, HealthBackend):
     def write(self, group, record, fields):
         tags = tags_from_record(record, fields)
         self.groups_by_name[group].tags.update(tags)
+        self.writes.append(tags)
+        self._crash(tags)
+
+    def _crash(self, tags):
         crash = self.crash_at
         if crash and tags.get("phoenix:phase") == crash[0] and crash[1] in (None, int(tags.get("phoenix:weight", -1))):
             self.crash_at = None
@@ -249,8 +256,8 @@ def make_spec(**options):
     return RolloutSpec(**values)
 
 
-def rollout(fleet, clock, probe=None, **options):
-    hooks = {"clock": clock, "sleep": clock.sleep}
+def rollout(fleet, clock, probe=None, report=None, **options):
+    hooks = {"clock": clock, "sleep": clock.sleep, "report": report}
     if probe is not None:
         hooks["probe"] = probe
     return Rollout(make_spec(**options), fleet, fleet, fleet, fleet, **hooks)
@@ -359,31 +366,41 @@ def test_an_alarm_fails_the_gate(fleet, clock):
     assert "web-5xx is ALARM" in failure.value.message
 
 
-@pytest.mark.parametrize(
-    ("phase", "weight"),
-    [
-        ("template", None),
-        ("target", None),
-        ("launch", None),
-        ("wait_healthy", None),
-        ("shift", 10),
-        ("shift", 100),
-        ("keep_blue", None),
-        ("retire_blue", None),
-    ],
-)
-def test_a_crash_at_any_phase_is_resumed_by_another_controller_after_the_lease(fleet, clock, phase, weight):
+# Every point where the record is written, the record's phase there, and where the next run resumes.
+RECORD_POINTS = [
+    ("locked", None, "locked"),
+    ("launch", None, "launch"),
+    ("shift", 10, "shift"),
+    ("shift", 50, "shift"),
+    ("shift", 100, "shift"),
+    ("keep_blue", None, "keep_blue"),
+    ("done", None, "retire_blue"),
+]
+
+
+@pytest.mark.parametrize(("phase", "weight", "resumed"), RECORD_POINTS)
+def test_a_crash_at_any_record_point_is_resumed_by_another_controller_after_the_lease(
+    fleet, clock, phase, weight, resumed
+):
+    options = dict(strategy="canary", steps=[10, 50, 100], keep_blue_seconds=5)
     fleet.crash_at = (phase, weight)
     with pytest.raises(Crash):
-        rollout(fleet, clock, strategy="canary", steps=[10, 50, 100], lease_seconds=60).deployed()
+        rollout(fleet, clock, lease_seconds=60, **options).deployed()
     with pytest.raises(RolloutBusy) as busy:
-        rollout(fleet, clock, strategy="canary", steps=[10, 50, 100]).deployed()
+        rollout(fleet, clock, **options).deployed()
     assert "in progress in another run" in busy.value.message and busy.value.code == "RolloutInProgress"
     clock.sleep(61)
-    result = rollout(fleet, clock, strategy="canary", steps=[10, 50, 100]).deployed()
-    assert result["rollout"]["resumed_from"] == phase
+    result = rollout(fleet, clock, **options).deployed()
+    assert result["rollout"]["resumed_from"] == resumed
     assert_green_serves(fleet)
     assert fleet.lowest_blue == 3
+
+
+def test_records_are_written_only_at_the_transitions_a_resume_needs(fleet, clock):
+    rollout(fleet, clock, strategy="canary", steps=[10, 50, 100]).deployed()
+    phases = [(tags.get("phoenix:phase"), tags.get("phoenix:weight")) for tags in fleet.writes]
+    # The lock is the create; then green launched, each step, and done as blue is retired (no keep-blue wait).
+    assert phases == [("launch", None), ("shift", "10"), ("shift", "50"), ("shift", "100"), ("done", None)]
 
 
 def test_a_half_done_rollout_of_another_image_is_rolled_back_first_or_refused(fleet, clock):
@@ -400,7 +417,7 @@ def test_a_half_done_rollout_of_another_image_is_rolled_back_first_or_refused(fl
 
 
 def test_rolled_back_mid_rollout_and_after_a_finished_one(fleet, clock):
-    fleet.crash_at = ("keep_blue", None)
+    fleet.crash_at = ("shift", 100)
     with pytest.raises(Crash):
         rollout(fleet, clock, lease_seconds=5).deployed()
     clock.sleep(10)
@@ -460,11 +477,24 @@ def test_a_service_name_the_cloud_would_refuse_is_refused_by_its_adapter(service
     assert message in error.value.message
 
 
-def test_rolled_back_while_blue_was_being_retired_restores_its_size_before_traffic(fleet, clock):
-    fleet.crash_at = ("retire_blue", None)
+def test_rolled_back_after_a_run_killed_retiring_blue_finishes_the_retirement_then_redeploys(fleet, clock):
+    fleet.crash_at = ("done", None)
     with pytest.raises(Crash):
         rollout(fleet, clock, lease_seconds=5).deployed()
-    fleet.resize("web-blue", 0)  # the dead run had scaled blue in already
+    assert set(fleet.groups_by_name) == {"web-a", "web-blue"} and fleet.listener == {"tg-web-a": 100}
+    clock.sleep(10)
+    result = rollout(fleet, clock).rolled_back()
+    assert result["rollout"]["to_image"] == "ami-blue"
+    # web-blue was retired first, so the previous image comes back in the slot it left.
+    assert_green_serves(fleet, image="ami-blue", name="web-b")
+    assert fleet.groups_by_name["web-b"].tags["phoenix:rolled-back-from"] == "ami-green"
+
+
+def test_rolled_back_while_blue_is_scaled_in_restores_its_size_before_traffic(fleet, clock):
+    fleet.crash_at = ("shift", 100)
+    with pytest.raises(Crash):
+        rollout(fleet, clock, lease_seconds=5).deployed()
+    fleet.resize("web-blue", 0)  # someone scaled blue in while green served everything
     clock.sleep(10)
     order = []
     original_set_shares = fleet.set_shares
@@ -564,7 +594,7 @@ def test_the_default_lease_is_short_and_renewed_every_third_while_waiting(fleet,
 
 
 def test_a_refusal_says_how_long_the_lease_lasts_and_how_to_take_over(fleet, clock):
-    fleet.crash_at = ("wait_healthy", None)
+    fleet.crash_at = ("launch", None)
     with pytest.raises(Crash):
         rollout(fleet, clock).deployed()
     clock.sleep(15)
@@ -581,9 +611,9 @@ def test_a_retried_create_that_meets_its_own_group_goes_on(fleet, clock):
     """The cloud created the group but the answer was lost; the retry meets it (AlreadyExists)."""
     original = fleet.create
 
-    def create_applied_then_retried(name, base, subnets, record):
-        original(name, base, subnets, record)
-        return original(name, base, subnets, record)  # the retry: AlreadyExists
+    def create_applied_then_retried(name, base, subnets, record, backends=()):
+        original(name, base, subnets, record, backends)
+        return original(name, base, subnets, record, backends)  # the retry: AlreadyExists
 
     fleet.create = create_applied_then_retried
     result = rollout(fleet, clock).deployed()
@@ -595,8 +625,8 @@ def test_a_retried_create_that_meets_its_own_group_goes_on(fleet, clock):
 def test_a_create_applied_but_failed_is_recognised_by_its_rollout_id(fleet, clock):
     original = fleet.create
 
-    def create_applied_then_lost(name, base, subnets, record):
-        original(name, base, subnets, record)
+    def create_applied_then_lost(name, base, subnets, record, backends=()):
+        original(name, base, subnets, record, backends)
         raise PhoenixError("AWS CreateAutoScalingGroup failed: connection reset", code="InternalFailure")
 
     fleet.create = create_applied_then_lost
@@ -605,7 +635,7 @@ def test_a_create_applied_but_failed_is_recognised_by_its_rollout_id(fleet, cloc
 
 
 def test_a_create_that_failed_without_making_a_group_is_reported(fleet, clock):
-    def create_failed(name, base, subnets, record):
+    def create_failed(name, base, subnets, record, backends=()):
         raise PhoenixError("AWS CreateAutoScalingGroup failed: access denied", code="AccessDenied")
 
     fleet.create = create_failed
@@ -668,3 +698,79 @@ def test_status_without_a_rollout_shows_the_serving_group(fleet, clock):
     view = rollout(fleet, clock).status()
     assert view["state"] == "serving" and view["rollout"] is None
     assert view["serving"]["name"] == "web-blue" and view["serving"]["image"] == "ami-blue"
+
+
+# -- progress lines and health evidence ----------------------------------------------------------------
+
+SHIFT_LINE = re.compile(r"^(\S+): shift (\d+)% → (\S+), (\d+)/(\d+) healthy(.*)$")
+WAITING_LINE = re.compile(r"^web: waiting for web-a, (\d+)/(\d+) healthy, (\d+) s of (\d+) s$")
+
+
+def test_a_canary_reports_one_line_per_phase_and_step_and_few_while_waiting(fleet, clock):
+    lines = []
+    options = dict(strategy="canary", steps=[10, 50, 100], step_seconds=60, keep_blue_seconds=90)
+    rollout(fleet, clock, report=lines.append, **options).deployed()
+    assert lines[0] == "web: launch web-a, 3 instances of ami-green"
+    assert lines[1] == "web: web-a healthy, 3/3 in 0 s"
+    shifts = [SHIFT_LINE.match(line) for line in lines if " shift " in line]
+    assert [(m.group(1), m.group(2), m.group(3), m.group(4), m.group(5)) for m in shifts] == [
+        ("web", weight, "web-a", "3", "3") for weight in ("10", "50", "100")
+    ]
+    assert [m.group(6) for m in shifts] == [", next step in 60 s", ", next step in 60 s", ", keeping web-blue for 90 s"]
+    waiting = [WAITING_LINE.match(line) for line in lines if "waiting" in line]
+    assert waiting and all(waiting)
+    # At most one line per 30 s of waiting: 3 steps of 60 s and 90 s of keep-blue.
+    assert len(waiting) <= (3 * 60 + 90) // 30
+    assert all(m.group(4) in ("60", "90") and int(m.group(3)) < int(m.group(4)) for m in waiting)
+    assert lines[-2] == "web: retire web-blue"
+    assert re.match(r"^web: done, web-a serves ami-green in \d+ s$", lines[-1])
+    assert len(lines) == 2 + 3 + len(waiting) + 2
+
+
+def test_a_roll_back_says_why_and_where_traffic_goes(fleet, clock):
+    lines = []
+
+    def probe(url, timeout):
+        return fleet.listener.get("tg-web-a", 0) < 50, "HTTP 503"
+
+    health = HealthSpec(probe_url="http://127.0.0.1:1/health", interval=1)
+    with pytest.raises(RolloutFailed):
+        rollout(fleet, clock, probe=probe, report=lines.append, strategy="canary", health=health).deployed()
+    assert lines[-1] == (
+        "web: roll back (shift at weight 50: probe http://127.0.0.1:1/health answered HTTP 503), traffic back to "
+        "web-blue"
+    )
+
+
+def test_a_gate_right_after_a_passing_check_reads_the_group_and_targets_again_only_after_a_wait(fleet, clock):
+    reads = []
+    original = fleet.backend_health
+
+    def backend_health(backend_id):
+        reads.append(clock.now)
+        return original(backend_id)
+
+    fleet.backend_health = backend_health
+    result = rollout(fleet, clock, strategy="canary", steps=[10, 50, 100]).deployed()
+    shifts = [p for p in result["rollout"]["phases"] if p["phase"] == "shift"]
+    # No wait between the checks: the wait's passing read is the evidence of each zero-length step.
+    assert len(reads) == 1 and all(p["evidence"]["read"] == "as the check before" for p in shifts)
+
+    reads.clear()
+    result = rollout(fleet, clock, image_id="ami-third", strategy="canary", steps=[50, 100], step_seconds=2).deployed()
+    shifts = [p for p in result["rollout"]["phases"] if p["phase"] == "shift"]
+    # A step that waits reads afresh after each pause (interval 1 s): its last evidence is its own.
+    assert len(reads) == 1 + 2 * 2 and all("read" not in p["evidence"] for p in shifts)
+
+
+def test_status_of_a_run_killed_while_retiring_blue_says_so_and_the_next_run_finishes_it(fleet, clock):
+    fleet.crash_at = ("done", None)
+    with pytest.raises(Crash):
+        rollout(fleet, clock, lease_seconds=5).deployed()
+    view = rollout(fleet, clock).status()
+    assert (view["state"], view["phase"]) == ("retiring", "retire_blue")
+    assert view["serving"]["name"] == "web-a" and view["blue"]["name"] == "web-blue"
+    clock.sleep(10)
+    assert rollout(fleet, clock).deployed()["rollout"]["resumed_from"] == "retire_blue"
+    assert_green_serves(fleet)
+    assert rollout(fleet, clock).status()["state"] == "serving"
