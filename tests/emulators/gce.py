@@ -51,6 +51,7 @@ import secrets
 import threading
 import time
 import urllib.parse
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -299,6 +300,7 @@ class GceEmulator:
             self._operation_faults: dict[str, _OperationFault] = {}
             self._fault_rate: tuple[float, tuple[int, ...], frozenset[str] | None] | None = None
             self._before: dict[str, list[Callable[[], None]]] = {}
+            self._request_ids: dict[tuple[str, str], tuple[str, tuple[str, str, str]]] = {}
             self._random = random.Random(self._seed)
             self._ids = random.Random(self._seed + 1)
             self._addresses = 0
@@ -500,13 +502,40 @@ class GceEmulator:
             with self.lock:
                 if operation != "oauth2.token":
                     self._authenticate(headers)
-                answer = handler(request)
+                answer = self._once(request, operation, handler)
         except ApiError as error:
             return error.code, error.body(), "application/json"
         if fault is not None:
             return self._fault_answer(fault.status, operation)
         status, payload = answer if isinstance(answer, tuple) else (200, answer)
         return status, json.loads(json.dumps(payload)), "application/json"
+
+    def _once(self, request: Request, operation: str, handler: Callable[[Request], Any]) -> Any:
+        """Apply a mutation once per ``requestId``: a repeat is answered with the first one's operation.
+
+        Compute's mutations take a ``requestId`` (a UUID) so that a client may retry one whose answer it
+        lost; Google remembers it for at least 60 minutes (here: until reset).
+        """
+        request_id = request.query.get("requestId")
+        if request_id is None or request.method == "GET" or not operation.startswith("compute."):
+            return handler(request)
+        try:
+            parsed = uuid.UUID(request_id)
+        except ValueError:
+            raise invalid("requestId", request_id, "Must be a UUID.") from None
+        if parsed.int == 0:
+            raise invalid("requestId", request_id, "The zero UUID is not supported.")
+        project = request.match.get("project", "")
+        earlier = self._request_ids.get((project, request_id))
+        if earlier is not None:
+            if earlier[0] != operation:
+                raise invalid("requestId", request_id, "Already used by another method (%s)." % earlier[0])
+            return dict(self.operations[earlier[1]].resource)
+        answer = handler(request)
+        if isinstance(answer, dict) and answer.get("kind") == "compute#operation":
+            scope = answer["selfLink"].split("/projects/%s/" % project, 1)[1].rsplit("/operations/", 1)[0]
+            self._request_ids[(project, request_id)] = (operation, (project, scope, answer["name"]))
+        return answer
 
     @staticmethod
     def _body(headers: dict[str, str], raw: bytes) -> Any:

@@ -59,12 +59,13 @@ def insert_image(connection, project, body, force_create=False):
         resource=_image_path(project, body.get("name")),
         params={"forceCreate": "true"} if force_create else None,
         body=body,
+        mutation=True,
     )
 
 
 def delete_image(connection, project, name):
     path = _image_path(project, name)
-    return connection.request("DELETE", path, "compute.images.delete", resource=path)
+    return connection.request("DELETE", path, "compute.images.delete", resource=path, mutation=True)
 
 
 def deprecate_image(connection, project, name, state, replacement=None, deprecated=None, obsolete=None, deleted=None):
@@ -76,7 +77,9 @@ def deprecate_image(connection, project, name, state, replacement=None, deprecat
     if deleted:
         body["deleted"] = deleted
     path = _image_path(project, name)
-    return connection.request("POST", path + "/deprecate", "compute.images.deprecate", resource=path, body=body)
+    return connection.request(
+        "POST", path + "/deprecate", "compute.images.deprecate", resource=path, body=body, mutation=True
+    )
 
 
 def set_image_labels(connection, project, name, labels, fingerprint):
@@ -88,6 +91,7 @@ def set_image_labels(connection, project, name, labels, fingerprint):
         "compute.images.setLabels",
         resource=path,
         body={"labels": dict(labels), "labelFingerprint": fingerprint},
+        mutation=True,
     )
 
 
@@ -153,12 +157,13 @@ def insert_instance(connection, project, zone, body):
         "compute.instances.insert",
         resource=_instance_path(project, zone, body.get("name")),
         body=body,
+        mutation=True,
     )
 
 
 def delete_instance(connection, project, zone, name):
     path = _instance_path(project, zone, name)
-    return connection.request("DELETE", path, "compute.instances.delete", resource=path)
+    return connection.request("DELETE", path, "compute.instances.delete", resource=path, mutation=True)
 
 
 def set_instance_metadata(connection, project, zone, name, items, fingerprint):
@@ -170,17 +175,18 @@ def set_instance_metadata(connection, project, zone, name, items, fingerprint):
         "compute.instances.setMetadata",
         resource=path,
         body={"items": list(items), "fingerprint": fingerprint},
+        mutation=True,
     )
 
 
 def stop_instance(connection, project, zone, name):
     path = _instance_path(project, zone, name)
-    return connection.request("POST", path + "/stop", "compute.instances.stop", resource=path)
+    return connection.request("POST", path + "/stop", "compute.instances.stop", resource=path, mutation=True)
 
 
 def start_instance(connection, project, zone, name):
     path = _instance_path(project, zone, name)
-    return connection.request("POST", path + "/start", "compute.instances.start", resource=path)
+    return connection.request("POST", path + "/start", "compute.instances.start", resource=path, mutation=True)
 
 
 # -- instance templates (immutable: a change is a new template) ---------------------------------
@@ -210,12 +216,13 @@ def insert_instance_template(connection, project, body):
         "compute.instanceTemplates.insert",
         resource=_template_path(project, body.get("name")),
         body=body,
+        mutation=True,
     )
 
 
 def delete_instance_template(connection, project, name):
     path = _template_path(project, name)
-    return connection.request("DELETE", path, "compute.instanceTemplates.delete", resource=path)
+    return connection.request("DELETE", path, "compute.instanceTemplates.delete", resource=path, mutation=True)
 
 
 # -- firewall rules (they take no labels) -------------------------------------------------------
@@ -242,12 +249,13 @@ def insert_firewall(connection, project, body):
         "compute.firewalls.insert",
         resource=_firewall_path(project, body.get("name")),
         body=body,
+        mutation=True,
     )
 
 
 def delete_firewall(connection, project, name):
     path = _firewall_path(project, name)
-    return connection.request("DELETE", path, "compute.firewalls.delete", resource=path)
+    return connection.request("DELETE", path, "compute.firewalls.delete", resource=path, mutation=True)
 
 
 # -- the project (its common instance metadata) -------------------------------------------------
@@ -267,6 +275,7 @@ def set_common_instance_metadata(connection, project, items, fingerprint):
         "compute.projects.setCommonInstanceMetadata",
         resource=path,
         body={"items": list(items), "fingerprint": fingerprint},
+        mutation=True,
     )
 
 

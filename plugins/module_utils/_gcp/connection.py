@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import uuid
 from collections import Counter
 
 from .._core.errors import InvalidInput, MissingDependency, PhoenixError
@@ -252,12 +253,16 @@ class GcpConnection:
 
     # -- calls -------------------------------------------------------------------------------------
 
-    def request(self, method, path, operation, resource=None, params=None, body=None):
+    def request(self, method, path, operation, resource=None, params=None, body=None, mutation=False):
         """Send one API call (retried while transient); its JSON answer, or a GcpApiError.
 
         ``operation`` is Google's method id (``compute.images.insert``): the key calls are counted under.
+        A ``mutation`` carries a ``requestId`` made once for the call and sent again with every retry, so
+        Compute applies it once even when an answer was lost and the call is sent again.
         """
         url = self.url(path)
+        if mutation:
+            params = dict(params or {}, requestId=str(uuid.uuid4()))
 
         def counted(response, *args, **kwargs):
             self._count(operation)

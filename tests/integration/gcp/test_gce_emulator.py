@@ -211,3 +211,21 @@ def test_an_instances_boot_disk_holds_its_source_image_and_is_deleted_with_it(gc
     gce.emu.settle()
     with pytest.raises(NotFound):
         compute.get_disk(connection, gce.seed.project, zone, "web-1")
+
+
+def test_request_ids_must_be_uuids_and_belong_to_one_method(gce):
+    connection = gce.connection()
+    images = "projects/%s/global/images" % gce.seed.project
+    body = {"name": "golden-6", "sourceImage": gce.seed.base_image}
+    request_id = "0b5e6a8e-2f6c-4a55-9d3a-0f7f2c1e9a11"
+
+    first = connection.request("POST", images, "compute.images.insert", params={"requestId": request_id}, body=body)
+    again = connection.request("POST", images, "compute.images.insert", params={"requestId": request_id}, body=body)
+    with pytest.raises(GcpApiError) as other_method:
+        connection.request("DELETE", images + "/golden-6", "compute.images.delete", params={"requestId": request_id})
+    with pytest.raises(GcpApiError) as not_uuid:
+        connection.request("POST", images, "compute.images.insert", params={"requestId": "x"}, body=body)
+
+    assert again["name"] == first["name"]
+    assert other_method.value.code == "invalid" and "requestId" in other_method.value.message
+    assert not_uuid.value.code == "invalid"

@@ -374,17 +374,31 @@ def test_a_seeded_fault_rate_is_ridden_out_by_the_retry_policy(gce):
     assert connection.api_calls()["compute.images.get"] == sent
 
 
-def test_a_lost_insert_answer_is_retried_and_meets_the_image_it_made(gce):
-    # The emulator applies the call, then answers 503: the retry finds the image made (409), which is what a
-    # caller's "find it first" step must handle.
+def test_a_lost_insert_answer_is_retried_with_its_request_id_and_applied_once(gce):
+    # The emulator applies the insert, then answers 503. The retry carries the same requestId, so Compute
+    # answers with the first insert's operation instead of making the image again (or answering 409).
     connection = gce.connection()
     gce.emu.inject_fault("compute.images.insert", status=503, after_apply=True)
 
-    with pytest.raises(AlreadyExists):
-        compute.insert_image(connection, gce.seed.project, {"name": "golden-4", "sourceImage": gce.seed.base_image})
+    operation = compute.insert_image(
+        connection, gce.seed.project, {"name": "golden-4", "sourceImage": gce.seed.base_image}
+    )
+    wait_for(connection, operation, gce.waiter())
 
     assert gce.emu.calls["compute.images.insert"] == 2
-    assert compute.get_image(connection, gce.seed.project, "golden-4")["name"] == "golden-4"
+    assert len(gce.emu.operations) == 1
+    assert compute.get_image(connection, gce.seed.project, "golden-4")["status"] == "READY"
+
+
+def test_a_request_id_is_not_reused_across_calls(gce):
+    connection = gce.connection()
+    body = {"name": "golden-5", "sourceImage": gce.seed.base_image}
+
+    compute.insert_image(connection, gce.seed.project, body)
+    with pytest.raises(AlreadyExists):
+        compute.insert_image(connection, gce.seed.project, body)
+
+    assert gce.emu.calls["compute.images.insert"] == 2
 
 
 def test_a_refused_connection_is_retried_then_reported_with_a_hint(gce):
