@@ -55,7 +55,8 @@ def _partitions():
 
 # Sessions shared by the connections of a process with the same credentials, profile, region and AWS_*
 # environment, so that each botocore file (endpoints, the model of each service) is read and parsed once
-# per process, not once per connection. Each connection still makes and counts its own clients.
+# per process, not once per connection. A session reads its credentials and configuration once, as each
+# connection's own session did. Each connection still makes and counts its own clients.
 _SESSIONS = {}
 _SESSIONS_LOCK = threading.Lock()
 _MAX_SESSIONS = 16
@@ -73,7 +74,8 @@ class _SharedSession:
 
 def _shared_session(access_key, secret_key, session_token, profile, region):
     environment = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("AWS_")))
-    key = (access_key, secret_key, session_token, profile, region, environment)
+    # The process id too: a forked child (an Ansible worker) makes its own, never using its parent's.
+    key = (os.getpid(), access_key, secret_key, session_token, profile, region, environment)
     with _SESSIONS_LOCK:
         shared = _SESSIONS.get(key)
         if shared is None:
