@@ -25,6 +25,8 @@ drives unchanged:
   is answered after one step, as a real wait that reached its deadline before the operation finished,
   so a client's loop of waits is exercised too. `fail_operations("compute.images.insert")` makes the
   next such operations end DONE with `error.errors[]` (and `httpErrorStatusCode`).
+- **requestId.** A mutation repeated with the `requestId` of one already applied is answered with the
+  first one's operation, not applied again (how Compute makes retries after a lost answer safe).
 - **Errors** in Google's shape: `{"error": {"code", "message", "errors": [{"message", "domain",
   "reason"}], "status"}}` (404 notFound, 409 alreadyExists, 412 conditionNotMet, 400 invalid or
   required naming the field, 401 UNAUTHENTICATED, 429 rateLimitExceeded, 503 backendError).
