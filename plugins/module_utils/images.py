@@ -5,5 +5,6 @@ from __future__ import annotations
 
 from ._core.images import ImageRequest, ImageWorkflow, Outcome
 from ._core.model import Image, ImageUser, newest_first
+from ._core.signing import ImageSigning
 
-__all__ = ["Image", "ImageRequest", "ImageUser", "ImageWorkflow", "Outcome", "newest_first"]
+__all__ = ["Image", "ImageRequest", "ImageSigning", "ImageUser", "ImageWorkflow", "Outcome", "newest_first"]

@@ -200,6 +200,16 @@ reaped:
   returned: always
   type: list
   elements: dict
+progress:
+  description:
+    - The progress lines the task reported while it worked (launched, running and waiting for SSH,
+      reachable, torn down; during a long wait at most one line every 30 seconds).
+  returned: when it reported any
+  type: list
+  elements: str
+  sample:
+    - "builder web-1: launched i-0123456789abcdef0 from ami-0a1b2c3d4e5f67890"
+    - "builder web-1: i-0123456789abcdef0 running, waiting for ssh"
 api_calls:
   description: Cloud API calls this task made, by service and operation.
   returned: always
@@ -236,7 +246,9 @@ ARGUMENT_SPEC = build(
 def converge(module):
     params = module.params
     builders, images = builder_backends(params)
-    workflow = BuilderWorkflow(builders, images, module.waiter(), check_mode=module.check_mode)
+    workflow = BuilderWorkflow(
+        builders, images, module.waiter(), check_mode=module.check_mode, report=module.progress.report
+    )
     state = params["state"]
     if state == "present":
         outcome = workflow.present(

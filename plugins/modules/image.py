@@ -13,6 +13,15 @@ description:
     waits until it is available, tags it with its provenance and O(tags), and copies it to
     O(copy_to_regions) in parallel. An image of that name that already exists is left as it is, apart
     from its tags, so a second run reports no change.
+  - With O(sign), the image is signed as soon as it is available and each copy as soon as it arrives, in
+    the same way as M(phoenix.immutable.image_sign) signs (the same statement, envelope and tags).
+  - A copy that fails does not stop the others. The task then fails naming each failed region, and
+    its result still lists the copies that succeeded (available and, with O(sign), signed) in RV(copies)
+    and the failed ones in RV(failed_copies). They are kept, and a second run finds them by name and copies
+    only what failed.
+  - While it waits, the task reports one line per phase (the image available, each copy arrived and
+    signed) and, during a long wait, at most one line every 30 seconds; they are shown on the controller
+    as they come and returned in RV(progress).
   - O(state=absent) deletes an image and the snapshots it is made of, but refuses while anything still
     uses it (an instance in any live state, the default or latest version of a launch template, a launch
     configuration, an Auto Scaling group) unless O(force=true). The refusal names every user.
@@ -68,6 +77,37 @@ options:
     type: list
     elements: str
     default: []
+  stop_instance:
+    description:
+      - Stop O(instance_id) and wait until it is stopped before imaging it, so that nothing runs on the
+        builder between its clean-up and the snapshot and the snapshot needs no reboot.
+      - Only when the image is created; an existing image leaves the instance as it is.
+    type: bool
+    default: false
+  sign:
+    description:
+      - Sign the image and each copy (an in-toto statement in a DSSE envelope stored in the image's tags;
+        see M(phoenix.immutable.image_sign)), each as soon as it is available. An image already signed by
+        this key with the same claims is left as it is.
+    type: dict
+    suboptions:
+      key:
+        description:
+          - Path of a PEM private key (Ed25519 or ECDSA P-256). Exactly one of O(sign.key) and O(sign.kms_key).
+        type: path
+      key_passphrase:
+        description: Passphrase of an encrypted O(sign.key). Never logged.
+        type: str
+      kms_key:
+        description:
+          - A cloud KMS key (on AWS a key id, ARN or alias of an C(ECC_NIST_P256) C(SIGN_VERIFY) key).
+          - A key ARN signs in its own region; an alias or id is resolved in the region of each image
+            signed, so the copies need a multi-region key or a key of that alias in each region.
+        type: str
+      claims:
+        description: Build facts signed with the image (see O(phoenix.immutable.image_sign#module:claims)).
+        type: dict
+        default: {}
   no_reboot:
     description:
       - Snapshot a running builder without rebooting it first. The file systems may then not be consistent.
@@ -169,10 +209,34 @@ image:
     region: us-east-1
     state: available
 copies:
-  description: The copies in O(copy_to_regions), in the same shape as RV(image).
+  description:
+    - The copies in O(copy_to_regions), in the same shape as RV(image).
+    - On a failed copy, the task fails and this lists the copies that succeeded.
   returned: always
   type: list
   elements: dict
+failed_copies:
+  description: The copies that failed (then the task fails), with the copy's id if it was started.
+  returned: when a copy failed
+  type: list
+  elements: dict
+  sample:
+    - {region: eu-west-1, id: ami-0456789abcdef0123, error: "image ami-0456789abcdef0123 ... failed: ..."}
+signatures:
+  description: With O(sign), one entry per image signed or found signed, the image first, then the copies.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {image_id: ami-0a1b2c3d4e5f67890, region: us-east-1, keyid: 3c1b5e0f..., statement_digest: 9f2c..., changed: true}
+progress:
+  description: The progress lines the task reported while it worked.
+  returned: when it reported any
+  type: list
+  elements: str
+  sample:
+    - "ami-0a1b2c3d4e5f67890: available in 40 s"
+    - "ami-0a1b2c3d4e5f67890: copy to eu-west-1 → ami-0456789abcdef0123 available in 212 s, signed (1/2)"
 actions:
   description: What was done, or in check mode what would be done, one entry per change.
   returned: always
@@ -196,7 +260,11 @@ api_calls:
 """
 
 from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, WAIT, build
-from ansible_collections.phoenix.immutable.plugins.module_utils.images import ImageRequest, ImageWorkflow
+from ansible_collections.phoenix.immutable.plugins.module_utils.images import (
+    ImageRequest,
+    ImageSigning,
+    ImageWorkflow,
+)
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend
 
@@ -212,15 +280,45 @@ ARGUMENT_SPEC = build(
     purge_tags=dict(type="bool", default=False),
     copy_to_regions=dict(type="list", elements="str", default=[]),
     no_reboot=dict(type="bool", default=False),
+    stop_instance=dict(type="bool", default=False),
+    sign=dict(
+        type="dict",
+        options=dict(
+            key=dict(type="path", no_log=False),
+            key_passphrase=dict(type="str", no_log=True),
+            kms_key=dict(type="str", no_log=False),
+            claims=dict(type="dict", default={}),
+        ),
+        mutually_exclusive=[("key", "kms_key")],
+        required_one_of=[("key", "kms_key")],
+    ),
     force=dict(type="bool", default=False),
     deprecate_at=dict(type="str"),
 )
 
 
+def signing(options, check_mode):
+    """The ImageSigning of the sign option (None without it): signs the way image_sign does."""
+    if not options:
+        return None
+    # Imported only when signing: cryptography and the trust policy are not needed otherwise.
+    from ansible_collections.phoenix.immutable.plugins.module_utils.providers import signing_key_backend_for
+    from ansible_collections.phoenix.immutable.plugins.module_utils.trust import local_signer
+
+    if options["key"]:
+        signer = local_signer(options["key"], options["key_passphrase"] or None)
+        return ImageSigning(lambda backend: signer, options["claims"], check_mode=check_mode)
+    return ImageSigning(
+        lambda backend: signing_key_backend_for(backend).signer(options["kms_key"]),
+        options["claims"],
+        check_mode=check_mode,
+    )
+
+
 def converge(module):
     params = module.params
     backend = image_backend(params)
-    workflow = ImageWorkflow(backend, module.waiter(), check_mode=module.check_mode)
+    workflow = ImageWorkflow(backend, module.waiter(), check_mode=module.check_mode, report=module.progress.report)
     state = params["state"]
     if state == "present":
         outcome = workflow.present(
@@ -232,7 +330,9 @@ def converge(module):
                 purge_tags=params["purge_tags"],
                 copy_to_regions=params["copy_to_regions"],
                 no_reboot=params["no_reboot"],
-            )
+                stop_instance=params["stop_instance"],
+            ),
+            signing=signing(params["sign"], module.check_mode),
         )
     elif state == "absent":
         outcome = workflow.absent(image_id=params["image_id"], name=params["name"], force=params["force"])
@@ -243,6 +343,7 @@ def converge(module):
         copies=outcome.copies,
         actions=outcome.actions,
         users=outcome.users,
+        signatures=outcome.signatures,
         api_calls=backend.api_calls(),
     )
     if outcome.image is not None:
@@ -263,6 +364,7 @@ def main():
             ("state", "absent", ["name", "image_id"], True),
             ("state", "deprecated", ["deprecate_at"]),
             ("state", "deprecated", ["name", "image_id"], True),
+            ("stop_instance", True, ["instance_id"]),
         ],
         mutually_exclusive=[("name", "image_id")],
     )

@@ -341,3 +341,51 @@ def test_a_name_taken_by_another_image_is_refused(aws, playbook, bake_dir):
     assert run.rc != 0
     assert "was not made by this bake" in run.stdout + run.stderr
     assert leftovers(aws) == NOTHING_LEFT
+
+
+IMAGE_STEP = (
+    "phoenix.immutable.bake : "
+    "Stop the builder, image it, copy the image to the other regions and sign each image as it arrives"
+)
+LAUNCH_STEP = "phoenix.immutable.bake : Launch the builder"
+
+
+def test_a_bake_reports_its_progress_and_signs_each_copy_as_it_arrives(aws, playbook, bake_dir):
+    regions = ["us-west-2", "eu-west-1"]
+    run = playbook([bake_task(aws, bake_dir, bake_copy_to_regions=regions)], timeout=300)
+    assert run.rc == 0, run.explain()
+    launch = run.task(LAUNCH_STEP)["result"]
+    builder_id = launch["builder"]["id"]
+    assert launch["progress"][0] == "builder web-golden-1: launched %s from %s" % (builder_id, aws.seed.base_image_id)
+    assert launch["progress"][-1].startswith("builder web-golden-1: %s reachable after" % builder_id)
+
+    image = run.task(IMAGE_STEP)["result"]
+    lines = image["progress"]
+    image_id = image["image"]["id"]
+    assert lines[0] == "web-golden-1: stopping builder %s before imaging it" % builder_id
+    assert lines[1] == "web-golden-1: imaging %s into %s" % (builder_id, image_id)
+    arrived = [line for line in lines if ": copy to " in line]
+    assert len(arrived) == 2 and all(", signed (" in line for line in arrived)
+    assert {line.split(" ")[3] for line in arrived} == set(regions)
+    assert sorted(line[-5:] for line in arrived) == ["(1/2)", "(2/2)"]
+    for region in regions:
+        [copy] = golden_images(aws, region)
+        assert any(key.startswith("phoenix:sig:") for key in tags_of(copy))
+    # One signing step: the image module's; image_sign is not called by the bake.
+    assert not [record for record in run.tasks if record["action"] == "phoenix.immutable.image_sign"]
+
+
+def test_a_failed_copy_fails_the_bake_and_leaves_no_image_in_any_region(aws, playbook, bake_dir):
+    # The first CopyImage fails for good (whichever region asks first); the other copy is made and signed,
+    # then deleted with the image by the bake's clean-up, since a bake that fails publishes nothing.
+    aws.emu.inject_fault("ec2:CopyImage", times=1, code="UnauthorizedOperation", status=403)
+    regions = ["us-west-2", "eu-west-1"]
+    run = playbook([bake_task(aws, bake_dir, bake_copy_to_regions=regions)], timeout=300)
+    assert run.rc != 0
+    assert "1 of 2 copies" in run.stdout + run.stderr
+    image = run.task(IMAGE_STEP)["result"]
+    assert len(image["copies"]) == 1 and len(image["failed_copies"]) == 1
+    assert golden_images(aws) == []
+    for region in regions:
+        assert golden_images(aws, region) == []
+    assert leftovers(aws) == NOTHING_LEFT

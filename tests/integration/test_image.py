@@ -3,8 +3,16 @@
 Each test asserts on what the module returned AND on the emulator's state read back through boto3.
 """
 
+import threading
+import time
+
 import pytest
+import yaml
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.amis import AmiBackend
 
 
 def image_task(title="golden", register=None, **options):
@@ -264,3 +272,169 @@ def test_credentials_come_from_the_awx_variables(aws, playbook):
     run = playbook([{"name": "list", "phoenix.immutable.image_info": {}}], env=env)
     assert run.rc == 0, run.explain()
     assert "token" not in run.stdout
+
+
+# -- copies in parallel, each signed as it arrives -------------------------------------------------
+
+COPY_REGIONS = ["us-west-2", "eu-west-1", "ap-southeast-2"]
+
+
+@pytest.fixture
+def signing_key(tmp_path):
+    private = ed25519.Ed25519PrivateKey.generate()
+    path = tmp_path / "build.pem"
+    path.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    policy = tmp_path / "policy.yml"
+    policy.write_text(
+        yaml.safe_dump({"keys": [{"name": "build", "public_key": public.decode()}], "threshold": 1}), encoding="utf-8"
+    )
+    return {"path": str(path), "policy": str(policy)}
+
+
+@pytest.fixture
+def held_copies(monkeypatch):
+    """Copies made in the regions added to the returned set stay `pending` until ``release(region)``: moto
+    makes every copy available at once, so a test of "signed as each arrives" holds one back."""
+    held = set()
+    original = AmiBackend.copy_image
+
+    def copy_image(self, *args, **kwargs):
+        ami = original(self, *args, **kwargs)
+        if self.region_name in held:
+            ami.state = "pending"
+        return ami
+
+    monkeypatch.setattr(AmiBackend, "copy_image", copy_image)
+    return held
+
+
+def release(aws, region, name):
+    backend = ec2_backends[aws.seed.account_id][region]
+    for ami in backend.amis.values():
+        if ami.name == name:
+            ami.state = "available"
+
+
+def signed(ami):
+    return any(key.startswith("phoenix:sig:") for key in tags_of(ami))
+
+
+def test_copies_run_in_parallel_and_each_is_signed_as_it_arrives_with_its_progress_line(
+    aws, playbook, signing_key, held_copies
+):
+    held_copies.add("eu-west-1")
+    task = image_task(
+        title="golden",
+        name="web-1",
+        instance_id=aws.seed.builder_instance_id,
+        stop_instance=True,
+        copy_to_regions=COPY_REGIONS,
+        sign={"key": signing_key["path"], "claims": {"tests": "passed"}},
+    )
+    runs = []
+    worker = threading.Thread(target=lambda: runs.append(playbook([task], timeout=300)), daemon=True)
+    worker.start()
+    try:
+        # While the eu-west-1 copy is held pending, the two others are already available and signed.
+        deadline = time.monotonic() + 180
+        while True:
+            others = [own_images(aws, "web-1", region) for region in ("us-west-2", "ap-southeast-2")]
+            held = own_images(aws, "web-1", "eu-west-1")
+            if all(found and signed(found[0]) for found in others):
+                break
+            assert worker.is_alive(), runs[0].explain() if runs else "the task ended early"
+            assert time.monotonic() < deadline, "the other copies were not signed while one was pending"
+            time.sleep(0.2)
+        assert held and held[0]["State"] == "pending" and not signed(held[0])
+    finally:
+        release(aws, "eu-west-1", "web-1")
+    worker.join(timeout=240)
+    [run] = runs
+    assert run.rc == 0, run.explain()
+    result = run.task("golden")["result"]
+
+    # The builder was stopped first; the image and every copy are available and signed.
+    ec2 = aws.client("ec2")
+    [instance] = ec2.describe_instances(InstanceIds=[aws.seed.builder_instance_id])["Reservations"][0]["Instances"]
+    assert instance["State"]["Name"] == "stopped"
+    assert result["actions"][0] == {
+        "action": "stop_instance",
+        "instance_id": aws.seed.builder_instance_id,
+        "region": aws.seed.region,
+    }
+    assert sorted(copy["region"] for copy in result["copies"]) == sorted(COPY_REGIONS)
+    assert [s["image_id"] for s in result["signatures"]][0] == result["image"]["id"]
+    assert {s["image_id"] for s in result["signatures"][1:]} == {copy["id"] for copy in result["copies"]}
+    for copy in result["copies"]:
+        [ami] = own_images(aws, "web-1", copy["region"])
+        assert ami["ImageId"] == copy["id"] and ami["State"] == "available" and signed(ami)
+    verify = [
+        {
+            "name": "verify %s" % region,
+            "phoenix.immutable.image_verify": {
+                "region": region,
+                "image_id": [image_id],
+                "policy": signing_key["policy"],
+            },
+        }
+        for region, image_id in [(aws.seed.region, result["image"]["id"])]
+        + [(copy["region"], copy["id"]) for copy in result["copies"]]
+    ]
+    verified = playbook(verify)
+    assert verified.rc == 0, verified.explain()
+    assert all(verified.task(task["name"])["result"]["verified"] for task in verify)
+
+    # One line per phase; the held copy arrived last, so its line says 3/3.
+    image_id = result["image"]["id"]
+    lines = result["progress"]
+    assert "%s: available in" % image_id in " ".join(lines)
+    arrived = [line for line in lines if " available in " in line and ": copy to " in line]
+    assert len(arrived) == 3 and all(", signed (" in line for line in arrived)
+    assert arrived[-1].startswith("%s: copy to eu-west-1 → ami-" % image_id) and arrived[-1].endswith("(3/3)")
+
+    again = playbook([task])
+    assert again.rc == 0, again.explain()
+    assert again.task("golden")["result"]["changed"] is False
+
+
+def test_a_failed_copy_keeps_the_others_signed_and_recorded_and_a_rerun_copies_only_what_failed(
+    aws, playbook, signing_key
+):
+    aws.emu.inject_fault("ec2:CopyImage", times=1, code="UnauthorizedOperation", status=403)
+    task = image_task(
+        title="golden",
+        name="web-1",
+        instance_id=aws.seed.builder_instance_id,
+        copy_to_regions=COPY_REGIONS[:2],
+        sign={"key": signing_key["path"]},
+    )
+    failed = playbook([task])
+    assert failed.rc != 0
+    result = failed.task("golden")["result"]
+    [failure] = result["failed_copies"]
+    [kept] = result["copies"]
+    assert failure["id"] is None and failure["region"] in COPY_REGIONS[:2]
+    assert "1 of 2 copies" in result["msg"] and failure["region"] in result["msg"]
+    assert kept["region"] == ({*COPY_REGIONS[:2]} - {failure["region"]}).pop()
+    [ami] = own_images(aws, "web-1", kept["region"])
+    assert ami["ImageId"] == kept["id"] and signed(ami)
+    assert own_images(aws, "web-1", failure["region"]) == []
+    assert any("copy to %s failed" % failure["region"] in line for line in result["progress"])
+
+    rerun = playbook([task])
+    assert rerun.rc == 0, rerun.explain()
+    result = rerun.task("golden")["result"]
+    assert result["changed"] is True
+    assert [a["region"] for a in result["actions"] if a["action"] == "copy_image"] == [failure["region"]]
+    by_region = {copy["region"]: copy["id"] for copy in result["copies"]}
+    assert by_region[kept["region"]] == kept["id"]
+    for region in COPY_REGIONS[:2]:
+        [ami] = own_images(aws, "web-1", region)
+        assert ami["ImageId"] == by_region[region] and signed(ami)

@@ -148,6 +148,11 @@ class AwsApi:
         )
         return [instance for reservation in reservations for instance in reservation.get("Instances", [])]
 
+    def stop_instance(self, instance_id):
+        """Stop it; returns its state name as StopInstances answered (``stopping``, ``stopped``)."""
+        response = self._call("ec2", "stop_instances", resource=instance_id, InstanceIds=[instance_id])
+        return _current_state(response.get("StoppingInstances"))
+
     def instances_launched_from(self, image_id):
         return self.describe_instances(
             filters=[
@@ -189,6 +194,11 @@ class AwsApi:
 
 def _tag_list(tags):
     return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+
+def _current_state(changes):
+    """The state name in a Start/Stop/TerminateInstances answer for one instance ("" if it names none)."""
+    return ((changes or [{}])[0].get("CurrentState") or {}).get("Name", "")
 
 
 def _camel(operation):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .api import AwsApi, _tag_list
+from .api import AwsApi, _current_state, _tag_list
 
 BUILDER_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped", "terminated"]
 
@@ -62,11 +62,10 @@ class BuilderApi(AwsApi):
             kwargs["KeyName"] = key_name
         return self._call("ec2", "run_instances", resource=image_id, **kwargs)["Instances"][0]
 
-    def stop_instance(self, instance_id):
-        self._call("ec2", "stop_instances", resource=instance_id, InstanceIds=[instance_id])
-
     def terminate_instance(self, instance_id):
-        self._call("ec2", "terminate_instances", resource=instance_id, InstanceIds=[instance_id])
+        """Terminate it; returns its state name as TerminateInstances answered (``shutting-down``, ``terminated``)."""
+        response = self._call("ec2", "terminate_instances", resource=instance_id, InstanceIds=[instance_id])
+        return _current_state(response.get("TerminatingInstances"))
 
     def create_security_group(self, name, description, vpc_id, tags):
         return self._call(

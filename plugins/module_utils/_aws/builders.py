@@ -12,7 +12,7 @@ from .._core.builders import ACCESS_RULE, SSH_KEY, Leftover
 from .._core.errors import InvalidInput, PhoenixError
 from .builder_api import BuilderApi
 from .codec import AWS_CODEC, AWS_TAG_LIMITS
-from .transformations import builder_from_instance, tags_to_dict
+from .transformations import BUILDER_STATES, builder_from_instance, tags_to_dict
 
 BUILDER_TAG = AWS_CODEC.key(tagging.BUILDER)
 EXPIRES_TAG = AWS_CODEC.key(tagging.EXPIRES_AT)
@@ -155,7 +155,7 @@ class AwsBuilderBackend(BuilderBackend):
         self.api.stop_instance(builder.id)
 
     def terminate(self, builder):
-        self.api.terminate_instance(builder.id)
+        return BUILDER_STATES.get(self.api.terminate_instance(builder.id))
 
     def leftovers(self, name):
         found = []

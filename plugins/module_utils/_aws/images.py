@@ -12,7 +12,7 @@ from .._core.model import PENDING, Image, ImageUser
 from .._core.timeutil import format_utc
 from .api import AwsApi
 from .codec import AWS_CODEC, AWS_TAG_LIMITS
-from .transformations import image_from_ami
+from .transformations import BUILDER_STATES, image_from_ami
 
 ENABLED_OPT_IN = ("opt-in-not-required", "opted-in")
 MISSING_IMAGE_CODES = ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")
@@ -32,7 +32,10 @@ class AwsImageBackend(ImageBackend):
         self.api = AwsApi(connection, self.region)
 
     def in_region(self, region):
-        return AwsImageBackend(self.connection, region)
+        backend = AwsImageBackend(self.connection, region)
+        # Its client is made now, by the caller, not in a worker thread that copies to that region.
+        self.connection.client("ec2", region)
+        return backend
 
     def enabled_regions(self):
         return [
@@ -78,6 +81,21 @@ class AwsImageBackend(ImageBackend):
                 cloud="aws",
             )
         return instances[0].get("ImageId")
+
+    def source_instance(self, instance_id):
+        instances = self.api.describe_instances(instance_ids=[instance_id])
+        if not instances:
+            raise PhoenixError(
+                "builder instance %s not found in %s" % (instance_id, self.region),
+                resource=instance_id,
+                code="InvalidInstanceID.NotFound",
+                cloud="aws",
+            )
+        instance = instances[0]
+        return BUILDER_STATES.get(instance.get("State", {}).get("Name", ""), "starting"), instance.get("ImageId")
+
+    def stop_source(self, instance_id):
+        return BUILDER_STATES.get(self.api.stop_instance(instance_id), "stopping")
 
     def create(self, name, instance_id, description, tags, no_reboot):
         # CreateImage takes no client token. A retry after an answer that was lost (the image was made)

@@ -9,11 +9,12 @@ crashed bake left behind can be found and reaped later by anyone, from the cloud
 from __future__ import annotations
 
 import datetime
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from . import tags as tagging
 from .errors import InvalidInput, PhoenixError
 from .model import newest_first
+from .pace import Pace, no_report
 from .timeutil import format_utc, parse_utc, utcnow
 
 # Normalised builder states; each adapter maps its cloud's instance states onto these.
@@ -124,13 +125,18 @@ def is_expired(expires_at, now):
 
 
 class BuilderWorkflow:
-    """Decides what to launch, stop or delete; ``backend`` (a BuilderBackend) translates for one cloud."""
+    """Decides what to launch, stop or delete; ``backend`` (a BuilderBackend) translates for one cloud.
 
-    def __init__(self, backend, images, waiter, check_mode=False):
+    ``report(line)`` hears one line per phase (launched, running and waiting for SSH, reachable, stopped,
+    torn down) and, during a long wait, at most one line per ``pace.WAIT_LINE_SECONDS``.
+    """
+
+    def __init__(self, backend, images, waiter, check_mode=False, report=no_report):
         self.backend = backend
         self.images = images
         self.waiter = waiter
         self.check_mode = check_mode
+        self.report = report
 
     def _live(self, name):
         found = [builder for builder in self.backend.find(name) if builder.state != GONE]
@@ -180,9 +186,38 @@ class BuilderWorkflow:
         return candidates[0]
 
     def _wait_running(self, builder):
-        return self.waiter.until(
-            fetch=lambda: self.backend.get(builder.id),
-            ready=lambda current: current is not None and current.state == RUNNING and self.backend.reachable(current),
+        pace = Pace(self.report)
+        said = set()
+
+        def ready(current):
+            if current is None or current.state != RUNNING:
+                return False
+            if self.backend.reachable(current):
+                return True
+            if "running" not in said:
+                said.add("running")
+                self.report("builder %s: %s running, waiting for ssh" % (builder.name, builder.id))
+            return False
+
+        def fetch():
+            current = self.backend.get(builder.id)
+            pace.maybe(
+                lambda: (
+                    "builder %s: %s %s, %d s of %d s"
+                    % (
+                        builder.name,
+                        builder.id,
+                        "waiting for ssh" if current is not None and current.state == RUNNING else "starting",
+                        pace.elapsed(),
+                        self.waiter.timeout,
+                    )
+                )
+            )
+            return current
+
+        running = self.waiter.until(
+            fetch=fetch,
+            ready=ready,
             failed=lambda current: (
                 (current.state_reason or current.state)
                 if current is not None and current.state in (GONE, BUILDER_FAILED)
@@ -191,6 +226,8 @@ class BuilderWorkflow:
             what="builder %s (%s) in %s" % (builder.id, builder.name, self.backend.region),
             current=builder,
         )
+        self.report("builder %s: %s reachable after %d s" % (builder.name, builder.id, pace.elapsed()))
+        return running
 
     def _connection(self, builder, request, key_path):
         address = builder.public_address if request.public_address else builder.private_address
@@ -313,6 +350,7 @@ class BuilderWorkflow:
                 tags=instance_tags,
             )
             made["instance"] = builder
+            self.report("builder %s: launched %s from %s" % (request.name, builder.id, base.id))
             builder = self._wait_running(builder)
         except Exception:
             # Nothing half-made is left to the TTL when this run can remove it now, not even what the
@@ -385,27 +423,42 @@ class BuilderWorkflow:
 
     def absent(self, name, key_dir=None):
         outcome = BuilderOutcome()
+        ended = {}
         for builder in self.backend.find(name):
-            self._remove(builder, key_dir, outcome)
+            self._remove(builder, key_dir, outcome, ended)
         for leftover in self.backend.leftovers(name):
-            self._remove_leftover(leftover, key_dir, outcome)
+            self._remove_leftover(leftover, key_dir, outcome, ended)
+        if outcome.changed and not self.check_mode:
+            self.report(
+                "builder %s: torn down (%s)" % (name, ", ".join(action["action"] for action in outcome.actions))
+            )
         return outcome
 
-    def _remove(self, builder, key_dir, outcome):
+    def _remove(self, builder, key_dir, outcome, ended):
+        """Terminate it; ``ended`` (by builder name) gets it as the cloud answered (None: unknown), for
+        ``_remove_leftover``."""
         if builder.state == GONE:
             return
         self._plan(outcome, "terminate_builder", instance_id=builder.id, name=builder.name)
         if not self.check_mode:
-            self.backend.terminate(builder)
+            answered = self.backend.terminate(builder)
+            if answered is None:
+                ended[builder.name] = None  # the cloud did not say: its builders are listed again
+            elif ended.get(builder.name, []) is not None:
+                ended.setdefault(builder.name, []).append(replace(builder, state=answered))
         outcome.reaped.append(self._result(builder))
 
-    def _remove_leftover(self, leftover, key_dir, outcome):
+    def _remove_leftover(self, leftover, key_dir, outcome, ended):
         self._plan(outcome, "delete_%s" % self.backend.kinds[leftover.kind], id=leftover.id, name=leftover.builder)
         if self.check_mode:
             return
         if leftover.kind == ACCESS_RULE:
-            # Some clouds refuse to delete a rule an instance still holds: wait for its builders to end first.
-            for builder in self.backend.find(leftover.builder):
+            # Some clouds refuse to delete a rule an instance still holds: wait for its builders to end first
+            # (those this run terminated, as the cloud answered; others of that name, as the cloud lists them).
+            builders = ended.get(leftover.builder)
+            if builders is None:
+                builders = self.backend.find(leftover.builder)
+            for builder in builders:
                 if builder.state != GONE:
                     self._wait_gone(builder)
             self.backend.delete_access_rule(leftover.id)
@@ -417,11 +470,12 @@ class BuilderWorkflow:
         now = now or utcnow()
         outcome = BuilderOutcome()
         expired_names = set()
+        ended = {}
         for builder in self.backend.find(None):
             if builder.state != GONE and is_expired(builder.expires_at, now):
                 expired_names.add(builder.name)
-                self._remove(builder, key_dir, outcome)
+                self._remove(builder, key_dir, outcome, ended)
         for leftover in self.backend.leftovers(None):
             if leftover.builder in expired_names or is_expired(leftover.expires_at, now):
-                self._remove_leftover(leftover, key_dir, outcome)
+                self._remove_leftover(leftover, key_dir, outcome, ended)
         return outcome

@@ -11,8 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from . import tags as tagging
+from .builders import GONE, STOPPED
 from .errors import InvalidInput, PhoenixError
 from .model import AVAILABLE, FAILED, newest_first
+from .pace import Pace, no_report
 from .timeutil import format_utc, parse_utc, utcnow
 
 # AWS refuses deprecation dates more than ten years ahead; the other clouds accept at least as much.
@@ -29,6 +31,9 @@ class ImageRequest:
     purge_tags: bool = False
     copy_to_regions: list[str] = field(default_factory=list)
     no_reboot: bool = False
+    # Stop the builder and wait until it is stopped before imaging it: nothing runs between the last
+    # provisioning step and the snapshot, and the snapshot is consistent without a reboot.
+    stop_instance: bool = False
 
 
 @dataclass
@@ -39,6 +44,10 @@ class Outcome:
     actions: list[dict] = field(default_factory=list)
     users: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # One per image signed (or found signed) by this task: the image first, then each copy as it arrived.
+    signatures: list[dict] = field(default_factory=list)
+    # Copies that failed: region, id (None when the copy was never started) and the error.
+    failed_copies: list[dict] = field(default_factory=list)
     before: dict | None = None
     after: dict | None = None
 
@@ -64,11 +73,19 @@ def summary(image):
     }
 
 
+def _seconds(value):
+    return "%d s" % round(value)
+
+
 class ImageWorkflow:
-    def __init__(self, backend, waiter, check_mode=False):
+    """``report(line)`` hears one line per phase (image available, each copy arrived and signed) and, during a
+    long wait, at most one line per ``pace.WAIT_LINE_SECONDS``."""
+
+    def __init__(self, backend, waiter, check_mode=False, report=no_report):
         self.backend = backend
         self.waiter = waiter
         self.check_mode = check_mode
+        self.report = report
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -93,10 +110,18 @@ class ImageWorkflow:
             )
         return matches[0] if matches else None
 
-    def wait_available(self, image, backend=None):
+    def wait_available(self, image, backend=None, tick=None):
+        """Wait until the image is available; ``tick()``, if given, after each look (it paces its own lines)."""
         backend = backend or self.backend
+
+        def fetch():
+            current = backend.get(image.id)
+            if tick is not None:
+                tick()
+            return current
+
         return self.waiter.until(
-            fetch=lambda: backend.get(image.id),
+            fetch=fetch,
             ready=lambda current: current is not None and current.state == AVAILABLE,
             failed=lambda current: (
                 (current.state_reason or current.cloud_state or "failed")
@@ -109,7 +134,14 @@ class ImageWorkflow:
 
     # -- state: present --------------------------------------------------------------------------
 
-    def present(self, request):
+    def present(self, request, signing=None):
+        """Create the image (or converge the existing one's tags), sign it with ``signing`` (an
+        ``ImageSigning``) when given, and copy it to every region of the request in parallel, each copy signed
+        as soon as it is available.
+
+        A failure names in its details what exists (``image``, ``copies``, ``failed_copies``): a copy that
+        succeeded is kept, signed and reported, and a second run finds it by name and copies only what failed.
+        """
         outcome = Outcome()
         tagging.validate_tags(request.tags, self.backend.codec.limits, resource="image %r" % request.name)
         regions = self._copy_regions(request.copy_to_regions)
@@ -131,8 +163,15 @@ class ImageWorkflow:
                 image = self.wait_available(image)
             image = self._converge_tags(image, request.tags, request.purge_tags, outcome)
 
-        if regions:
-            outcome.copies = self._copies(image, request, regions, outcome)
+        try:
+            if image is not None and signing is not None:
+                image = self._sign(signing, self.backend, image, outcome)
+            if regions:
+                outcome.copies = self._copies(image, request, regions, outcome, signing)
+        except PhoenixError as error:
+            error.details.setdefault("image", image.to_dict() if image is not None else None)
+            error.details.setdefault("signatures", outcome.signatures)
+            raise
         outcome.image = image.to_dict() if image is not None else None
         outcome.after = summary(image) if image is not None else {"name": request.name, "tags": request.tags}
         return outcome
@@ -164,7 +203,8 @@ class ImageWorkflow:
                 hint="Give instance_id to create it.",
             )
         codec = self.backend.codec
-        source = self.backend.source_of(request.instance_id)
+        stop = request.stop_instance
+        source = self._stop(request, outcome) if stop else self.backend.source_of(request.instance_id)
         tags = dict(request.tags)
         tags[codec.key(tagging.MANAGED)] = "true"
         tags[codec.key(tagging.SOURCE_INSTANCE)] = request.instance_id
@@ -175,7 +215,71 @@ class ImageWorkflow:
         if self.check_mode:
             return None
         image = self.backend.create(request.name, request.instance_id, request.description, tags, request.no_reboot)
-        return self.wait_available(image)
+        self.report("%s: imaging %s into %s" % (request.name, request.instance_id, image.id))
+        pace = Pace(self.report)
+        try:
+            image = self.wait_available(
+                image,
+                tick=lambda: pace.maybe(
+                    lambda: (
+                        "%s: waiting for it to be available, %s of %s"
+                        % (image.id, _seconds(pace.elapsed()), _seconds(self.waiter.timeout))
+                    )
+                ),
+            )
+        except PhoenixError as error:
+            error.details.setdefault("image", image.to_dict())
+            raise
+        self.report("%s: available in %s" % (image.id, _seconds(pace.elapsed())))
+        return image
+
+    def _stop(self, request, outcome):
+        """Stop the builder and wait until it is; returns the image it was launched from."""
+        instance_id = request.instance_id
+        outcome.plan("stop_instance", instance_id=instance_id, region=self.backend.region)
+        if self.check_mode:
+            return self.backend.source_of(instance_id)
+        answered = self.backend.stop_source(instance_id)
+        self.report("%s: stopping builder %s before imaging it" % (request.name, instance_id))
+        pace = Pace(self.report)
+        _state, source = self.waiter.until(
+            fetch=lambda: self._source_state(instance_id, pace),
+            ready=lambda current: current[0] == STOPPED,
+            failed=lambda current: "it is gone" if current[0] == GONE else None,
+            what="builder %s in %s to stop" % (instance_id, self.backend.region),
+            current=(answered, None) if answered != STOPPED else None,
+        )
+        return source
+
+    def _source_state(self, instance_id, pace):
+        current = self.backend.source_instance(instance_id)
+        pace.maybe(
+            lambda: (
+                "%s: waiting for it to stop, %s of %s"
+                % (instance_id, _seconds(pace.elapsed()), _seconds(self.waiter.timeout))
+            )
+        )
+        return current
+
+    def _sign(self, signing, backend, image, outcome):
+        """Sign ``image``; returns it with the signature in its tags."""
+        signed = signing.sign(backend, image)
+        outcome.signatures.append(
+            {
+                "image_id": signed.image_id,
+                "region": signed.region,
+                "keyid": signed.keyid,
+                "statement_digest": signed.statement_digest,
+                "changed": signed.changed,
+            }
+        )
+        outcome.actions.extend(signed.actions)
+        outcome.changed = outcome.changed or signed.changed
+        if not signed.changed or self.check_mode:
+            return image
+        tags = {key: value for key, value in image.tags.items() if key not in signed.tags_removed}
+        tags.update(signed.tags)
+        return replace(image, tags=tags)
 
     def _converge_tags(self, image, wanted, purge, outcome, backend=None):
         backend = backend or self.backend
@@ -193,34 +297,99 @@ class ImageWorkflow:
         backend.set_tags(image, to_set, to_remove)
         return backend.get(image.id)
 
-    def _copies(self, image, request, regions, outcome):
+    def _copy_tags(self, image, backend):
+        """The source's tags, less its signatures (each copy is an image of its own, signed on its own)."""
+        codec = backend.codec
+        tags = {key: value for key, value in image.tags.items() if (codec.parts(key) or ("",))[0] != tagging.SIGNATURE}
+        tags[codec.key(tagging.COPIED_FROM)] = "%s/%s" % (image.region, image.id)
+        return tags
+
+    def _copies(self, image, request, regions, outcome, signing=None):
+        # Every region's backend (and so its client) is made here, before the threads start.
+        backends = {region: self.backend.in_region(region) for region in regions}
+        if signing is not None:
+            for backend in backends.values():
+                signing.prepare(backend)
+        source = image.id if image is not None else request.name
+        pace = Pace(self.report)
+        arrived = []
+
+        def waiting():
+            return "%s: waiting for copies, %d/%d available, %s of %s" % (
+                source,
+                len(arrived),
+                len(regions),
+                _seconds(pace.elapsed()),
+                _seconds(self.waiter.timeout),
+            )
+
         def converge(region):
-            backend = self.backend.in_region(region)
+            backend = backends[region]
             local = Outcome()
-            copy = self.resolve(name=request.name, backend=backend)
-            if copy is None:
-                local.plan(
-                    "copy_image", name=request.name, region=region, source=image.id if image is not None else None
+            copy = None
+            try:
+                copy = self.resolve(name=request.name, backend=backend)
+                if copy is None:
+                    local.plan("copy_image", name=request.name, region=region, source=image.id if image else None)
+                    if self.check_mode or image is None:
+                        return region, None, local, None
+                    copy = backend.copy_from(image, self._copy_tags(image, backend))
+                    copy = self.wait_available(copy, backend=backend, tick=lambda: pace.maybe(waiting))
+                else:
+                    if copy.state != AVAILABLE:
+                        copy = self.wait_available(copy, backend=backend, tick=lambda: pace.maybe(waiting))
+                    copy = self._converge_tags(copy, request.tags, request.purge_tags, local, backend=backend)
+                if signing is not None:
+                    copy = self._sign(signing, backend, copy, local)
+            except Exception as error:  # pylint: disable=broad-exception-caught
+                # One copy failing must not lose the others: it is reported with what it left.
+                self.report("%s: copy to %s failed: %s" % (source, region, error))
+                return region, copy, local, error
+            arrived.append(region)
+            self.report(
+                "%s: copy to %s → %s available in %s%s (%d/%d)"
+                % (
+                    source,
+                    region,
+                    copy.id,
+                    _seconds(pace.elapsed()),
+                    ", signed" if signing is not None else "",
+                    len(arrived),
+                    len(regions),
                 )
-                if self.check_mode or image is None:
-                    return None, local
-                tags = dict(image.tags)
-                tags[backend.codec.key(tagging.COPIED_FROM)] = "%s/%s" % (image.region, image.id)
-                copy = self.wait_available(backend.copy_from(image, tags), backend=backend)
-            else:
-                if copy.state != AVAILABLE:
-                    copy = self.wait_available(copy, backend=backend)
-                copy = self._converge_tags(copy, request.tags, request.purge_tags, local, backend=backend)
-            return copy, local
+            )
+            return region, copy, local, None
 
         with ThreadPoolExecutor(max_workers=min(len(regions), MAX_PARALLEL_COPIES)) as pool:
             results = list(pool.map(converge, regions))
-        copies = []
-        for copy, local in results:
+        copies, failures = [], []
+        for region, copy, local, error in results:
             outcome.actions.extend(local.actions)
+            outcome.signatures.extend(local.signatures)
             outcome.changed = outcome.changed or local.changed
-            if copy is not None:
+            if error is not None:
+                failures.append((region, copy, error))
+            elif copy is not None:
                 copies.append(copy.to_dict())
+        if failures:
+            outcome.failed_copies = [
+                {"region": region, "id": copy.id if copy is not None else None, "error": str(error)}
+                for region, copy, error in failures
+            ]
+            raise PhoenixError(
+                "%d of %d copies of %s failed: %s"
+                % (
+                    len(failures),
+                    len(regions),
+                    source,
+                    "; ".join("%s: %s" % (region, error) for region, _copy, error in failures),
+                ),
+                resource=source,
+                code=failures[0][2].code if isinstance(failures[0][2], PhoenixError) else "CopyFailed",
+                cloud=self.backend.cloud,
+                hint="The copies that succeeded are kept (RV copies); run again to copy only what failed.",
+                details={"copies": copies, "failed_copies": outcome.failed_copies},
+            )
         return copies
 
     # -- state: absent ---------------------------------------------------------------------------

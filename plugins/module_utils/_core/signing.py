@@ -31,6 +31,8 @@ class SignOutcome:
     envelope: dict = None
     tags_set: list = field(default_factory=list)
     tags_removed: list = field(default_factory=list)
+    # The signature tags with their values (what the image's tags now hold for this key).
+    tags: dict = field(default_factory=dict)
     # What was done (or would be, in check mode): one sign_image naming the signature tags written/removed.
     actions: list = field(default_factory=list)
     before: dict = field(default_factory=dict)
@@ -95,9 +97,14 @@ def existing_image(backend, image_id):
     return image
 
 
-def sign_image(backend, image_id, signer, claims=None, check_mode=False):
-    """Sign the image and store the envelope in its tags; a second run with the same inputs changes nothing."""
-    image = existing_image(backend, image_id)
+def sign_image(backend, image_id, signer, claims=None, check_mode=False, image=None):
+    """Sign the image and store the envelope in its tags; a second run with the same inputs changes nothing.
+
+    ``image``, when the caller has just read it (the image workflow, as each image becomes available), is
+    signed as it is instead of being read again.
+    """
+    if image is None or image.id != image_id:
+        image = existing_image(backend, image_id)
     if image.state != AVAILABLE:
         raise InvalidInput(
             "image %s in %s is %s; only an available image can be signed" % (image.id, image.region, image.state),
@@ -143,6 +150,7 @@ def sign_image(backend, image_id, signer, claims=None, check_mode=False):
         backend.set_tags(image, to_set, to_remove)
         outcome.envelope = envelope
     outcome.changed = True
+    outcome.tags = dict(wanted)
     outcome.tags_set = sorted(wanted)
     outcome.tags_removed = to_remove
     outcome.actions.append(
@@ -157,3 +165,29 @@ def sign_image(backend, image_id, signer, claims=None, check_mode=False):
     )
     outcome.after = {"signed_by": sorted(set(outcome.before["signed_by"]) | {signer.keyid})}
     return outcome
+
+
+class ImageSigning:
+    """One key and one set of claims, to sign images region by region (the image workflow signs each copy
+    as it arrives, from a thread of its own).
+
+    ``signer_for(backend)`` makes the signer for an image backend's region: a local key is the same
+    everywhere; a cloud KMS key given by alias or id is that region's key. ``prepare(backend)`` makes it
+    before the threads start (it may make the region's client); ``sign`` then only uses it.
+    """
+
+    def __init__(self, signer_for, claims=None, check_mode=False):
+        self._signer_for = signer_for
+        self.claims = dict(claims or {})
+        self.check_mode = check_mode
+        self._signers = {}
+
+    def prepare(self, backend):
+        key = (backend.cloud, backend.region)
+        if key not in self._signers:
+            self._signers[key] = self._signer_for(backend)
+        return self._signers[key]
+
+    def sign(self, backend, image):
+        signer = self.prepare(backend)
+        return sign_image(backend, image.id, signer, claims=self.claims, check_mode=self.check_mode, image=image)
