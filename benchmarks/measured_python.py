@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A Python interpreter that measures what it runs: the benchmarks set ``ansible_python_interpreter`` to a
 script that runs it (Ansible takes the interpreter as one path):
 
@@ -47,7 +46,7 @@ def cost_record(argv, usage, status):
 
 def main(argv):
     child = subprocess.Popen([sys.executable, *argv])  # the same stdin/stdout/stderr, inherited
-    _, status, usage = os.wait4(child.pid, 0)
+    status, usage = os.wait4(child.pid, 0)[1:]
     child.returncode = os.waitstatus_to_exitcode(status)  # reaped here; Popen must not wait for it again
     record = cost_record(argv, usage, status)
     path = os.environ.get(COST_FILE_ENV)
