@@ -7,6 +7,7 @@ It decides; the backend translates. Nothing here knows which cloud it is talking
 from __future__ import annotations
 
 import datetime
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -81,11 +82,12 @@ class ImageWorkflow:
     """``report(line)`` hears one line per phase (image available, each copy arrived and signed) and, during a
     long wait, at most one line per ``pace.WAIT_LINE_SECONDS``."""
 
-    def __init__(self, backend, waiter, check_mode=False, report=no_report):
+    def __init__(self, backend, waiter, check_mode=False, report=no_report, clock=time.monotonic):
         self.backend = backend
         self.waiter = waiter
         self.check_mode = check_mode
         self.report = report
+        self.clock = clock
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -216,7 +218,7 @@ class ImageWorkflow:
             return None
         image = self.backend.create(request.name, request.instance_id, request.description, tags, request.no_reboot)
         self.report("%s: imaging %s into %s" % (request.name, request.instance_id, image.id))
-        pace = Pace(self.report)
+        pace = Pace(self.report, clock=self.clock)
         try:
             image = self.wait_available(
                 image,
@@ -241,7 +243,7 @@ class ImageWorkflow:
             return self.backend.source_of(instance_id)
         answered = self.backend.stop_source(instance_id)
         self.report("%s: stopping builder %s before imaging it" % (request.name, instance_id))
-        pace = Pace(self.report)
+        pace = Pace(self.report, clock=self.clock)
         _state, source = self.waiter.until(
             fetch=lambda: self._source_state(instance_id, pace),
             ready=lambda current: current[0] == STOPPED,
@@ -311,7 +313,7 @@ class ImageWorkflow:
             for backend in backends.values():
                 signing.prepare(backend)
         source = image.id if image is not None else request.name
-        pace = Pace(self.report)
+        pace = Pace(self.report, clock=self.clock)
         arrived = []
 
         def waiting():

@@ -3,6 +3,7 @@
 import datetime
 import itertools
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
@@ -308,3 +309,107 @@ def test_find_is_newest_first(cloud):
     cloud.images[first.id] = replace(first, created="2026-11-01T00:00:00Z")
     assert [image.name for image in workflow(cloud).find()] == ["b", "a"]
     assert second.id
+
+
+# -- copies in parallel, signed as each arrives, and their progress lines --------------------------
+
+
+class RecordingSigning:
+    """Stands in for _core.signing.ImageSigning: records what it signs and writes one tag, as signing does."""
+
+    def __init__(self, fail_in=()):
+        self.prepared = []
+        self.signed = []
+        self.fail_in = set(fail_in)
+
+    def prepare(self, backend):
+        self.prepared.append(backend.region)
+
+    def sign(self, backend, image):
+        if backend.region in self.fail_in:
+            raise PhoenixError("cannot sign %s" % image.id, code="AccessDenied")
+        self.signed.append((backend.region, image.id, image.state))
+        backend.set_tags(image, {"phoenix:sig:0123456789abcdef:0": "x"}, [])
+        return SimpleNamespace(
+            image_id=image.id,
+            region=backend.region,
+            keyid="0123456789abcdef",
+            statement_digest="d-%s" % image.id,
+            changed=True,
+            actions=[{"action": "sign_image", "image_id": image.id}],
+            tags={"phoenix:sig:0123456789abcdef:0": "x"},
+            tags_removed=[],
+        )
+
+
+def test_the_image_and_each_copy_are_signed_once_available_and_each_arrival_has_its_line(cloud):
+    lines = []
+    signing = RecordingSigning()
+    flow = ImageWorkflow(MemoryBackend(cloud), Waiter(sleep=lambda s: None), report=lines.append)
+    outcome = flow.present(
+        ImageRequest(name="web-1", instance_id="i-builder", copy_to_regions=["r-2", "r-3"]), signing=signing
+    )
+    image_id = outcome.image["id"]
+    assert sorted(signing.prepared) == ["r-2", "r-3"]  # before the threads start
+    assert signing.signed[0] == ("r-1", image_id, AVAILABLE)
+    assert sorted(region for region, _id, _state in signing.signed[1:]) == ["r-2", "r-3"]
+    assert all(state == AVAILABLE for _region, _id, state in signing.signed)
+    assert outcome.signatures[0]["image_id"] == image_id
+    assert sorted(s["image_id"] for s in outcome.signatures[1:]) == sorted(c["id"] for c in outcome.copies)
+    # The copies carry the source's tags but never its signature: each copy is signed on its own.
+    for copy in outcome.copies:
+        assert cloud.images[copy["id"]].tags["phoenix:copied-from"] == "r-1/%s" % image_id
+    arrived = [line for line in lines if ": copy to " in line]
+    assert len(arrived) == 2 and sorted(line[-5:] for line in arrived) == ["(1/2)", "(2/2)"]
+    assert all(line.startswith("%s: copy to r-" % image_id) and ", signed (" in line for line in arrived)
+
+
+def test_a_failed_copy_does_not_lose_the_others_and_names_what_exists(cloud):
+    signing = RecordingSigning(fail_in=["r-3"])
+    flow = ImageWorkflow(MemoryBackend(cloud), Waiter(sleep=lambda s: None))
+    with pytest.raises(PhoenixError) as raised:
+        flow.present(ImageRequest(name="web-1", instance_id="i-builder", copy_to_regions=["r-2", "r-3"]), signing)
+    details = raised.value.details
+    assert "1 of 2 copies" in raised.value.message and "r-3" in raised.value.message
+    assert [copy["region"] for copy in details["copies"]] == ["r-2"]
+    [failed] = details["failed_copies"]
+    assert failed["region"] == "r-3" and failed["id"] in cloud.images  # made, not signed: named for clean-up
+    assert details["image"]["id"] in cloud.images
+
+    # A second run keeps what is there and does only what is missing.
+    signing = RecordingSigning()
+    again = flow.present(ImageRequest(name="web-1", instance_id="i-builder", copy_to_regions=["r-2", "r-3"]), signing)
+    assert [action["action"] for action in again.actions if action["action"] != "sign_image"] == []
+    assert sorted(c["id"] for c in again.copies) == sorted([details["copies"][0]["id"], failed["id"]])
+
+
+def test_a_long_wait_says_so_at_most_once_per_interval(cloud):
+    ticks = itertools.count(0, 10)  # every look at the clock is 10 s later
+
+    def clock():
+        return next(ticks)
+
+    cloud.pending_reads = 12
+    lines = []
+    flow = ImageWorkflow(
+        MemoryBackend(cloud), Waiter(sleep=lambda s: None, clock=clock), report=lines.append, clock=clock
+    )
+    flow.present(ImageRequest(name="web-1", instance_id="i-builder", copy_to_regions=["r-2"]))
+    waiting = [line for line in lines if "waiting" in line]
+    assert waiting and waiting[0].startswith("img-1: waiting for it to be available, ")
+    image_waits = [line for line in waiting if "to be available" in line]
+    seconds = [int(line.split(" s of ")[0].rsplit(" ", 1)[1]) for line in image_waits]
+    assert all(later - earlier >= 30 for earlier, later in zip(seconds, seconds[1:], strict=False))  # paced
+
+
+def test_stop_instance_stops_the_builder_and_waits_before_imaging(cloud):
+    states = iter(["stopping", "stopping", "stopped"])
+    backend = MemoryBackend(cloud)
+    backend.stop_source = lambda instance_id: cloud.calls.append(("r-1", "stop")) or "stopping"
+    backend.source_instance = lambda instance_id: (next(states), "img-base")
+    outcome = ImageWorkflow(backend, Waiter(sleep=lambda s: None)).present(
+        ImageRequest(name="web-1", instance_id="i-builder", stop_instance=True)
+    )
+    assert [a["action"] for a in outcome.actions] == ["stop_instance", "create_image"]
+    assert mutations(cloud) == ["stop", "create"]
+    assert outcome.image["source_image"] == "img-base"
