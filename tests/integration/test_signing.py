@@ -444,3 +444,43 @@ def test_kms_signer_keeps_the_key_in_kms_and_refuses_keys_that_cannot_sign(aws, 
         trust.kms_signer(params, symmetric)
     with pytest.raises(InvalidInput, match="its spec is RSA_2048, not ECC_NIST_P256"):
         trust.kms_signer(params, rsa_key)
+
+
+def test_the_image_module_signs_the_image_and_its_copy_with_a_kms_key_arn_as_image_sign_does(
+    aws, playbook, kms_key, tmp_path
+):
+    # A key ARN signs in its own region, so the copy in us-west-2 is signed by the same us-east-1 key.
+    arn = aws.client("kms").describe_key(KeyId=kms_key["id"])["KeyMetadata"]["Arn"]
+    exported = tmp_path / "kms.pub"
+    exported.write_bytes(
+        kms_key["public"].public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    policy = write_policy(tmp_path, {"keys": [{"name": "approver", "public_key": str(exported)}]})
+    task = {
+        "name": "golden",
+        "phoenix.immutable.image": {
+            "name": "web-1",
+            "instance_id": aws.seed.builder_instance_id,
+            "copy_to_regions": ["us-west-2"],
+            "sign": {"kms_key": arn, "claims": {"tests": "passed"}},
+        },
+    }
+    run = playbook([task])
+    assert run.rc == 0, run.explain()
+    result = run.task("golden")["result"]
+    [copy] = result["copies"]
+    assert [s["keyid"] for s in result["signatures"]] == [keyid(kms_key["public"])] * 2
+    verify = playbook(
+        [
+            verify_task("image", result["image"]["id"], policy),
+            verify_task("copy", copy["id"], policy, region="us-west-2"),
+        ]
+    )
+    assert verify.rc == 0, verify.explain()
+    assert verify.task("image")["result"]["verified"] is True
+    assert verify.task("copy")["result"]["verified"] is True
+
+    # Signing again by image_sign with the same key and claims finds the image module's signature: one way.
+    again = playbook([sign_task("sign", result["image"]["id"], kms_key=arn, claims={"tests": "passed"})])
+    assert again.rc == 0, again.explain()
+    assert again.task("sign")["result"]["changed"] is False
