@@ -29,6 +29,11 @@ description:
     holds a lease (O(lease_seconds)) it renews while it works; a rollout whose run died is resumed once its
     lease has run out.
   - With O(verify), the image is checked against a trust policy before anything is created, failing closed.
+  - 'Progress: one line per phase or step, the service first (C(web: launch web-b, 2 instances of ami-0123),
+    C(web: web-b healthy, 2/2 in 34 s), C(web: shift 50% → web-b, 3/3 healthy, next step in 60 s),
+    C(web: retire web-a), C(web: done, web-b serves ami-0123 in 95 s), C(web: roll back (reason\), traffic back
+    to web-a)); a long wait says what it waits for at most every 30 seconds. The lines are shown on the
+    controller as they come and returned in RV(progress).'
   - A listener whose traffic goes to a group of another service (tagged C(phoenix:service) with another name)
     is refused before anything is created, naming that service; so is O(state=rolled_back) on it.
 author:
@@ -267,7 +272,14 @@ api_calls:
   description: Cloud API calls this task made, by service and operation.
   returned: always
   type: dict
-  sample: {"autoscaling:DescribeAutoScalingGroups": 6, "elasticloadbalancing:ModifyListener": 3}
+  sample: {"autoscaling:DescribeAutoScalingGroups": 2, "elasticloadbalancing:ModifyListener": 3}
+progress:
+  description: The progress lines of the swap, one per phase or step, as shown on the controller.
+  returned: when the swap reported any
+  type: list
+  elements: str
+  sample: ["web: launch web-b, 2 instances of ami-0123", "web: web-b healthy, 2/2 in 34 s",
+           "web: shift 100% → web-b, 2/2 healthy", "web: retire web-a", "web: done, web-b serves ami-0123 in 95 s"]
 """
 
 from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, build

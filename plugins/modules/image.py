@@ -149,6 +149,17 @@ EXAMPLES = r"""
     copy_to_regions: [eu-west-1]
   register: golden
 
+- name: Stop the builder, image it, copy it to two regions and sign the image and each copy as it arrives
+  phoenix.immutable.image:
+    name: web-2026-11-24-2
+    instance_id: "{{ builder.instance_id }}"
+    stop_instance: true
+    copy_to_regions: [eu-west-1, ap-southeast-2]
+    sign:
+      key: /etc/phoenix/keys/build.pem
+      claims: {tests: passed}
+  register: signed_golden
+
 - name: Deprecate it in three months
   phoenix.immutable.image:
     state: deprecated
