@@ -774,3 +774,14 @@ def test_status_of_a_run_killed_while_retiring_blue_says_so_and_the_next_run_fin
     assert rollout(fleet, clock).deployed()["rollout"]["resumed_from"] == "retire_blue"
     assert_green_serves(fleet)
     assert rollout(fleet, clock).status()["state"] == "serving"
+
+
+def test_a_new_image_after_a_run_killed_while_retiring_blue_retires_it_first(fleet, clock):
+    fleet.crash_at = ("done", None)
+    with pytest.raises(Crash):
+        rollout(fleet, clock, lease_seconds=5).deployed()
+    clock.sleep(10)
+    result = rollout(fleet, clock, image_id="ami-third").deployed()
+    phases = [p["phase"] for p in result["rollout"]["phases"]]
+    assert phases[:2] == ["retire_blue", "done"] and phases[2:] == list(ORDER)
+    assert_green_serves(fleet, image="ami-third", name="web-b")
