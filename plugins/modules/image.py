@@ -13,8 +13,9 @@ description:
     waits until it is available, tags it with its provenance and O(tags), and copies it to
     O(copy_to_regions) in parallel. An image of that name that already exists is left as it is, apart
     from its tags, so a second run reports no change.
-  - With O(sign), the image is signed as soon as it is available and each copy as soon as it arrives, in
-    the same way as M(phoenix.immutable.image_sign) signs (the same statement, envelope and tags).
+  - With O(sign), each copy is signed as soon as it arrives, and the image itself last, once every copy is
+    there and signed, so an image signed with that key is a finished one; signing is the same as
+    M(phoenix.immutable.image_sign)'s (the same statement, envelope and tags).
   - A copy that fails does not stop the others. The task then fails naming each failed region, and
     its result still lists the copies that succeeded (available and, with O(sign), signed) in RV(copies)
     and the failed ones in RV(failed_copies). They are kept, and a second run finds them by name and copies
@@ -86,9 +87,9 @@ options:
     default: false
   sign:
     description:
-      - Sign the image and each copy (an in-toto statement in a DSSE envelope stored in the image's tags;
-        see M(phoenix.immutable.image_sign)), each as soon as it is available. An image already signed by
-        this key with the same claims is left as it is.
+      - Sign each copy as soon as it is available and then the image itself (an in-toto statement in a
+        DSSE envelope stored in the image's tags; see M(phoenix.immutable.image_sign)). An image already
+        signed by this key with the same claims is left as it is.
     type: dict
     suboptions:
       key:

@@ -353,6 +353,8 @@ def test_copies_run_in_parallel_and_each_is_signed_as_it_arrives_with_its_progre
             assert time.monotonic() < deadline, "the other copies were not signed while one was pending"
             time.sleep(0.2)
         assert held and held[0]["State"] == "pending" and not signed(held[0])
+        # The image itself is signed last, once every copy is.
+        assert not signed(own_images(aws, "web-1")[0])
     finally:
         release(aws, "eu-west-1", "web-1")
     worker.join(timeout=240)
@@ -370,7 +372,7 @@ def test_copies_run_in_parallel_and_each_is_signed_as_it_arrives_with_its_progre
         "region": aws.seed.region,
     }
     assert sorted(copy["region"] for copy in result["copies"]) == sorted(COPY_REGIONS)
-    assert [s["image_id"] for s in result["signatures"]][0] == result["image"]["id"]
+    assert result["signatures"][0]["image_id"] == result["image"]["id"]
     assert {s["image_id"] for s in result["signatures"][1:]} == {copy["id"] for copy in result["copies"]}
     for copy in result["copies"]:
         [ami] = own_images(aws, "web-1", copy["region"])
@@ -398,6 +400,7 @@ def test_copies_run_in_parallel_and_each_is_signed_as_it_arrives_with_its_progre
     arrived = [line for line in lines if " available in " in line and ": copy to " in line]
     assert len(arrived) == 3 and all(", signed (" in line for line in arrived)
     assert arrived[-1].startswith("%s: copy to eu-west-1 → ami-" % image_id) and arrived[-1].endswith("(3/3)")
+    assert lines[-1].startswith("%s: signed by " % image_id) and lines[-1].endswith(", as are its 3 copies")
 
     again = playbook([task])
     assert again.rc == 0, again.explain()
@@ -426,6 +429,9 @@ def test_a_failed_copy_keeps_the_others_signed_and_recorded_and_a_rerun_copies_o
     [ami] = own_images(aws, "web-1", kept["region"])
     assert ami["ImageId"] == kept["id"] and signed(ami)
     assert own_images(aws, "web-1", failure["region"]) == []
+    # The image itself is signed last, once every copy is: unsigned, it is not taken for a finished one.
+    [source] = own_images(aws, "web-1")
+    assert not signed(source)
     assert any("copy to %s failed" % failure["region"] in line for line in result["progress"])
 
     rerun = playbook([task])
@@ -438,3 +444,4 @@ def test_a_failed_copy_keeps_the_others_signed_and_recorded_and_a_rerun_copies_o
     for region in COPY_REGIONS[:2]:
         [ami] = own_images(aws, "web-1", region)
         assert ami["ImageId"] == by_region[region] and signed(ami)
+    assert signed(own_images(aws, "web-1")[0])

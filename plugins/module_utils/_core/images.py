@@ -137,9 +137,9 @@ class ImageWorkflow:
     # -- state: present --------------------------------------------------------------------------
 
     def present(self, request, signing=None):
-        """Create the image (or converge the existing one's tags), sign it with ``signing`` (an
-        ``ImageSigning``) when given, and copy it to every region of the request in parallel, each copy signed
-        as soon as it is available.
+        """Create the image (or converge the existing one's tags), copy it to every region of the request in
+        parallel and, with ``signing`` (an ``ImageSigning``), sign each copy as soon as it is available and
+        the image itself once every copy is (its signature says the whole image is done).
 
         A failure names in its details what exists (``image``, ``copies``, ``failed_copies``): a copy that
         succeeded is kept, signed and reported, and a second run finds it by name and copies only what failed.
@@ -166,10 +166,20 @@ class ImageWorkflow:
             image = self._converge_tags(image, request.tags, request.purge_tags, outcome)
 
         try:
-            if image is not None and signing is not None:
-                image = self._sign(signing, self.backend, image, outcome)
             if regions:
                 outcome.copies = self._copies(image, request, regions, outcome, signing)
+            # The image's own signature is written last, once every copy is there and signed: an image
+            # signed with this key is a finished one, and a run killed before that leaves it unsigned.
+            if image is not None and signing is not None:
+                image = self._sign(signing, self.backend, image, outcome, first=True)
+                self.report(
+                    "%s: signed by %s…%s"
+                    % (
+                        image.id,
+                        outcome.signatures[0]["keyid"][:16],
+                        ", as are its %d copies" % len(outcome.copies) if outcome.copies else "",
+                    )
+                )
         except PhoenixError as error:
             error.details.setdefault("image", image.to_dict() if image is not None else None)
             error.details.setdefault("signatures", outcome.signatures)
@@ -263,17 +273,18 @@ class ImageWorkflow:
         )
         return current
 
-    def _sign(self, signing, backend, image, outcome):
-        """Sign ``image``; returns it with the signature in its tags."""
+    def _sign(self, signing, backend, image, outcome, first=False):
+        """Sign ``image``; returns it with the signature in its tags. ``first``: listed before the others."""
         signed = signing.sign(backend, image)
-        outcome.signatures.append(
+        outcome.signatures.insert(
+            0 if first else len(outcome.signatures),
             {
                 "image_id": signed.image_id,
                 "region": signed.region,
                 "keyid": signed.keyid,
                 "statement_digest": signed.statement_digest,
                 "changed": signed.changed,
-            }
+            },
         )
         outcome.actions.extend(signed.actions)
         outcome.changed = outcome.changed or signed.changed
