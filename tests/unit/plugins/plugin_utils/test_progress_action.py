@@ -44,7 +44,7 @@ def test_the_follower_shows_whole_lines_once_and_in_order_however_the_writes_are
     follower = FileFollower(str(path), show).start()
     with open(path, "ab", buffering=0) as stream:
         stream.write("web: shift 50% → we".encode())
-        stream.write("b-b\nweb: re".encode())
+        stream.write(b"b-b\nweb: re")
         assert arrived.wait(60), "the follower showed no line while the module was still writing"
         stream.write(b"tire web-a\npartial")
     follower.stop()
