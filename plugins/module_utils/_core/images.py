@@ -172,14 +172,9 @@ class ImageWorkflow:
             # signed with this key is a finished one, and a run killed before that leaves it unsigned.
             if image is not None and signing is not None:
                 image = self._sign(signing, self.backend, image, outcome, first=True)
-                self.report(
-                    "%s: signed by %s…%s"
-                    % (
-                        image.id,
-                        outcome.signatures[0]["keyid"][:16],
-                        ", as are its %d copies" % len(outcome.copies) if outcome.copies else "",
-                    )
-                )
+                if not self.check_mode:
+                    copies = ", as are its %d copies" % len(outcome.copies) if outcome.copies else ""
+                    self.report("%s: signed by %s…%s" % (image.id, outcome.signatures[0]["keyid"][:16], copies))
         except PhoenixError as error:
             error.details.setdefault("image", image.to_dict() if image is not None else None)
             error.details.setdefault("signatures", outcome.signatures)
