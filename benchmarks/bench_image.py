@@ -5,7 +5,8 @@
 Reports, for each scenario, the calls by operation, their total, and the wall time of the playbook run;
 then the ratios that matter to users: what a no-op re-run costs against the first run, what signing the
 image and each copy as it arrives adds, and how the in-use check grows with the number of instances using
-the image (it should grow with pages, not with instances). Figures go to stdout and to benchmarks/results/image.json. Nothing here asserts a time.
+the image (it should grow with pages, not with instances). Figures go to stdout and to
+benchmarks/results/image.json. Nothing here asserts a time.
 """
 
 from __future__ import annotations
