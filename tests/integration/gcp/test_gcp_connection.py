@@ -366,7 +366,7 @@ def test_a_seeded_fault_rate_is_ridden_out_by_the_retry_policy(gce):
     connection = gce.connection(retry_policy=gce.retries(max_attempts=10))
     gce.emu.fault_rate(0.3, seed=11, calls={"compute.images.get"})
 
-    for _ in range(20):
+    for _attempt in range(20):
         compute.get_image(connection, gce.seed.project, gce.seed.base_image_name)
 
     sent = gce.emu.calls["compute.images.get"]

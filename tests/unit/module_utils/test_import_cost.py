@@ -23,7 +23,9 @@ def loaded_after(code):
     env = dict(os.environ, PYTHONPATH=str(collections_root()))
     for name in [name for name in env if name.startswith("AWS_")]:
         env.pop(name)
-    found = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    found = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert found.returncode == 0, found.stderr
     return set(found.stdout.split())
 

@@ -32,7 +32,7 @@ def google_error(code, reason, message="m", status=None):
 def test_an_error_body_becomes_the_error_class_of_its_status(status, reason, error_class):
     error = errors.from_response(status, google_error(status, reason, "went wrong"), "compute.images.get", "img")
 
-    assert type(error) is error_class
+    assert error.__class__ is error_class  # exactly this class, not a parent
     assert (error.status, error.code, error.reason, error.cloud, error.resource) == (
         status,
         reason,
