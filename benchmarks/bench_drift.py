@@ -188,7 +188,7 @@ def main():
 
     rows = []
     paging = contextlib.nullcontext() if args.moto_pages else instance_pages_like_aws()
-    with tempfile.TemporaryDirectory() as folder, MotoEmulator() as emu, paging:
+    with paging, tempfile.TemporaryDirectory() as folder, MotoEmulator() as emu:
         policy = policy_file(folder)
         for size in sizes:
             rows.append(scenario(emu, size, args.images, policy, args.read_timeout, args.moto_pages))

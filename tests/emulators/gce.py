@@ -392,7 +392,7 @@ class GceEmulator:
     def expire_tokens(self) -> None:
         """Make every token granted so far expired (the next call with one is answered 401)."""
         with self.lock:
-            self.tokens = {token: (email, 0.0) for token, (email, _) in self.tokens.items()}
+            self.tokens = {token: (email, 0.0) for token, (email, _expiry) in self.tokens.items()}
 
     def _token(self, request: Request) -> tuple[int, dict[str, Any]]:
         form = request.body if isinstance(request.body, dict) else {}

@@ -254,7 +254,7 @@ class ListFilter:
             return any(self._eval(term, resource) for term in node[1])
         if kind == "not":
             return not self._eval(node[1], resource)
-        _, path, op, expected = node
+        path, op, expected = node[1:]
         values = _values(resource, path)
         if op in ("!=", "ne"):
             return all(_compare(value, op, expected) for value in values)

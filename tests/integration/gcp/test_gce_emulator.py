@@ -120,7 +120,7 @@ def test_the_token_endpoint_grants_the_emulators_own_audience_too(gce):
 
 def test_a_tampered_assertion_is_refused(gce):
     good = jwt.encode(crypt.RSASigner.from_service_account_info(gce.key.info), claims(gce)).decode()
-    header, _, signature = good.split(".")
+    header, _payload, signature = good.split(".")
     payload = base64.urlsafe_b64encode(json.dumps(claims(gce, scope="other")).encode()).decode().rstrip("=")
     form = {
         "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
