@@ -72,15 +72,7 @@ class AwsImageBackend(ImageBackend):
         return self._images(self.api.describe_images(image_ids=image_ids, owners=owners, filters=filters))
 
     def source_of(self, instance_id):
-        instances = self.api.describe_instances(instance_ids=[instance_id])
-        if not instances:
-            raise PhoenixError(
-                "builder instance %s not found in %s" % (instance_id, self.region),
-                resource=instance_id,
-                code="InvalidInstanceID.NotFound",
-                cloud="aws",
-            )
-        return instances[0].get("ImageId")
+        return self.source_instance(instance_id)[1]
 
     def source_instance(self, instance_id):
         instances = self.api.describe_instances(instance_ids=[instance_id])
