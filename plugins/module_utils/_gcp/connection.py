@@ -16,6 +16,7 @@ from collections import Counter
 
 from .._core.errors import InvalidInput, MissingDependency, PhoenixError
 from .._core.retry import RetryPolicy
+from .environment import ENV_FALLBACKS
 from .errors import TransportFailure, from_response, is_transient, transport_to_phoenix
 
 try:
@@ -34,26 +35,14 @@ else:
 AUTH_KINDS = ("serviceaccount", "application", "accesstoken")
 DEFAULT_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 DEFAULT_ENDPOINT_URL = "https://compute.googleapis.com/compute/v1/"
+DEFAULT_KMS_ENDPOINT_URL = "https://cloudkms.googleapis.com/v1/"
+DEFAULT_STORAGE_ENDPOINT_URL = "https://storage.googleapis.com/"
 # Seconds to wait for a connection / for an answer (requests has no default: it would wait forever).
 DEFAULT_CONNECT_TIMEOUT = 60
 DEFAULT_READ_TIMEOUT = 60
 TOKEN_CALL = "oauth2.token"
 
-# The environment variables each connection option falls back to, first found wins: what AWX's Google
-# Compute Engine credential injects (GCE_*, GCP_*) and what google.cloud's users already set (GCP_*).
-# The provider's argument spec is built from this table (one definition of each fallback).
-ENV_FALLBACKS = {
-    "project": ("GCP_PROJECT", "GCE_PROJECT"),
-    "auth_kind": ("GCP_AUTH_KIND",),
-    "service_account_file": ("GCP_SERVICE_ACCOUNT_FILE", "GCE_CREDENTIALS_FILE_PATH"),
-    "service_account_contents": ("GCP_SERVICE_ACCOUNT_CONTENTS",),
-    "access_token": ("GCP_ACCESS_TOKEN",),
-    "scopes": ("GCP_SCOPES",),
-    "endpoint_url": ("GCP_ENDPOINT_URL",),
-    "token_uri": ("GCP_TOKEN_URI",),
-    "zone": ("GCP_ZONE",),
-    "region": ("GCP_REGION",),
-}
+# The environment fallbacks of the connection options (one table, for this and for the argument spec).
 
 
 def require_google_auth():
@@ -157,6 +146,8 @@ class GcpConnection:
         token_uri=None,
         zone=None,
         region=None,
+        kms_endpoint_url=None,
+        storage_endpoint_url=None,
         retry_policy=None,
         connect_timeout=None,
         read_timeout=None,
@@ -165,6 +156,9 @@ class GcpConnection:
         self.auth_kind = auth_kind_of(auth_kind, service_account_file, service_account_contents, access_token)
         self.scopes = list(scopes or DEFAULT_SCOPES)
         self.endpoint_url = _base_url(endpoint_url or DEFAULT_ENDPOINT_URL)
+        # Cloud KMS v1 and Cloud Storage (its JSON API under storage/v1/, its uploads under upload/storage/v1/).
+        self.kms_endpoint_url = _base_url(kms_endpoint_url or DEFAULT_KMS_ENDPOINT_URL)
+        self.storage_endpoint_url = _base_url(storage_endpoint_url or DEFAULT_STORAGE_ENDPOINT_URL)
         self.token_uri = token_uri
         self.zone = zone
         self.region = region or (zone.rsplit("-", 1)[0] if zone else None)
@@ -202,6 +196,8 @@ class GcpConnection:
             "token_uri",
             "zone",
             "region",
+            "kms_endpoint_url",
+            "storage_endpoint_url",
         )
         return cls(**{name: options.get(name) for name in names}, **kwargs)
 
@@ -253,14 +249,27 @@ class GcpConnection:
 
     # -- calls -------------------------------------------------------------------------------------
 
-    def request(self, method, path, operation, resource=None, params=None, body=None, mutation=False):
+    def request(
+        self,
+        method,
+        path,
+        operation,
+        resource=None,
+        params=None,
+        body=None,
+        mutation=False,
+        data=None,
+        content_type=None,
+    ):
         """Send one API call (retried while transient); its JSON answer, or a GcpApiError.
 
         ``operation`` is Google's method id (``compute.images.insert``): the key calls are counted under.
         A ``mutation`` carries a ``requestId`` made once for the call and sent again with every retry, so
         Compute applies it once even when an answer was lost and the call is sent again.
+        ``data`` (bytes, of ``content_type``) is sent instead of a JSON ``body``: a Cloud Storage upload.
         """
         url = self.url(path)
+        headers = {"Content-Type": content_type} if data is not None and content_type else None
         if mutation:
             params = dict(params or {}, requestId=str(uuid.uuid4()))
 
@@ -273,7 +282,14 @@ class GcpConnection:
             # 401 counts too), and per request that got no answer.
             try:
                 response = self.session.request(
-                    method, url, params=params, json=body, timeout=self.timeout, hooks={"response": [counted]}
+                    method,
+                    url,
+                    params=params,
+                    json=body if data is None else None,
+                    data=data,
+                    headers=headers,
+                    timeout=self.timeout,
+                    hooks={"response": [counted]},
                 )
             except requests.exceptions.Timeout as error:
                 self._count(operation)
