@@ -17,8 +17,9 @@ drives unchanged:
   getFromFamily, list, delete, deprecate, setLabels), instances (insert, get, list, aggregatedList,
   delete, stop, start, setLabels, setMetadata), disks (get, list, aggregatedList; boot disks are made
   by instances.insert), instance templates (insert, get, list, delete: immutable, as on Google),
-  firewall rules (insert, get, list, delete) and the project's common instance metadata (get,
-  setCommonInstanceMetadata with its fingerprint).
+  firewall rules (insert, get, list, delete), the project's common instance metadata (get,
+  setCommonInstanceMetadata with its fingerprint), networks (the auto-mode `default` of every project)
+  and subnetworks (insert, get, list, aggregatedList, delete).
 - **Operations.** Every mutation answers an Operation (`PENDING`) kept in the global, zone or region
   operations table. Each `get` or `wait` of it moves it one step: `RUNNING` until `operation_polls`
   polls were made, then `DONE`; the mutation's effect completes then (an image becomes READY). A wait
@@ -77,7 +78,17 @@ from emulators.gce_api import (
     not_found,
     now_rfc3339,
 )
-from emulators.gce_compute import Collection, Disks, Firewalls, Images, Instances, InstanceTemplates, Projects
+from emulators.gce_compute import (
+    Collection,
+    Disks,
+    Firewalls,
+    Images,
+    Instances,
+    InstanceTemplates,
+    Networks,
+    Projects,
+    Subnetworks,
+)
 
 __all__ = ["ApiError", "GceEmulator", "GceSeed", "ListFilter", "ServiceAccountKey"]
 
@@ -231,6 +242,8 @@ class GceEmulator:
         self.instance_templates = InstanceTemplates(self)
         self.firewalls = Firewalls(self)
         self.projects_metadata = Projects(self)
+        self.networks = Networks(self)
+        self.subnetworks = Subnetworks(self)
         self._collections: list[Collection] = [
             self.images,
             self.disks,
@@ -238,6 +251,8 @@ class GceEmulator:
             self.instance_templates,
             self.firewalls,
             self.projects_metadata,
+            self.networks,
+            self.subnetworks,
         ]
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[[Request], Any]]] = []
         for collection in self._collections:

@@ -444,20 +444,7 @@ class Instances(Collection):
             )
         interfaces = []
         for index, nic in enumerate(body.get("networkInterfaces") or [{"network": "global/networks/default"}]):
-            network = nic.get("network") or "global/networks/default"
-            if not network.startswith("http"):
-                network = self.emu.url(
-                    network if network.startswith("projects/") else "projects/%s/%s" % (project, network)
-                )
-            interfaces.append(
-                {
-                    "kind": "compute#networkInterface",
-                    "name": "nic%d" % index,
-                    "network": network,
-                    "networkIP": self.emu.next_address(),
-                    **({"subnetwork": nic["subnetwork"]} if nic.get("subnetwork") else {}),
-                }
-            )
+            interfaces.append(self._interface(project, scope, index, nic))
         if not machine_type.startswith("http"):
             machine_type = self.emu.url(
                 machine_type
@@ -486,6 +473,46 @@ class Instances(Collection):
         if labels:
             instance["labels"] = labels
         return instance
+
+    def _interface(self, project: str, scope: str, index: int, nic: dict[str, Any]) -> dict[str, Any]:
+        """A network interface: a subnetwork given must exist (in the zone's region) and names the network; an
+        access config of type ONE_TO_ONE_NAT gets an external address."""
+        field_name = "resource.networkInterfaces[%d]" % index
+        interface: dict[str, Any] = {"kind": "compute#networkInterface", "name": "nic%d" % index}
+        if nic.get("subnetwork"):
+            subnetwork = self.emu.resolve(nic["subnetwork"], project, "subnetworks", field_name + ".subnetwork")
+            region = scope.split("/", 1)[1].rsplit("-", 1)[0]
+            if not subnetwork["selfLink"].endswith("/regions/%s/subnetworks/%s" % (region, subnetwork["name"])):
+                raise invalid(field_name + ".subnetwork", nic["subnetwork"], "Must be in region %s." % region)
+            interface["network"] = subnetwork["network"]
+            interface["subnetwork"] = subnetwork["selfLink"]
+        else:
+            network = nic.get("network") or "global/networks/default"
+            if not network.startswith("http"):
+                network = self.emu.url(
+                    network if network.startswith("projects/") else "projects/%s/%s" % (project, network)
+                )
+            interface["network"] = network
+        interface["networkIP"] = self.emu.next_address()
+        configs = []
+        for number, config in enumerate(nic.get("accessConfigs") or []):
+            if (config or {}).get("type", "ONE_TO_ONE_NAT") != "ONE_TO_ONE_NAT":
+                raise invalid(
+                    "%s.accessConfigs[%d].type" % (field_name, number), config.get("type"), "Must be ONE_TO_ONE_NAT."
+                )
+            configs.append(
+                {
+                    "kind": "compute#accessConfig",
+                    "type": "ONE_TO_ONE_NAT",
+                    "name": config.get("name") or "External NAT",
+                    # An external address as unique as the internal one it stands beside.
+                    "natIP": "34.%s" % interface["networkIP"].split(".", 1)[1],
+                    "networkTier": config.get("networkTier") or "PREMIUM",
+                }
+            )
+        if configs:
+            interface["accessConfigs"] = configs
+        return interface
 
     def inserted(self, resource: dict[str, Any]) -> None:
         super().inserted(resource)
@@ -706,3 +733,123 @@ class Firewalls(Collection):
         if direction == "INGRESS" and not any(body.get(key) for key in ("sourceRanges", "sourceTags")):
             rule["sourceRanges"] = ["0.0.0.0/0"]
         return rule
+
+
+# Google's auto-mode ranges of the default network's subnetworks, by region (others get the next free /20).
+DEFAULT_SUBNETWORK_RANGES = {"us-central1": "10.128.0.0/20", "europe-west1": "10.132.0.0/20"}
+
+
+class Networks(Collection):
+    """Global VPC networks. Every project has the auto-mode network ``default`` (made on first read, as
+    Projects are), with one subnetwork per region of the emulator's zones."""
+
+    name = "networks"
+    kind = "compute#network"
+
+    def table(self, project: str, scope: str) -> dict[str, dict[str, Any]]:
+        made = (project, scope) in self.tables
+        table = super().table(project, scope)
+        if not made and scope == "global" and project in self.emu.projects:
+            self._make_default(project, table)
+        return table
+
+    def all_items(self, project: str) -> list[tuple[str, dict[str, Any]]]:
+        self.table(project, "global")
+        return super().all_items(project)
+
+    def _make_default(self, project: str, table: dict[str, dict[str, Any]]) -> None:
+        network = {
+            **self._identity(project, "global", "default"),
+            "description": "Default network for the project",
+            "autoCreateSubnetworks": True,
+            "routingConfig": {"routingMode": "REGIONAL"},
+            "subnetworks": [],
+        }
+        table["default"] = network
+        used = set(DEFAULT_SUBNETWORK_RANGES.values())
+        for index, scope in enumerate(self.emu.scopes("regions")):
+            region = scope.split("/", 1)[1]
+            cidr = DEFAULT_SUBNETWORK_RANGES.get(region)
+            if cidr is None:
+                cidr = next(
+                    candidate
+                    for candidate in ("10.%d.0.0/20" % (140 + 4 * (index + n)) for n in range(64))
+                    if candidate not in used
+                )
+                used.add(cidr)
+            subnetwork = self.emu.subnetworks.make(project, scope, "default", network, cidr)
+            network["subnetworks"].append(subnetwork["selfLink"])
+
+    def build(self, request: Request, project: str, scope: str) -> dict[str, Any]:
+        body = request.body
+        if body.get("IPv4Range"):
+            raise invalid("resource.IPv4Range", body["IPv4Range"], "Legacy networks are not supported here.")
+        # Auto mode would make a subnetwork in every region; the emulator makes custom-mode networks only.
+        if body.get("autoCreateSubnetworks", True):
+            raise invalid("resource.autoCreateSubnetworks", True, "Only custom-mode networks are emulated.")
+        return {
+            "description": body.get("description", ""),
+            "autoCreateSubnetworks": False,
+            "routingConfig": body.get("routingConfig") or {"routingMode": "REGIONAL"},
+            "subnetworks": [],
+        }
+
+
+class Subnetworks(Collection):
+    """Regional subnetworks of a network, each with its primary ``ipCidrRange``."""
+
+    name = "subnetworks"
+    kind = "compute#subnetwork"
+    scope_kind = "regions"
+    aggregated = True
+
+    def table(self, project: str, scope: str) -> dict[str, dict[str, Any]]:
+        self.emu.networks.table(project, "global")  # the default network and its subnetworks first
+        return super().table(project, scope)
+
+    def all_items(self, project: str) -> list[tuple[str, dict[str, Any]]]:
+        self.emu.networks.table(project, "global")
+        return super().all_items(project)
+
+    def make(self, project: str, scope: str, name: str, network: dict[str, Any], cidr: str) -> dict[str, Any]:
+        subnetwork = {
+            **self._identity(project, scope, name),
+            "network": network["selfLink"],
+            "ipCidrRange": cidr,
+            "gatewayAddress": str(next(ipaddress.ip_network(cidr).hosts())),
+            "privateIpGoogleAccess": False,
+            "stackType": "IPV4_ONLY",
+            "fingerprint": label_fingerprint({"subnetwork": name}),
+        }
+        Collection.table(self, project, scope)[name] = subnetwork
+        return subnetwork
+
+    def build(self, request: Request, project: str, scope: str) -> dict[str, Any]:
+        body = request.body
+        network = self.emu.resolve(body.get("network") or "", project, "networks", "resource.network")
+        cidr = body.get("ipCidrRange")
+        if not cidr:
+            raise required("resource.ipCidrRange")
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            raise invalid("resource.ipCidrRange", cidr, "Must be a CIDR range.") from None
+        return {
+            "description": body.get("description", ""),
+            "network": network["selfLink"],
+            "ipCidrRange": cidr,
+            "gatewayAddress": str(next(ipaddress.ip_network(cidr).hosts())),
+            "privateIpGoogleAccess": bool(body.get("privateIpGoogleAccess", False)),
+            "stackType": "IPV4_ONLY",
+        }
+
+    def inserted(self, resource: dict[str, Any]) -> None:
+        network = self.emu.resolve(resource["network"], self.emu.project, "networks", "network")
+        network.setdefault("subnetworks", []).append(resource["selfLink"])
+
+    def deleted(self, project: str, scope: str, resource: dict[str, Any]) -> None:
+        try:
+            network = self.emu.resolve(resource["network"], project, "networks", "network")
+        except ApiError:
+            return
+        network["subnetworks"] = [link for link in network.get("subnetworks", []) if link != resource["selfLink"]]
