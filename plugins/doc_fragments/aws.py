@@ -4,21 +4,10 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Pairs with AwsProvider.options in plugins/module_utils/providers.py (argspec.AWS_CONNECTION).
+    # Pairs with AwsProvider.options in plugins/module_utils/providers.py (argspec.AWS_CONNECTION). O(region) and
+    # O(endpoint_url) are in phoenix.immutable.cloud, shared with the other clouds.
     DOCUMENTATION = r"""
 options:
-  region:
-    description:
-      - The AWS region to work in.
-      - Falls back to the E(AWS_REGION) then E(AWS_DEFAULT_REGION) environment variables, then to the
-        region of O(profile).
-    type: str
-  endpoint_url:
-    description:
-      - Send API calls to this URL instead of the AWS endpoint of the region, for example a VPC endpoint
-        or a local emulator.
-      - Falls back to the E(AWS_ENDPOINT_URL) environment variable.
-    type: str
   access_key:
     description:
       - AWS access key id.

@@ -10,9 +10,27 @@ options:
   cloud:
     description:
       - The cloud the resource lives in.
-      - Each cloud takes its own connection options; see the O(region) and credential options of that cloud.
-      - Only V(aws) is available in this release; GCP and Azure adapters follow.
+      - Each cloud takes its own connection options besides O(region) and O(endpoint_url); see the
+        options of that cloud.
+      - V(gcp) takes its connection options in this release; its backends follow, and a step whose backend
+        is not there yet refuses V(gcp) before any change, saying so. Azure follows.
     type: str
     default: aws
-    choices: [aws]
+    choices: [aws, gcp]
+  region:
+    description:
+      - The region to work in.
+      - On V(aws), falls back to the E(AWS_REGION) then E(AWS_DEFAULT_REGION) environment variables, then to
+        the region of O(profile).
+      - On V(gcp), falls back to E(GCP_REGION), then to the region of O(zone).
+    type: str
+  endpoint_url:
+    description:
+      - Send API calls to this URL instead of the cloud's public endpoint, for example a private endpoint or a
+        local emulator.
+      - On V(aws), the endpoint of every AWS service; falls back to E(AWS_ENDPOINT_URL).
+      - On V(gcp), the Compute Engine API base URL (V(https://compute.googleapis.com/compute/v1/) by default);
+        falls back to E(GCP_ENDPOINT_URL). Cloud KMS and Cloud Storage have O(kms_endpoint_url) and
+        O(storage_endpoint_url).
+    type: str
 """

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from .providers import PROVIDERS, SUPPORTED_CLOUDS
 
-# Doc fragment phoenix.immutable.cloud
+# Doc fragment phoenix.immutable.cloud. ``region`` and ``endpoint_url`` mean the same on every cloud, so they are
+# declared once, with no environment fallback: each provider reads its own cloud's variables when they are unset
+# (AWS_REGION, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL; GCP_REGION, GCP_ENDPOINT_URL).
 CLOUD = dict(
     cloud=dict(type="str", default="aws", choices=list(SUPPORTED_CLOUDS)),
+    region=dict(type="str"),
+    endpoint_url=dict(type="str"),
 )
 
 # Doc fragment phoenix.immutable.aws: the options AwsProvider declares.
 AWS_CONNECTION = PROVIDERS["aws"].options
+# Doc fragment phoenix.immutable.gcp: the options GcpProvider declares.
+GCP_CONNECTION = PROVIDERS["gcp"].options
 
 
 def cloud_options(providers):

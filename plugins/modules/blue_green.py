@@ -182,6 +182,7 @@ options:
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
+  - phoenix.immutable.gcp
 attributes:
   check_mode:
     support: full
@@ -190,6 +191,8 @@ attributes:
     support: full
     description: Shows which image (and group) serves before and after.
 notes:
+  - On O(cloud=gcp) the swap is not available yet (managed instance groups, backend services and the URL map's
+    weights follow); the task fails before any change, saying so.
   - Needs the permissions to describe and change Auto Scaling groups, launch templates, target groups and the
     listener, and to describe CloudWatch alarms.
 """

@@ -110,6 +110,7 @@ options:
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
+  - phoenix.immutable.gcp
   - phoenix.immutable.wait
 attributes:
   check_mode:

@@ -82,6 +82,7 @@ options:
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
+  - phoenix.immutable.gcp
   - phoenix.immutable.policy
   - phoenix.immutable.wait
 attributes:
@@ -92,6 +93,7 @@ attributes:
     support: none
     description: RV(instances) lists every instance with its reasons; RV(replaced) what was replaced.
 notes:
+  - On O(cloud=gcp) the drift scan is not available yet; the task fails before any change, saying so.
   - Without O(policy), the trust reasons (C(unsigned_image), C(untrusted_image), C(revoked_image)) are not checked,
     a deliberate choice RV(images) shows as C(verified=null). An empty policy (V({}) or V("")) or one without
     C(keys) fails the task before any cloud call.

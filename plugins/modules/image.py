@@ -129,6 +129,7 @@ options:
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
+  - phoenix.immutable.gcp
   - phoenix.immutable.wait
 attributes:
   check_mode:

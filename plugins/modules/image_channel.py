@@ -55,6 +55,7 @@ options:
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
+  - phoenix.immutable.gcp
   - phoenix.immutable.policy
 attributes:
   check_mode:
@@ -64,6 +65,8 @@ attributes:
     support: full
     description: Shows the channels the image is promoted to before and after.
 notes:
+  - On O(cloud=gcp) channels are not available yet (promotions do not fit in labels in their AWS form); the task
+    fails before any change, saying so.
   - O(policy) is required with O(state=present) and must list C(promoters).
 requirements:
   - cryptography >= 41.0.0

@@ -37,6 +37,7 @@ options:
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
+  - phoenix.immutable.gcp
 attributes:
   check_mode:
     support: full

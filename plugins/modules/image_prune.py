@@ -63,6 +63,7 @@ options:
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
+  - phoenix.immutable.gcp
 attributes:
   check_mode:
     support: full
@@ -70,6 +71,9 @@ attributes:
   diff_mode:
     support: none
     description: The result lists every image pruned and kept with its reasons.
+notes:
+  - On O(cloud=gcp) pruning is not available yet (it needs the instance groups that may use an image); the task
+    fails before any change, saying so.
 """
 
 EXAMPLES = r"""

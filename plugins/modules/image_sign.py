@@ -68,6 +68,7 @@ options:
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
+  - phoenix.immutable.gcp
 attributes:
   check_mode:
     support: full

@@ -36,6 +36,7 @@ options:
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
+  - phoenix.immutable.gcp
   - phoenix.immutable.policy
 attributes:
   check_mode:

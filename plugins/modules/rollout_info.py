@@ -32,6 +32,7 @@ options:
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
+  - phoenix.immutable.gcp
 attributes:
   check_mode:
     support: full
@@ -39,6 +40,8 @@ attributes:
   diff_mode:
     support: none
     description: Nothing is changed, so there is no diff.
+notes:
+  - On O(cloud=gcp) rollouts are not available yet; the task fails, saying so.
 """
 
 EXAMPLES = r"""

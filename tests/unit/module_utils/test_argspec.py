@@ -88,10 +88,35 @@ class FakeProvider:
 
 
 def test_two_providers_claiming_one_option_name_are_refused():
-    aws = FakeProvider("aws", {"region": dict(type="str")})
-    gcp = FakeProvider("gcp", {"region": dict(type="str"), "project": dict(type="str")})
-    with pytest.raises(ValueError, match="option 'region' of provider gcp is already declared by aws"):
+    aws = FakeProvider("aws", {"zone": dict(type="str")})
+    gcp = FakeProvider("gcp", {"zone": dict(type="str"), "project": dict(type="str")})
+    with pytest.raises(ValueError, match="option 'zone' of provider gcp is already declared by aws"):
         argspec.cloud_options([aws, gcp])
+
+
+def test_a_provider_may_not_redeclare_the_shared_region():
+    with pytest.raises(ValueError, match="option 'region' of provider aws is already declared by cloud"):
+        argspec.cloud_options([FakeProvider("aws", {"region": dict(type="str")})])
+
+
+def test_region_and_endpoint_url_are_shared_and_read_no_environment_themselves():
+    # Each provider falls back to its own cloud's variables (AWS_REGION or GCP_REGION): a fallback here
+    # would give a GCP task the AWS region of the controller's environment.
+    for name in ("region", "endpoint_url"):
+        assert argspec.CONNECTION[name] == dict(type="str")
+        assert all(name not in provider.options for provider in PROVIDERS.values())
+
+
+def test_the_gcp_options_fall_back_to_the_one_environment_table():
+    from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.environment import ENV_FALLBACKS
+
+    for name, rules in argspec.GCP_CONNECTION.items():
+        assert rules["fallback"][1] == list(ENV_FALLBACKS[name]), name
+    assert argspec.GCP_CONNECTION["service_account_file"]["fallback"][1] == [
+        "GCP_SERVICE_ACCOUNT_FILE",
+        "GCE_CREDENTIALS_FILE_PATH",
+    ]
+    assert set(ENV_FALLBACKS) == set(argspec.GCP_CONNECTION) | {"region", "endpoint_url"}
 
 
 def test_a_provider_may_not_redeclare_cloud():
@@ -100,9 +125,9 @@ def test_a_provider_may_not_redeclare_cloud():
 
 
 def test_providers_with_distinct_options_are_merged_after_cloud():
-    aws = FakeProvider("aws", {"region": dict(type="str")})
+    aws = FakeProvider("aws", {"profile": dict(type="str")})
     gcp = FakeProvider("gcp", {"project": dict(type="str")})
-    assert list(argspec.cloud_options([aws, gcp])) == ["cloud", "region", "project"]
+    assert list(argspec.cloud_options([aws, gcp])) == ["cloud", "region", "endpoint_url", "profile", "project"]
 
 
 @pytest.mark.parametrize("variable", ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"])
@@ -113,6 +138,8 @@ def test_the_session_token_comes_from_either_variable_awx_or_sdk(variable):
 def test_secrets_are_never_logged():
     assert argspec.AWS_CONNECTION["secret_key"]["no_log"] is True
     assert argspec.AWS_CONNECTION["session_token"]["no_log"] is True
+    assert argspec.GCP_CONNECTION["service_account_contents"]["no_log"] is True
+    assert argspec.GCP_CONNECTION["access_token"]["no_log"] is True
 
 
 def test_build_puts_a_modules_own_options_last():

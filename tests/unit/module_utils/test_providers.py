@@ -40,22 +40,22 @@ ENTRY_POINTS = [
 
 @pytest.mark.parametrize("entry_point", ENTRY_POINTS)
 def test_an_unsupported_cloud_is_refused(entry_point):
-    with pytest.raises(InvalidInput, match="cloud 'openstack' is not supported; supported: aws") as raised:
+    with pytest.raises(InvalidInput, match="cloud 'openstack' is not supported; supported: aws, gcp") as raised:
         entry_point({"cloud": "openstack"})
     assert raised.value.resource == "openstack"
-    assert raised.value.hint == "Set the cloud option to one of: aws."
+    assert raised.value.hint == "Set the cloud option to one of: aws, gcp."
 
 
 def test_images_of_a_cloud_without_a_provider_have_no_key_service():
-    class GcpImages:
-        cloud = "gcp"
+    class AzureImages:
+        cloud = "azure"
 
-    with pytest.raises(InvalidInput, match="cloud 'gcp' has no key service adapter for signing yet"):
-        providers.signing_key_backend_for(GcpImages())
+    with pytest.raises(InvalidInput, match="cloud 'azure' has no key service adapter for signing yet"):
+        providers.signing_key_backend_for(AzureImages())
 
 
 def test_the_provider_map_names_each_provider_by_its_cloud_and_is_the_choice_of_cloud():
-    assert providers.SUPPORTED_CLOUDS == tuple(providers.PROVIDERS) == ("aws",)
+    assert providers.SUPPORTED_CLOUDS == tuple(providers.PROVIDERS) == ("aws", "gcp")
     for cloud, provider_class in providers.PROVIDERS.items():
         assert provider_class.cloud == cloud
         assert provider_class.doc_fragment == "phoenix.immutable.%s" % cloud
@@ -120,6 +120,61 @@ def test_the_audit_store_is_found_through_the_provider_of_the_cloud():
     assert store.api.region == "eu-central-1"
 
 
+@pytest.mark.parametrize("variable", ["AWS_REGION", "AWS_DEFAULT_REGION"])
+def test_the_aws_region_comes_from_the_environment_when_the_shared_option_is_unset(monkeypatch, variable):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, "eu-north-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    aws = providers.provider(dict(AWS_PARAMS, region=None))
+    assert aws.connection.region == "eu-north-1"
+    assert aws.connection.endpoint_url == "http://127.0.0.1:1"
+    # A region given wins over the environment, as with Ansible's env_fallback.
+    assert providers.provider(dict(AWS_PARAMS, region="ap-south-1")).connection.region == "ap-south-1"
+
+
+def test_the_aws_region_variables_are_read_in_order(monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "eu-north-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    assert providers.provider(dict(AWS_PARAMS, region=None)).connection.region == "eu-north-1"
+
+
+GCP_PARAMS = {"cloud": "gcp", "project": "acme-golden", "auth_kind": "accesstoken", "access_token": "ya29.test"}
+
+
+@pytest.mark.parametrize(
+    "factory, named",
+    [
+        ("groups", "instance groups"),
+        ("traffic", "traffic splitting"),
+        ("health", "health gates"),
+        ("instances", "drift scan"),
+        ("rollout_store", "rollout record"),
+        ("images", "image backend"),
+    ],
+)
+def test_gcp_backends_not_built_yet_are_refused_by_name(factory, named):
+    gcp = providers.provider(GCP_PARAMS)
+    with pytest.raises(InvalidInput, match="is not available on gcp yet") as raised:
+        getattr(gcp, factory)()
+    assert named in raised.value.message
+
+
+def test_the_gcp_provider_reads_its_own_environment_for_the_shared_options(monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "eu-north-1")
+    monkeypatch.setenv("GCP_REGION", "europe-west4")
+    monkeypatch.setenv("GCP_ENDPOINT_URL", "http://127.0.0.1:1/compute/v1")
+    gcp = providers.provider(dict(GCP_PARAMS, region=None, endpoint_url=None))
+    assert gcp.connection.region == "europe-west4"
+    assert gcp.connection.endpoint_url == "http://127.0.0.1:1/compute/v1/"
+
+
+def test_image_ids_of_every_cloud_are_told_apart():
+    patterns = providers.image_id_patterns()
+    assert patterns["aws"].match("ami-0123456789abcdef0") and not patterns["gcp"].match("ami-0123456789abcdef0")
+    assert patterns["gcp"].match("projects/acme-golden/global/images/web-1")
+
+
 def test_the_aws_rollout_store_is_on_the_providers_connection():
     rollout_store = pytest.importorskip("ansible_collections.phoenix.immutable.plugins.module_utils._aws.rollout_store")
     aws = providers.provider(AWS_PARAMS)
@@ -130,7 +185,9 @@ def test_the_provider_map_imports_no_adapter_until_a_backend_is_asked_for():
     probe = (
         "import sys\n"
         "from ansible_collections.phoenix.immutable.plugins.module_utils import argspec, providers\n"
-        "print(sorted(name for name in sys.modules if '._aws' in name or name.split('.')[0] in ('boto3', 'botocore')))"
+        "print(sorted(name for name in sys.modules if '._aws' in name or name.split('.')[0] in "
+        "('boto3', 'botocore', 'google', 'requests') or ('._gcp' in name and not name.endswith('._gcp.environment')"
+        " and not name.endswith('._gcp'))))"
     )
     env = dict(os.environ, PYTHONPATH=str(collections_root()))
     found = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)

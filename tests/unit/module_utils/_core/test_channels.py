@@ -235,7 +235,8 @@ def test_the_policy_reads_promoters_and_refuses_a_bad_list(signers):
         )
 
 
-def test_the_option_adapter_falls_back_to_the_modules_environment_variables():
+def test_the_option_adapter_falls_back_to_the_modules_environment_variables(monkeypatch):
+    from ansible_collections.phoenix.immutable.plugins.module_utils import providers
     from ansible_collections.phoenix.immutable.plugins.module_utils.channels import OptionAdapter
 
     options = {"region": None, "endpoint_url": "http://127.0.0.1:5000", "cloud": None}
@@ -245,7 +246,12 @@ def test_the_option_adapter_falls_back_to_the_modules_environment_variables():
 
     environ = {"AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY": "AKIDAWX", "AWS_SECURITY_TOKEN": "token"}
     params = OptionAdapter(get_option, environ).connection_params()
-    assert params["region"] == "eu-west-1"  # AWS_REGION unset, then AWS_DEFAULT_REGION
+    # region is shared by every cloud and has no fallback of its own: the chosen provider reads its cloud's
+    # variables (AWS_REGION unset, then AWS_DEFAULT_REGION), as it does for a module.
+    assert params["region"] is None
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert providers.provider(dict(params, secret_key="testing")).connection.region == "eu-west-1"
     assert params["endpoint_url"] == "http://127.0.0.1:5000"  # the option wins over the environment
     assert params["access_key"] == "AKIDAWX" and params["session_token"] == "token"  # AWX's names
     assert params["cloud"] == "aws" and params["profile"] is None
