@@ -1,7 +1,8 @@
 # Private to this collection.
 """One small function per Compute Engine v1 call, on a GcpConnection.
 
-Images, instances, instance templates, firewall rules, the project's metadata and disks so far.
+Images, instances, instance templates, firewall rules, networks and subnetworks, the project's metadata and
+disks so far.
 
 Each sends one request through ``connection.request`` (retried, errors translated, counted): a 404 is a
 ``NotFound``, a stale fingerprint a ``PreconditionFailed``. Mutations return the Operation unwaited;
@@ -256,6 +257,19 @@ def insert_firewall(connection, project, body):
 def delete_firewall(connection, project, name):
     path = _firewall_path(project, name)
     return connection.request("DELETE", path, "compute.firewalls.delete", resource=path, mutation=True)
+
+
+# -- networks and subnetworks --------------------------------------------------------------------
+
+
+def get_network(connection, project, name):
+    path = "projects/%s/global/networks/%s" % (project, name)
+    return connection.request("GET", path, "compute.networks.get", resource=path)
+
+
+def get_subnetwork(connection, project, region, name):
+    path = "projects/%s/regions/%s/subnetworks/%s" % (project, region, name)
+    return connection.request("GET", path, "compute.subnetworks.get", resource=path)
 
 
 # -- the project (its common instance metadata) -------------------------------------------------
