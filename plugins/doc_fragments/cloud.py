@@ -22,7 +22,7 @@ options:
       - The region to work in.
       - On V(aws), falls back to the E(AWS_REGION) then E(AWS_DEFAULT_REGION) environment variables, then to
         the region of O(profile).
-      - On V(gcp), falls back to E(GCP_REGION), then to the region of O(zone).
+      - On V(gcp), falls back to E(GCP_REGION), then to the region of C(zone).
     type: str
   endpoint_url:
     description:
@@ -30,7 +30,7 @@ options:
         local emulator.
       - On V(aws), the endpoint of every AWS service; falls back to E(AWS_ENDPOINT_URL).
       - On V(gcp), the Compute Engine API base URL (V(https://compute.googleapis.com/compute/v1/) by default);
-        falls back to E(GCP_ENDPOINT_URL). Cloud KMS and Cloud Storage have O(kms_endpoint_url) and
-        O(storage_endpoint_url).
+        falls back to E(GCP_ENDPOINT_URL). Cloud KMS and Cloud Storage have C(kms_endpoint_url) and
+        C(storage_endpoint_url).
     type: str
 """

@@ -134,7 +134,7 @@ def _gcp_options():
         service_account_contents=dict(type="jsonarg", no_log=True),
         access_token=dict(type="str", no_log=True),
         scopes=dict(type="list", elements="str"),
-        token_uri=dict(type="str"),
+        token_uri=dict(type="str", no_log=False),
         zone=dict(type="str"),
         kms_endpoint_url=dict(type="str"),
         storage_endpoint_url=dict(type="str"),
