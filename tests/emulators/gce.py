@@ -89,6 +89,8 @@ from emulators.gce_compute import (
     Projects,
     Subnetworks,
 )
+from emulators.gcp_kms import KMS_PREFIX, CloudKms
+from emulators.gcs import CloudStorage
 
 __all__ = ["ApiError", "GceEmulator", "GceSeed", "ListFilter", "ServiceAccountKey"]
 
@@ -267,6 +269,13 @@ class GceEmulator:
             self._route("GET", one, "compute.%sOperations.get" % kind, self._get_operation)
             self._route("POST", one + "/wait", "compute.%sOperations.wait" % kind, self._get_operation)
         self._route("POST", TOKEN_PATH, "oauth2.token", self._token)
+        # Cloud KMS (emulators.gcp_kms) and Cloud Storage (emulators.gcs): routes of their own, same tokens.
+        self.kms = CloudKms(self)
+        self.storage = CloudStorage(self)
+        self._raw_bodies = {"storage.objects.insert"}  # an upload's body is the object, not JSON
+        for service in (self.kms, self.storage):
+            for method, pattern, operation, handler in service.routes():
+                self._route(method, pattern, operation, handler)
         self.reset()
 
     def _route(self, method: str, pattern: str, operation: str, handler: Callable[[Request], Any]) -> None:
@@ -309,6 +318,8 @@ class GceEmulator:
         with self.lock:
             for collection in self._collections:
                 collection.tables.clear()
+            self.kms.reset()
+            self.storage.reset()
             self.operations: dict[tuple[str, str, str], Operation] = {}
             self.tokens: dict[str, tuple[str, float]] = {}
             self.keys: dict[tuple[str, str], Any] = {}
@@ -336,6 +347,16 @@ class GceEmulator:
     def compute_url(self) -> str:
         """The Compute v1 base URL (what `endpoint_url` names): ``http://127.0.0.1:PORT/compute/v1/``."""
         return self.base_url + COMPUTE_PREFIX
+
+    @property
+    def kms_url(self) -> str:
+        """The Cloud KMS v1 base URL (``kms_endpoint_url``): ``http://127.0.0.1:PORT/cloudkms/v1/``."""
+        return self.base_url + KMS_PREFIX
+
+    @property
+    def storage_url(self) -> str:
+        """The Cloud Storage base URL (``storage_endpoint_url``): the server's root, as storage.googleapis.com's."""
+        return self.base_url + "/"
 
     @property
     def token_uri(self) -> str:
@@ -514,8 +535,9 @@ class GceEmulator:
             with self.lock:
                 hook()
         try:
-            body = self._body(headers, raw)
+            body = raw if operation in self._raw_bodies else self._body(headers, raw)
             request = Request(method, path, query, body, {k: v for k, v in match.groupdict().items() if v is not None})
+            request.headers = {k.lower(): v for k, v in headers.items()}
             with self.lock:
                 if operation != "oauth2.token":
                     self._authenticate(headers)
@@ -524,6 +546,8 @@ class GceEmulator:
             return error.code, error.body(), "application/json"
         if fault is not None:
             return self._fault_answer(fault.status, operation)
+        if isinstance(answer, tuple) and len(answer) == 3:
+            return answer  # (status, bytes, content type): an object's content (alt=media)
         status, payload = answer if isinstance(answer, tuple) else (200, answer)
         return status, json.loads(json.dumps(payload)), "application/json"
 

@@ -9,7 +9,7 @@ import base64
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -272,3 +272,5 @@ class Request:
     query: dict[str, str]
     body: Any
     match: dict[str, str]
+    # Header names in lower case (an upload's Content-Type names its boundary).
+    headers: dict[str, str] = field(default_factory=dict)
