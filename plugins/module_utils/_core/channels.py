@@ -34,7 +34,7 @@ from .descriptor import descriptor_digest, subject_name
 from .errors import InvalidInput, PhoenixError
 from .model import AVAILABLE, newest_first
 from .policy import evaluate
-from .signatures import keyid_digits, keys_of, pack_envelope, read_chunked
+from .signatures import keyid_digits, keys_of, pack_envelope, read_chunked, stored_form
 from .signing import existing_image
 from .statement import STATEMENT_TYPE, subjects_of
 from .tags import PROMOTION
@@ -95,7 +95,9 @@ def validate_channel(channel):
 
 def promotion_tags(codec, channel, keyid, envelope, resource="the image"):
     """The tags that store the promotion ``envelope`` to ``channel`` signed by ``keyid``."""
-    return codec.chunks(PROMOTION, (channel, keyid_digits(keyid)), pack_envelope(envelope), resource)
+    return codec.chunks(
+        PROMOTION, (channel, keyid_digits(keyid)), pack_envelope(stored_form(codec, envelope)), resource
+    )
 
 
 @dataclass
@@ -107,10 +109,11 @@ class StoredPromotion:
     error: str = None
 
 
-def stored_promotions(codec, tags):
-    """{channel: [StoredPromotion]} of every promotion envelope in an image's tags."""
+def stored_promotions(codec, image, tags=None):
+    """{channel: [StoredPromotion]} of every promotion envelope in an image's tags (or in ``tags``)."""
     found = {}
-    for stored in read_chunked(codec, PROMOTION, 2, tags, "promotion tags of"):
+    tags = image.tags if tags is None else tags
+    for stored in read_chunked(codec, PROMOTION, 2, tags, "promotion tags of", _promotion_rebuilder(image)):
         channel, digits = stored.group
         promotion = StoredPromotion(
             channel=channel, key_prefix=digits, tag_keys=stored.tag_keys, envelope=stored.envelope, error=stored.error
@@ -121,7 +124,7 @@ def stored_promotions(codec, tags):
 
 def promoted_channels(codec, image):
     """Channels an image carries promotion tags for, verified or not (what retention must not guess about)."""
-    return sorted(stored_promotions(codec, image.tags))
+    return sorted(stored_promotions(codec, image))
 
 
 def current_by_channel(codec, images):
@@ -145,6 +148,11 @@ def promotion_statement(image, channel):
         "predicateType": PROMOTION_TYPE,
         "predicate": {"channel": channel, "family": family_of(image)},
     }
+
+
+def _promotion_rebuilder(image):
+    """How the payload of a detached promotion is rebuilt: the statement promoting ``image`` to the group's channel."""
+    return lambda group: lambda _kept: canonical_json(promotion_statement(image, group[0]))
 
 
 # -- promoters -----------------------------------------------------------------------------------------
@@ -193,7 +201,7 @@ class PromotionCheck:
 
 def check_promotion(codec, image, channel, promoters):
     """Whether a promoter's valid signature promotes ``image`` (as it is now) to ``channel``."""
-    stored = stored_promotions(codec, image.tags).get(channel, [])
+    stored = stored_promotions(codec, image).get(channel, [])
     if not stored:
         return PromotionCheck(False, NOT_PROMOTED, "image %s carries no promotion to %s" % (image.id, channel))
     live_digest = descriptor_digest(image)

@@ -22,6 +22,10 @@ class MetadataCodec(abc.ABC):
     """One cloud's tag or label syntax. ``limits`` is its ``tags.TagLimits``."""
 
     limits = None
+    # Whether a signed statement is stored whole with its signature. Where the metadata is too small for
+    # it (labels), only the signature and what cannot be recomputed are stored, and the statement is
+    # rebuilt from the image when read (``signatures.py``).
+    stores_statement = True
 
     @abc.abstractmethod
     def key(self, name, *parts):

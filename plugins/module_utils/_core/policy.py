@@ -476,7 +476,7 @@ def evaluate(policy, image, codec, image_id=None, now=None, region=None):
                 "created %s, more than %s days ago (max_age_days)"
                 % (image.created or "at an unknown time", policy.max_age_days),
             )
-    stored = stored_signatures(codec, image.tags)
+    stored = stored_signatures(codec, image)
     if not stored:
         return _fail(verdict, NO_SIGNATURE, "the image carries no signature tags")
     by_keyid = {key.keyid: key for key in policy.keys if key.keyid}

@@ -8,6 +8,12 @@ one tag each, under the keys ``codec.key(SIGNATURE, <first 16 hex digits of the 
 
 Reading joins a key's chunks in order, decodes and decompresses them (zlib's checksum catches a missing
 or altered chunk) and parses the envelope. Nothing outside the tags is needed to verify an image.
+
+Where a codec's metadata is too small for the statement (``codec.stores_statement`` false: GCP's labels),
+the stored form is *detached*: the envelope without its payload, plus what the statement cannot be rebuilt
+without (``kept``: the claims). The statement is a pure function of the image and those (``statement.py``),
+so the reader rebuilds the payload from the image it reads and puts it back in the envelope; a signature
+copied from another image, or kept fields altered, then fail to verify like any tampered payload.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 from . import dsse
 from .canonical import canonical_json
 from .errors import InvalidInput
+from .statement import build_statement, claims_of, statement_payload
 from .tags import SIGNATURE
 
 KEYID_TAG_DIGITS = 16
@@ -53,9 +60,45 @@ def unpack_envelope(packed):
         raise ValueError("they do not hold JSON") from None
 
 
+def stored_form(codec, envelope, kept=None):
+    """What is written for ``envelope``: itself, or its detached form where the codec cannot store statements."""
+    if codec.stores_statement:
+        return envelope
+    detached = {"payloadType": envelope["payloadType"], "signatures": envelope["signatures"]}
+    if kept:
+        detached["kept"] = kept
+    return detached
+
+
+def attached(stored, rebuild):
+    """The envelope of a stored form: a whole envelope as it is; a detached one with ``rebuild(kept)`` as payload.
+
+    Raises ValueError when the detached form cannot be rebuilt.
+    """
+    if not isinstance(stored, dict) or "payload" in stored:
+        return stored
+    kept = stored.get("kept", {})
+    if rebuild is None or not isinstance(kept, dict):
+        raise ValueError("they hold no statement, and none can be rebuilt")
+    try:
+        payload = rebuild(kept)
+    except InvalidInput as error:
+        raise ValueError("their statement cannot be rebuilt: %s" % error.message) from None
+    envelope = {key: value for key, value in stored.items() if key != "kept"}
+    envelope["payload"] = dsse.b64encode(payload)
+    return envelope
+
+
 def envelope_tags(codec, keyid, envelope, resource="the image"):
-    """The tags that store ``envelope`` for ``keyid``."""
-    return codec.chunks(SIGNATURE, (keyid_digits(keyid),), pack_envelope(envelope), resource)
+    """The tags that store ``envelope`` for ``keyid`` (a signature of the image's statement)."""
+    kept = None if codec.stores_statement else {"claims": claims_of(json.loads(dsse.parse(envelope).payload))}
+    stored = stored_form(codec, envelope, kept)
+    return codec.chunks(SIGNATURE, (keyid_digits(keyid),), pack_envelope(stored), resource)
+
+
+def statement_rebuilder(image):
+    """How a detached signature's payload is rebuilt: the statement about ``image`` with the kept claims."""
+    return lambda kept: statement_payload(build_statement(image, kept.get("claims")))
 
 
 @dataclass
@@ -69,11 +112,12 @@ class StoredSignature:
     group: tuple = ()  # the parts of its keys between the name and the chunk number
 
 
-def read_chunked(codec, name, group_size, tags, what):
+def read_chunked(codec, name, group_size, tags, what, rebuild=None):
     """Every envelope stored in the chunks of ``name`` (``codec.chunk_groups``), one StoredSignature per group.
 
     A group is a keyid's digits, or (channel, keyid digits) for promotions; ``what`` names the tags in
-    errors ("signature tags of key").
+    errors ("signature tags of key"). ``rebuild(group)`` gives the function that rebuilds the payload of a
+    detached form of that group (``attached``); without it a detached form is unreadable.
     """
     found = []
     chunks = codec.chunk_groups(name, tags, group_size)
@@ -88,7 +132,7 @@ def read_chunked(codec, name, group_size, tags, what):
         else:
             try:
                 packed = codec.decode_value([parts[number][1] for number in sorted(parts)])
-                stored.envelope = unpack_envelope(packed)
+                stored.envelope = attached(unpack_envelope(packed), rebuild(group) if rebuild else None)
                 dsse.parse(stored.envelope)
             except (ValueError, dsse.EnvelopeError) as error:
                 stored.envelope = None
@@ -97,9 +141,12 @@ def read_chunked(codec, name, group_size, tags, what):
     return found
 
 
-def stored_signatures(codec, tags):
-    """Every stored envelope on an image, by the keyid digits in its tag names."""
-    return read_chunked(codec, SIGNATURE, 1, tags, "signature tags of key")
+def stored_signatures(codec, image, tags=None):
+    """Every stored envelope on an image (in ``tags``, by default the image's), by the keyid digits in its tag names."""
+    rebuild = statement_rebuilder(image)
+    return read_chunked(
+        codec, SIGNATURE, 1, image.tags if tags is None else tags, "signature tags of key", lambda _group: rebuild
+    )
 
 
 def keys_of(codec, tags, name, group):

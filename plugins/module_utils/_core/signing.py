@@ -60,7 +60,7 @@ def existing_envelope(codec, image, keyid, payload, public_key):
 
     ECDSA signatures differ at every signing, so sameness is judged on the payload and the key.
     """
-    for stored in stored_signatures(codec, image.tags):
+    for stored in stored_signatures(codec, image):
         if stored.envelope is None or not keyid.startswith(stored.key_prefix):
             continue
         parsed = dsse.parse(stored.envelope)
@@ -76,7 +76,7 @@ def _signers_on(codec, image):
     return sorted(
         {
             signed_keyid
-            for stored in stored_signatures(codec, image.tags)
+            for stored in stored_signatures(codec, image)
             if stored.envelope is not None
             for signed_keyid, _sig in dsse.parse(stored.envelope).signatures
         }

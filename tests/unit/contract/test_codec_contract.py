@@ -32,6 +32,10 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors imp
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.keys import LocalSigner
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.model import Disk, Image
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.signing import sign_image
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.statement import (
+    build_statement,
+    statement_payload,
+)
 from ansible_collections.phoenix.immutable.plugins.module_utils.channels import golden_image
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.UTC)
@@ -67,15 +71,22 @@ def assert_legal(tags, rules):
         assert legal_value.match(value) and len(value) <= codec.limits.max_value_length, (key, value)
 
 
-def a_real_envelope(size=3000):
-    """A DSSE envelope of an in-toto statement about ``size`` bytes long, as image_sign stores."""
-    statement = {
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": "cloud:region:image-1", "digest": {"sha256": "ab" * 32}}],
-        "predicateType": "https://slsa.dev/provenance/v1",
-        "predicate": {"claims": {"step-%03d" % n: os.urandom(12).hex() for n in range(size // 40)}},
-    }
-    return dsse.envelope(json.dumps(statement).encode(), [("cd" * 32, os.urandom(64))])
+IMAGE = Image(
+    cloud="reference",
+    id="image-1",
+    name="web-1",
+    region="region-1",
+    state="available",
+    created="2026-11-24T09:00:00Z",
+    owner="owner-1",
+    disks=[Disk("disk-0", "snapshot-1", 10)],
+)
+
+
+def a_real_envelope(size=3000, image=IMAGE):
+    """A DSSE envelope of the in-toto statement about ``image``, about ``size`` bytes long, as image_sign stores."""
+    claims = {"step-%03d" % n: os.urandom(12).hex() for n in range(size // 40)}
+    return dsse.envelope(statement_payload(build_statement(image, claims)), [("cd" * 32, os.urandom(64))])
 
 
 # -- keys ----------------------------------------------------------------------------------------------------
@@ -138,8 +149,8 @@ def test_a_key_too_long_for_the_cloud_is_refused(rules):
 def test_keys_the_codec_did_not_write_are_ignored(rules, foreign):
     codec = rules[0]
     assert codec.chunk_groups(tagging.SIGNATURE, {foreign: "x"}, 1) == {}
-    assert signatures.stored_signatures(codec, {foreign: "x"}) == []
-    assert channels.stored_promotions(codec, {foreign: "x"}) == {}
+    assert signatures.stored_signatures(codec, replace(IMAGE, tags={foreign: "x"})) == []
+    assert channels.stored_promotions(codec, replace(IMAGE, tags={foreign: "x"})) == {}
 
 
 # -- values --------------------------------------------------------------------------------------------------
@@ -167,8 +178,39 @@ def test_a_real_envelope_round_trips_through_the_signature_tags(rules):
     tags = signatures.envelope_tags(codec, "0123456789abcdef" * 4, envelope)
     assert len(tags) > 1
     assert_legal(tags, rules)
-    [stored] = signatures.stored_signatures(codec, dict(tags, service="web"))
+    [stored] = signatures.stored_signatures(codec, replace(IMAGE, tags=dict(tags, service="web")))
     assert stored.error is None and stored.envelope == envelope and stored.key_prefix == "0123456789abcdef"
+
+
+def test_where_the_codec_cannot_store_statements_one_is_rebuilt_from_the_image_and_binds_to_it(rules):
+    codec = rules[0]
+    envelope = a_real_envelope(200)
+    tags = signatures.envelope_tags(codec, "cd" * 32, envelope)
+    [stored] = signatures.stored_signatures(codec, replace(IMAGE, tags=tags))
+    assert stored.envelope == envelope
+    # The same tags on another image read as a statement about that image, which the signature does not sign.
+    other = replace(IMAGE, id="image-2", tags=tags)
+    [copied] = signatures.stored_signatures(codec, other)
+    copied_payload = dsse.parse(copied.envelope).payload
+    if codec.stores_statement:
+        assert copied_payload == dsse.parse(envelope).payload
+    else:
+        assert copied_payload == statement_payload(
+            build_statement(
+                other,
+                json.loads(dsse.parse(envelope).payload)["predicate"]["buildDefinition"]["internalParameters"][
+                    "claims"
+                ],
+            )
+        )
+        assert b"image-1" not in copied_payload
+
+
+def test_a_detached_signature_without_an_image_to_rebuild_from_is_unreadable_not_a_crash():
+    envelope = a_real_envelope(200)
+    tags = signatures.envelope_tags(STRICT_CODEC, "cd" * 32, envelope)
+    [stored] = signatures.read_chunked(STRICT_CODEC, tagging.SIGNATURE, 1, tags, "signature tags of key")
+    assert stored.envelope is None and "none can be rebuilt" in stored.error
 
 
 def test_a_value_too_large_for_the_cloud_is_refused_clearly(rules):
@@ -183,7 +225,7 @@ def test_values_that_are_not_the_codecs_encoding_are_a_reason_not_a_crash(rules)
     codec = rules[0]
     tags = signatures.envelope_tags(codec, "ab" * 32, a_real_envelope(300))
     first = min(tags)
-    [stored] = signatures.stored_signatures(codec, dict(tags, **{first: "!" + tags[first][1:]}))
+    [stored] = signatures.stored_signatures(codec, replace(IMAGE, tags=dict(tags, **{first: "!" + tags[first][1:]})))
     assert stored.envelope is None and "unreadable" in stored.error
 
 

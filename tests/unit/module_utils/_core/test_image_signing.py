@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from ansible_collections.phoenix.immutable.plugins.module_utils import argspec, trust
 from ansible_collections.phoenix.immutable.plugins.module_utils._aws.codec import AWS_CODEC
 from ansible_collections.phoenix.immutable.plugins.module_utils._core import dsse, signatures
+from ansible_collections.phoenix.immutable.plugins.module_utils._core import tags as tagging
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.keys import LocalSigner, keyid_of
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.model import Disk, Image
@@ -178,7 +179,7 @@ def test_sign_then_verify_with_each_key_type(images, private_key):
 
 def test_the_stored_envelope_is_the_one_returned_and_verifies_by_the_spec(images, private_key):
     outcome = sign(images, private_key)
-    [stored] = signatures.stored_signatures(AWS_CODEC, images.images["ami-0000000000000001"].tags)
+    [stored] = signatures.stored_signatures(AWS_CODEC, images.images["ami-0000000000000001"])
     assert stored.envelope == outcome.envelope
     payload = base64.b64decode(outcome.envelope["payload"])
     assert json.loads(payload) == outcome.statement
@@ -208,7 +209,7 @@ def test_other_claims_replace_that_keys_signature_only(images):
     sign(images, approver, claims={**CLAIMS, "approved": True})
     changed = sign(images, build, claims={**CLAIMS, "tests": "failed"})
     assert changed.changed is True
-    stored = signatures.stored_signatures(AWS_CODEC, images.images["ami-0000000000000001"].tags)
+    stored = signatures.stored_signatures(AWS_CODEC, images.images["ami-0000000000000001"])
     assert len(stored) == 2
     verdict = verify(images, policy_for(build, approver, threshold=2, required_claims={"tests": "passed"}))
     assert verdict.reason == "below threshold"
@@ -220,7 +221,7 @@ def test_check_mode_signs_nothing_and_writes_nothing(images, private_key):
     outcome = sign(images, private_key, check_mode=True)
     assert outcome.changed is True and outcome.envelope is None and outcome.tags_set
     assert images.calls["set_tags"] == 0
-    assert not signatures.stored_signatures(AWS_CODEC, images.images["ami-0000000000000001"].tags)
+    assert not signatures.stored_signatures(AWS_CODEC, images.images["ami-0000000000000001"])
 
 
 def test_an_image_without_room_for_the_signature_is_refused_before_writing(images, private_key):
@@ -304,7 +305,7 @@ def test_signature_tags_copied_onto_a_reregistered_image_are_a_descriptor_mismat
 
 def flip_signature(images, image_id="ami-0000000000000001"):
     tags = dict(images.images[image_id].tags)
-    [stored] = signatures.stored_signatures(AWS_CODEC, tags)
+    [stored] = signatures.stored_signatures(AWS_CODEC, images.images[image_id], tags)
     envelope = json.loads(json.dumps(stored.envelope))
     raw = bytearray(base64.b64decode(envelope["signatures"][0]["sig"]))
     raw[-1] ^= 0x01
@@ -535,7 +536,8 @@ def test_the_tag_encoding_round_trips_and_refuses_a_bomb():
     envelope = dsse.envelope(b"x" * 3000, [("ab" * 32, b"s" * 72)])
     tags = signatures.envelope_tags(AWS_CODEC, "ab" * 32, envelope)
     assert all(key.startswith("phoenix:sig:abababababababab:") for key in tags)
-    [stored] = signatures.stored_signatures(AWS_CODEC, dict(tags, unrelated="x", **{"phoenix:sig:junk": "y"}))
+    junk = dict(tags, unrelated="x", **{"phoenix:sig:junk": "y"})
+    [stored] = signatures.read_chunked(AWS_CODEC, tagging.SIGNATURE, 1, junk, "signature tags of key")
     assert stored.envelope == envelope and stored.error is None
     bomb = base64.urlsafe_b64encode(zlib.compress(b"[" * 10_000_000)).decode().rstrip("=")
     with pytest.raises(ValueError, match="more than"):
@@ -560,7 +562,7 @@ def test_a_kms_key_arn_names_its_region(key_id, region):
 def test_the_keyid_is_only_a_hint_a_trusted_key_that_verifies_counts(images, private_key):
     sign(images, private_key)
     tags = dict(images.images["ami-0000000000000001"].tags)
-    [stored] = signatures.stored_signatures(AWS_CODEC, tags)
+    [stored] = signatures.stored_signatures(AWS_CODEC, images.images["ami-0000000000000001"], tags)
     envelope = json.loads(json.dumps(stored.envelope))
     envelope["signatures"][0]["keyid"] = ""
     for key in stored.tag_keys:
