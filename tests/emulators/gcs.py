@@ -12,10 +12,12 @@ https://storage.googleapis.com/):
 - ``DELETE storage/v1/b/B/o/NAME``              objects.delete
 
 Each write makes a new ``generation`` (microseconds, increasing). ``ifGenerationMatch`` (``0``: the object
-must not exist) is checked before anything else: 412 ``conditionNotMet``. A bucket's retention policy
-keeps each object from being replaced or deleted until it is older than the retention period: 403
-``retentionPolicyNotMet``. Versioning keeps a replaced or deleted object as a noncurrent generation. As on
-Google, a bucket has a retention policy or versioning, never both. Error bodies are the JSON API's:
+must not exist) is checked before anything else: 412 ``conditionNotMet``. A multipart upload's ``crc32c``
+and ``md5Hash`` are checked against the content: 400 ``invalid``. A bucket's retention policy keeps each
+object from being replaced or deleted until it is older than the retention period: 403
+``retentionPolicyNotMet``. Versioning keeps a replaced or deleted object as a noncurrent generation; with
+both (as Google allows today), a retained live object may be made noncurrent, but no retained generation
+may be deleted for good. Error bodies are the JSON API's:
 ``{"error": {"code", "message", "errors": [{"message", "domain", "reason"}]}}``.
 """
 
@@ -129,9 +131,7 @@ class CloudStorage:
         retention_seconds: int | None = None,
         retention_locked: bool = False,
     ) -> Bucket:
-        """A bucket with versioning or a retention policy (Google allows one of them, not both)."""
-        if versioning and retention_seconds:
-            raise ValueError("a bucket cannot have both a retention policy and versioning")
+        """A bucket with versioning, a retention policy (locked or not), both or neither."""
         with self.emu.lock:
             if name in self.buckets:
                 raise ValueError("bucket %s exists already" % name)
@@ -198,6 +198,7 @@ class CloudStorage:
             raise StorageError(400, "invalid", "Upload type must be one of media, multipart, resumable.")
         if not name:
             raise StorageError(400, "required", "Required parameter: name")
+        _check_hashes(metadata, data)
         return self._write(
             bucket,
             name,
@@ -249,11 +250,14 @@ class CloudStorage:
     ) -> dict[str, Any]:
         current = bucket.live.get(name)
         if if_generation_match is not None:
+            if not if_generation_match.isdigit():
+                raise StorageError(400, "invalid", "Invalid argument for ifGenerationMatch.")
             expected = "0" if current is None else current["generation"]
-            if if_generation_match != expected:
+            if int(if_generation_match) != int(expected):
                 raise _precondition_failed()
         if current is not None:
-            self._refuse_if_retained(bucket, current)
+            if not bucket.versioning:
+                self._refuse_if_retained(bucket, current)
             self._retire(bucket, current)
         generation = max(int(self.now().timestamp() * 1_000_000), self._last_generation + 1)
         self._last_generation = generation
@@ -321,7 +325,9 @@ class CloudStorage:
     def _delete(self, request: Request) -> Any:
         bucket = self._bucket(request.match["bucket"])
         stored = self._find(bucket, request)
-        self._refuse_if_retained(bucket, stored)
+        # Deleting a generation for good waits for its retention; with versioning, the live one may go noncurrent.
+        if request.query.get("generation") or not bucket.versioning:
+            self._refuse_if_retained(bucket, stored)
         key = (stored["name"], stored["generation"])
         if bucket.live.get(stored["name"]) is stored:
             self._retire(bucket, stored)
@@ -343,6 +349,7 @@ class CloudStorage:
         else:
             listed = [bucket.live[name] for name in sorted(bucket.live)]
         listed = [item for item in listed if item["name"].startswith(prefix)]
+        bound = {"prefix": prefix, "versions": request.query.get("versions") == "true"}
         offset = 0
         token = request.query.get("pageToken")
         if token:
@@ -351,18 +358,37 @@ class CloudStorage:
                 offset = int(state["offset"])
             except (ValueError, KeyError, TypeError):
                 raise StorageError(400, "invalid", "Invalid page token.") from None
-            if state.get("prefix") != prefix:
+            if {name: state.get(name) for name in bound} != bound:
                 raise StorageError(400, "invalid", "The page token does not belong to this list request.")
         answer: dict[str, Any] = {
             "kind": "storage#objects",
             "items": [self._shown(bucket, item) for item in listed[offset : offset + size]],
         }
         if offset + size < len(listed):
-            state = {"offset": offset + size, "prefix": prefix}
+            state = {"offset": offset + size, **bound}
             answer["nextPageToken"] = base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
         if not answer["items"]:
             del answer["items"]
         return answer
+
+
+def _check_hashes(metadata: dict[str, Any], data: bytes) -> None:
+    """The checksums a client sent with an upload must be those of what arrived (Google checks both)."""
+    sent_crc32c = metadata.get("crc32c")
+    if sent_crc32c is not None and sent_crc32c != crc32c_base64(data):
+        raise StorageError(
+            400,
+            "invalid",
+            'Provided CRC32C "%s" doesn\'t match calculated CRC32C "%s".' % (sent_crc32c, crc32c_base64(data)),
+        )
+    sent_md5 = metadata.get("md5Hash")
+    calculated_md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 - GCS's own field
+    if sent_md5 is not None and sent_md5 != calculated_md5:
+        raise StorageError(
+            400,
+            "invalid",
+            'Provided MD5 hash "%s" doesn\'t match calculated MD5 hash "%s".' % (sent_md5, calculated_md5),
+        )
 
 
 def _quote(name: str) -> str:
