@@ -93,6 +93,38 @@ def text_of(value):
     return value if text is None else text
 
 
+def labels_of(tags, resource, limits=GCP_LABEL_LIMITS):
+    """The labels that write ``tags`` (the core's view: plain values), refused before any call when illegal."""
+    labels, problems = {}, []
+    for key, value in sorted(tags.items()):
+        if not LEGAL_KEY.match(key):
+            problems.append(
+                "label key %r is not 1 to 63 lower-case letters, digits, _ or -, starting with a letter" % key
+            )
+            continue
+        if any(key.startswith(prefix) for prefix in limits.reserved_prefixes):
+            problems.append("label key %r uses a prefix Google reserves" % key)
+            continue
+        try:
+            labels[key] = label_value(value, key, limits)
+        except InvalidInput as error:
+            problems.append(error.message)
+    if len(labels) > limits.max_tags:
+        problems.append("%d labels, at most %d allowed" % (len(labels), limits.max_tags))
+    if problems:
+        raise InvalidInput(
+            "invalid labels for %s: %s" % (resource, "; ".join(problems)),
+            resource=resource,
+            hint="Nothing was changed; GCP labels are lower-case letters, digits, _ and -, at most 63 characters.",
+        )
+    return labels
+
+
+def tags_of(labels):
+    """The core's view of a resource's labels: each value as the text it was written from."""
+    return {key: text_of(value) for key, value in (labels or {}).items()}
+
+
 def _escaped(part):
     return "".join(char if char in PLAIN else "".join("_%02x" % byte for byte in char.encode("utf-8")) for char in part)
 
