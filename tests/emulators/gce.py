@@ -19,7 +19,10 @@ drives unchanged:
   by instances.insert), instance templates (insert, get, list, delete: immutable, as on Google),
   firewall rules (insert, get, list, delete), the project's common instance metadata (get,
   setCommonInstanceMetadata with its fingerprint), networks (the auto-mode `default` of every project)
-  and subnetworks (insert, get, list, aggregatedList, delete).
+  and subnetworks (insert, get, list, aggregatedList, delete). The fleet (`emulators.gce_fleet`, `emu.fleet`):
+  regional instance templates, zonal and regional managed instance groups and their instance groups, health
+  checks, backend services and URL maps. A regional twin of a global or zonal collection is counted under its
+  own method ids (`compute.regionInstanceGroupManagers.resize`).
 - **Operations.** Every mutation answers an Operation (`PENDING`) kept in the global, zone or region
   operations table. Each `get` or `wait` of it moves it one step: `RUNNING` until `operation_polls`
   polls were made, then `DONE`; the mutation's effect completes then (an image becomes READY). A wait
@@ -37,11 +40,11 @@ drives unchanged:
   such calls with a throttling error, before the call is applied; `after_apply=True` applies it first
   and loses the answer (503). `fault_rate(0.2, seed=7)` answers a seeded share of calls 429 or 503.
 
-The code is in three modules: this one (the server, OAuth, operations, paging, counting and faults),
-`emulators.gce_api` (error answers, field checks, the filter language) and `emulators.gce_compute`
-(the collections). A new collection (instance templates, managed instance groups, backend services, URL
-maps) is one `Collection` subclass and one entry in `GceEmulator._collections`; another API (Cloud KMS,
-GCS) adds routes of its own through `_route()`. See docs/testing.md for what is faithful and what is not.
+The code is in four modules: this one (the server, OAuth, operations, paging, counting and faults),
+`emulators.gce_api` (error answers, field checks, the filter language), `emulators.gce_compute` (the
+collections) and `emulators.gce_fleet` (the fleet's collections). A new collection is one `Collection`
+subclass and one entry in `GceEmulator._collections`; another API (Cloud KMS, GCS) adds routes of its own
+through `_route()`. See docs/testing.md for what is faithful and what is not.
 """
 
 from __future__ import annotations
@@ -84,11 +87,11 @@ from emulators.gce_compute import (
     Firewalls,
     Images,
     Instances,
-    InstanceTemplates,
     Networks,
     Projects,
     Subnetworks,
 )
+from emulators.gce_fleet import GceFleet
 from emulators.gcp_kms import KMS_PREFIX, CloudKms
 from emulators.gcs import CloudStorage
 
@@ -241,7 +244,9 @@ class GceEmulator:
         self.images = Images(self)
         self.disks = Disks(self)
         self.instances = Instances(self)
-        self.instance_templates = InstanceTemplates(self)
+        # Instance templates (global and regional), managed instance groups and load balancing: emulators.gce_fleet.
+        self.fleet = GceFleet(self)
+        self.instance_templates = self.fleet.instance_templates
         self.firewalls = Firewalls(self)
         self.projects_metadata = Projects(self)
         self.networks = Networks(self)
@@ -255,11 +260,17 @@ class GceEmulator:
             self.projects_metadata,
             self.networks,
             self.subnetworks,
+            *self.fleet.collections,
         ]
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[[Request], Any]]] = []
         for collection in self._collections:
             for method, pattern, verb, handler in collection.routes():
-                self._route(method, COMPUTE_PREFIX + pattern, "compute.%s.%s" % (collection.name, verb), handler)
+                self._route(
+                    method,
+                    COMPUTE_PREFIX + pattern,
+                    "compute.%s.%s" % (collection.api_name or collection.name, verb),
+                    handler,
+                )
         for kind, scope in (
             ("global", r"(?P<scope>global)"),
             ("zone", r"(?P<scope>zones/[^/]+)"),
@@ -623,6 +634,21 @@ class GceEmulator:
             return image
         return self.resolve(reference, project, "images", field_name)
 
+    def api_name_of(self, url: str) -> str:
+        """The discovery name of the collection a resource URL is in (``compute.<it>.<verb>``).
+
+        Looked up by URL segment AND scope kind: only a regional twin of a global or zonal collection has a
+        name of its own (regionInstanceGroupManagers); a purely regional one keeps its segment (subnetworks).
+        """
+        match = _REFERENCE.match(url)
+        if not match:
+            return url.rstrip("/").split("/")[-2]  # the project resource: .../projects/P
+        scope_kind = match.group("scope").split("/", 1)[0]
+        for collection in self._collections:
+            if collection.name == match.group("collection") and collection.scope_kind == scope_kind:
+                return collection.api_name or collection.name
+        return match.group("collection")
+
     def instance_running(self, url: str) -> bool:
         try:
             instance = self.resolve(url, self.project, "instances", "instance")
@@ -680,8 +706,7 @@ class GceEmulator:
     ) -> dict[str, Any]:
         """Record an Operation on ``target`` (PENDING) and return it; ``on_done`` runs when it is DONE."""
         name = "operation-%d-%s" % (int(time.time() * 1000), secrets.token_hex(6))
-        collection = target["selfLink"].split("/")[-2]
-        api_operation = "compute.%s.%s" % (collection, verb)
+        api_operation = "compute.%s.%s" % (self.api_name_of(target["selfLink"]), verb)
         resource = {
             "kind": "compute#operation",
             "id": self.new_id(),

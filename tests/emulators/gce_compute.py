@@ -38,6 +38,9 @@ class Collection:
     """
 
     name = ""  # the URL segment and the discovery name: "images"
+    # The discovery name where it differs from the URL segment: a regional twin of a global or zonal
+    # collection ("regionInstanceGroupManagers" serves regions/R/instanceGroupManagers).
+    api_name = ""
     kind = ""  # "compute#image"
     scope_kind = "global"
     aggregated = False
