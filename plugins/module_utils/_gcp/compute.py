@@ -12,7 +12,7 @@ Each sends one request through ``connection.request`` (retried, errors translate
 from __future__ import annotations
 
 from .errors import PreconditionFailed
-from .operations import wait_for
+from .operations import operations_collection, wait_for
 from .pagination import aggregated_all, list_all
 
 # How often a label change is re-read and redone when another writer changed the labels meanwhile.
@@ -308,3 +308,22 @@ def boot_disk_source_image(connection, instance):
         return None
     disk = connection.request("GET", boot["source"], "compute.disks.get", resource=boot["source"])
     return disk.get("sourceImage")
+
+
+# -- operations and disks read by the image backend ----------------------------------------------
+
+
+def get_operation(connection, operation):
+    """The Operation as it is now (one non-blocking read of its selfLink), for a caller whose own waiter polls."""
+    kind = operations_collection(operation)
+    return connection.request("GET", operation["selfLink"], "compute.%s.get" % kind, resource=operation.get("name"))
+
+
+def aggregated_disks(connection, project, filter_expression=None, page_size=None):
+    """Every disk of the project, any zone, as ``(zone, disk)``."""
+    kwargs = {"page_size": page_size} if page_size else {}
+    path = "projects/%s/aggregated/disks" % project
+    found = aggregated_all(
+        connection, path, "compute.disks.aggregatedList", "disks", _filter_params(filter_expression), path, **kwargs
+    )
+    return [(scope.split("/", 1)[-1], disk) for scope, disk in found]
