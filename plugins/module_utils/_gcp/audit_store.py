@@ -51,7 +51,7 @@ def multipart_body(metadata, data, content_type):
     return head + data + tail, 'multipart/related; boundary="%s"' % boundary
 
 
-def _seconds(value):
+def _integer(value):
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -129,7 +129,7 @@ class GcsAuditStore:
         """
         bucket = self.get_bucket() if bucket is None else bucket
         policy = bucket.get("retentionPolicy") or {}
-        seconds = _seconds(policy.get("retentionPeriod"))
+        seconds = _integer(policy.get("retentionPeriod"))
         return {
             "versioning": "Enabled" if (bucket.get("versioning") or {}).get("enabled") else None,
             "object_lock": bool(seconds),
@@ -192,8 +192,8 @@ class GcsAuditStore:
                     "version_id": item.get("generation"),
                     "run": metadata.get(RUN_KEY),
                     "head": metadata.get(HEAD_KEY),
-                    "lines": _seconds(metadata.get(LINES_KEY)),
-                    "size": _seconds(item.get("size")),
+                    "lines": _integer(metadata.get(LINES_KEY)),
+                    "size": _integer(item.get("size")),
                     "crc32c": item.get("crc32c"),
                     "time_created": item.get("timeCreated"),
                     "retain_until": item.get("retentionExpirationTime"),
