@@ -170,9 +170,9 @@ class GcpProvider(Provider):
         self.connection = GcpConnection.from_params(params)
 
     def images(self, region=None):
-        # _gcp/images.py (GcpImageBackend with its label codec, _gcp/codec.py) is not written yet; once it is,
-        # this returns ``GcpImageBackend(self.connection, region)``.
-        raise not_on_gcp_yet("the image backend (image, image_info, image_sign, image_verify)")
+        from ._gcp.images import GcpImageBackend
+
+        return GcpImageBackend(self.connection, region)
 
     def builders(self):
         from ._gcp.builders import GcpBuilderBackend
