@@ -127,9 +127,15 @@ class BuilderBackend(abc.ABC):
     def key_path(self, builder, key_dir):
         """Where the private key of the SSH key made for a builder was written, or None."""
 
+    def login_key(self, ssh_key, user):
+        """The SSH key (ref, or None) as ``launch`` takes it for logins as ``user``; unchanged where the cloud's
+        key names no user (an EC2 key pair), ``user:key`` where it does (GCE's ``ssh-keys`` metadata)."""
+        return ssh_key
+
     @abc.abstractmethod
     def launch(self, name, image_id, machine_type, subnet, access_rule_ids, ssh_key, public_address, tags):
-        """Start the builder with these access rules and SSH key (ref, or None); returns it, likely starting."""
+        """Start the builder with these access rules and SSH key (``login_key``'s, or None); returns it, likely
+        starting."""
 
     @abc.abstractmethod
     def stop(self, builder):

@@ -291,7 +291,7 @@ class BuilderWorkflow:
         base = self.resolve_base(request)
         outcome.base_image = base.to_dict()
         machine_type = self._or_default("machine_type", request.machine_type, "machine_type")
-        self._or_default("user", request.user, "connection_user")
+        user = self._or_default("user", request.user, "connection_user")
         network = self.backend.network(request.subnet)
         ownership = {
             self._key(tagging.MANAGED): "true",
@@ -345,7 +345,7 @@ class BuilderWorkflow:
                 machine_type=machine_type,
                 subnet=network["subnet"],
                 access_rule_ids=rule_ids,
-                ssh_key=ssh_key,
+                ssh_key=self.backend.login_key(ssh_key, user),
                 public_address=request.public_address,
                 tags=instance_tags,
             )
