@@ -48,6 +48,22 @@ options:
     ini:
       - section: callback_phoenix_audit_log
         key: all_changes
+  cloud:
+    description:
+      - The cloud of O(s3_bucket), V(aws) for an S3 bucket or V(gcp) for a Cloud Storage bucket.
+      - On V(gcp) the connection comes from the environment variables of the C(phoenix.immutable.gcp) options
+        (C(GCP_PROJECT), C(GCP_SERVICE_ACCOUNT_FILE) or AWX's C(GCE_CREDENTIALS_FILE_PATH),
+        C(GCP_STORAGE_ENDPOINT_URL) ...); O(s3_region) and O(s3_endpoint_url) are for V(aws) only.
+        O(s3_retention_days) is then checked against the bucket's retention policy, which must be locked for
+        O(s3_object_lock_mode=COMPLIANCE).
+    type: str
+    choices: [aws, gcp]
+    default: aws
+    env:
+      - name: PHOENIX_AUDIT_CLOUD
+    ini:
+      - section: callback_phoenix_audit_log
+        key: cloud
   s3_bucket:
     description:
       - Also put the lines of each run, at its end, as one object into this S3 bucket, under
@@ -290,10 +306,11 @@ class CallbackModule(CallbackBase):
 
     def _upload(self):
         bucket = self.get_option("s3_bucket")
+        where = bucket
         first, last = json.loads(self.lines[0]), json.loads(self.lines[-1])
         try:
             connection = {
-                "cloud": "aws",
+                "cloud": self.get_option("cloud"),
                 "region": self.get_option("s3_region"),
                 "endpoint_url": self.get_option("s3_endpoint_url"),
             }
@@ -304,20 +321,22 @@ class CallbackModule(CallbackBase):
                 lock_mode=self.get_option("s3_object_lock_mode"),
                 retention_days=self.get_option("s3_retention_days"),
             )
+            where = store.url
             stored = store.put_run(self.run_id, self.lines, head=last["hash"], first_time=first["time"])
         except PhoenixError as error:
             self._display.warning(
-                "phoenix.immutable.audit_log: this run's audit lines were NOT put into s3://%s: %s (they are in %s)"
-                % (bucket, error, self.path)
+                "phoenix.immutable.audit_log: this run's audit lines were NOT put into %s: %s (they are in %s)"
+                % (where, error, self.path)
             )
             return
         protection = stored["protection"]
         if protection["versioning"] != "Enabled" and not protection["object_lock"]:
             self._display.warning(
-                "phoenix.immutable.audit_log: s3://%s has neither versioning nor Object Lock: "
-                "its audit objects can be overwritten or deleted without a trace. Enable versioning." % bucket
+                "phoenix.immutable.audit_log: %s has neither versioning nor %s: "
+                "its audit objects can be overwritten or deleted without a trace. Enable versioning."
+                % (where, store.lock_name)
             )
         self._display.display(
-            "phoenix.immutable.audit_log: %d lines put into s3://%s/%s (version %s)"
-            % (len(self.lines), bucket, stored["key"], stored["version_id"])
+            "phoenix.immutable.audit_log: %d lines put into %s/%s (version %s)"
+            % (len(self.lines), where, stored["key"], stored["version_id"])
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 
+from .._core.audit import run_object_key
 from .._core.errors import PhoenixError
 from .api import AwsApi
 
@@ -34,12 +35,16 @@ class AuditStoreApi(AwsApi):
 class S3AuditStore:
     """Puts the lines of one run as ``PREFIX/YYYY/MM/DD/<time>-<run>.jsonl`` and says how it is protected."""
 
+    # What protects objects from being overwritten besides versioning, in the words of messages.
+    lock_name = "Object Lock"
+
     def __init__(self, api, bucket, prefix="phoenix-audit/", lock_mode=None, retention_days=None):
         self.api = api
         self.bucket = bucket
         self.prefix = prefix
         self.lock_mode = lock_mode
         self.retention_days = retention_days
+        self.url = "s3://%s" % bucket
 
     def protection(self):
         """``versioning`` (the bucket's status, or None) and ``object_lock`` (whether the bucket has it)."""
@@ -48,9 +53,7 @@ class S3AuditStore:
         return {"versioning": versioning, "object_lock": lock.get("ObjectLockEnabled") == "Enabled"}
 
     def key_for(self, run, first_time):
-        day = first_time[:10].replace("-", "/")
-        stamp = first_time.replace(":", "").replace("-", "").replace(".", "")
-        return "%s%s/%s-%s.jsonl" % (self.prefix, day, stamp, run)
+        return run_object_key(self.prefix, run, first_time)
 
     def put_run(self, run, lines, head, first_time, now=None):
         """Upload the run's lines; returns {key, version_id, protection, retain_until}."""

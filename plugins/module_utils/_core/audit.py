@@ -43,6 +43,13 @@ class AuditError(Exception):
     """The audit file cannot be read or written (not a broken chain: that is a VerifyResult)."""
 
 
+def run_object_key(prefix, run, first_time):
+    """Where an object store keeps one run's lines: ``PREFIX/YYYY/MM/DD/<first time, compact>-<run>.jsonl``."""
+    day = first_time[:10].replace("-", "/")
+    stamp = first_time.replace(":", "").replace("-", "").replace(".", "")
+    return "%s%s/%s-%s.jsonl" % (prefix, day, stamp, run)
+
+
 def canonical(record):
     """The one serialisation of a record: sorted keys, no whitespace, ASCII only."""
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)

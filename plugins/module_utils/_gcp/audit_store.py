@@ -18,6 +18,7 @@ import json
 import uuid
 from urllib.parse import quote
 
+from .._core.audit import run_object_key
 from .._core.errors import InvalidInput, PhoenixError
 from .crc32c import crc32c_base64
 from .errors import GcpApiError, PreconditionFailed
@@ -31,13 +32,6 @@ SECONDS_A_DAY = 86400
 RUN_KEY = "phoenix-audit-run"
 HEAD_KEY = "phoenix-audit-head"
 LINES_KEY = "phoenix-audit-lines"
-
-
-def object_key(prefix, run, first_time):
-    """``PREFIX/YYYY/MM/DD/<first time, compact>-<run>.jsonl``: one name per run, in time order."""
-    day = first_time[:10].replace("-", "/")
-    stamp = first_time.replace(":", "").replace("-", "").replace(".", "")
-    return "%s%s/%s-%s.jsonl" % (prefix, day, stamp, run)
 
 
 def multipart_body(metadata, data, content_type):
@@ -65,9 +59,12 @@ class GcsAuditStore:
     (``version_id`` is the object's generation), and ``runs()`` to list what was put.
     """
 
+    lock_name = "a retention policy"
+
     def __init__(self, connection, bucket, prefix="phoenix-audit/", lock_mode=None, retention_days=None):
         self.connection = connection
         self.bucket = bucket
+        self.url = "gs://%s" % bucket
         self.prefix = prefix
         self.lock_mode = lock_mode
         self.retention_days = retention_days
@@ -138,7 +135,7 @@ class GcsAuditStore:
         }
 
     def key_for(self, run, first_time):
-        return object_key(self.prefix, run, first_time)
+        return run_object_key(self.prefix, run, first_time)
 
     def put_run(self, run, lines, head, first_time):
         """Upload the run's lines once; returns {key, version_id, protection, retain_until}.

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 from emulators.gcs import StorageError, crc32c_base64
+from harness import run_playbook
 
 from ansible_collections.phoenix.immutable.plugins.module_utils import audit
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
@@ -361,6 +362,74 @@ def test_an_insert_whose_answer_was_lost_is_retried_without_a_second_record(gce,
     [only] = api.list(BUCKET, versions="true").json()["items"]
     assert only["generation"] == stored["version_id"] and "timeDeleted" not in only
     assert api.content(BUCKET, stored["key"]).text.splitlines() == lines
+
+
+# ----- the audit_log callback, end to end
+
+
+def callback_env(gce, log, **extra):
+    """The callback enabled as a user enables it, pointed at the emulator's Cloud Storage by GCP's variables."""
+    return {
+        **gce.emu.env(),
+        "GCP_AUTH_KIND": "serviceaccount",
+        "GCP_SERVICE_ACCOUNT_FILE": str(gce.key_file),
+        "GCP_STORAGE_ENDPOINT_URL": gce.emu.storage_url,
+        "ANSIBLE_CALLBACKS_ENABLED": "phoenix_results,phoenix.immutable.audit_log",
+        "PHOENIX_AUDIT_LOG": str(log),
+        "PHOENIX_AUDIT_ALL_CHANGES": "true",
+        "PHOENIX_AUDIT_CLOUD": "gcp",
+        "PHOENIX_AUDIT_S3_BUCKET": BUCKET,
+        **extra,
+    }
+
+
+CHANGES = [
+    {"name": "first change", "ansible.builtin.command": "true", "changed_when": True},
+    {"name": "second change", "ansible.builtin.command": "true", "changed_when": True},
+]
+
+
+def test_the_audit_callback_puts_each_run_into_a_locked_gcs_bucket(gce, api, tmp_path):
+    gce.emu.storage.create_bucket(BUCKET, retention_seconds=30 * DAY, retention_locked=True)
+    log = tmp_path / "audit" / "audit.jsonl"
+    env = callback_env(gce, log, PHOENIX_AUDIT_S3_PREFIX="web/", PHOENIX_AUDIT_S3_RETENTION_DAYS="30")
+
+    run = run_playbook(CHANGES, env=env)
+
+    assert run.rc == 0, run.explain()
+    lines = log.read_text().splitlines()
+    assert len(lines) == 2
+    [stored] = api.list(BUCKET, prefix="web/").json()["items"]
+    run_id = json.loads(lines[0])["run"]
+    assert stored["name"].endswith("-%s.jsonl" % run_id)
+    assert api.content(BUCKET, stored["name"]).text.splitlines() == lines
+    assert stored["metadata"]["phoenix-audit-head"] == json.loads(lines[-1])["hash"]
+    assert "2 lines put into gs://%s/%s (version %s)" % (BUCKET, stored["name"], stored["generation"]) in run.stdout
+    assert "neither versioning" not in run.stdout + run.stderr
+    assert gce.emu.calls[INSERT] == 1
+
+
+def test_the_audit_callback_warns_when_the_bucket_cannot_keep_the_run_and_keeps_the_local_log(gce, tmp_path):
+    gce.emu.storage.create_bucket(BUCKET, retention_seconds=30 * DAY)  # not locked: no COMPLIANCE retention
+    log = tmp_path / "audit.jsonl"
+    env = callback_env(gce, log, PHOENIX_AUDIT_S3_RETENTION_DAYS="30")
+
+    run = run_playbook(CHANGES, env=env)
+
+    assert run.rc == 0, run.explain()
+    output = " ".join((run.stdout + run.stderr).split())
+    assert "were NOT put into gs://%s" % BUCKET in output and "RetentionPolicyNotLocked" in output
+    assert len(log.read_text().splitlines()) == 2
+    assert gce.emu.calls[INSERT] == 0 and not gce.emu.storage.buckets[BUCKET].live
+
+
+def test_the_audit_callback_warns_of_a_gcs_bucket_with_neither_versioning_nor_retention(gce, tmp_path):
+    gce.emu.storage.create_bucket(BUCKET)
+    run = run_playbook(CHANGES, env=callback_env(gce, tmp_path / "audit.jsonl"))
+    assert run.rc == 0, run.explain()
+    output = " ".join((run.stdout + run.stderr).split())
+    assert "gs://%s has neither versioning nor a retention policy" % BUCKET in output
+    assert len(gce.emu.storage.buckets[BUCKET].live) == 1
 
 
 # ----- the emulator's JSON API itself
