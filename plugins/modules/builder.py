@@ -22,6 +22,12 @@ description:
     builder, access rule and SSH key whose expiry has passed.
   - On AWS a builder is an EC2 instance, its access rule a security group and its SSH key an EC2 key pair;
     RV(actions) name them C(security_group) and C(key_pair).
+  - On GCP (O(cloud=gcp)) a builder is a Compute Engine instance in the connection's O(zone) (required), its
+    access rule a firewall rule allowing tcp:22 to the builder's network tag and its SSH key an Ed25519 key whose
+    public half is in the instance's C(ssh-keys) metadata; RV(actions) name them C(firewall_rule) and
+    C(ssh_key). Labels carry the builder's name and expiry, the firewall rule's description the same as JSON.
+    GCE has no status checks, so the builder counts as reachable once C(RUNNING). O(ssh_key) is then an OpenSSH
+    public key line and O(access_rule_ids) firewall rule names whose target tags the builder gets.
 author:
   - Phoenix maintainers (@phoenix-immutable)
 options:
@@ -55,7 +61,7 @@ options:
   machine_type:
     description:
       - The builder's size.
-      - Default the cloud's default, a small one (V(t3.micro) on AWS).
+      - Default the cloud's default, a small one (V(t3.micro) on AWS, V(e2-small) on GCP).
     type: str
     aliases: [instance_type]
   subnet_id:
@@ -105,7 +111,7 @@ options:
   connection_user:
     description:
       - The user to connect as, returned in RV(connection.user) (the base image's default user).
-      - Default the cloud's default (V(ec2-user) on AWS).
+      - Default the cloud's default (V(ec2-user) on AWS, V(phoenix) on GCP).
     type: str
 extends_documentation_fragment:
   - phoenix.immutable.cloud
