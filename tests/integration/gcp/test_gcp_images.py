@@ -477,3 +477,34 @@ def test_an_id_of_another_shape_is_refused_and_a_missing_image_is_none(backend, 
     with pytest.raises(InvalidInput, match="GCP images are global"):
         backend.copy_from(backend.get(gce.seed.base_image_name), {})
     assert backend.enabled_regions() == ["global"] and backend.in_region("europe-west1").region == "global"
+
+
+def test_image_channel_promotes_a_signed_gce_image_once_and_withdraws_it(gcp, playbook, signing_key, tmp_path):
+    name = gcp.seed.base_image_name
+    base = image_id(gcp, name)
+    trusted = [{"name": "build", "public_key": signing_key["public"]}]
+    policy = write_policy(tmp_path, {"keys": trusted, "promoters": trusted})
+    promote = {
+        "name": "promote",
+        "phoenix.immutable.image_channel": {
+            "image_id": base,
+            "channel": "prod",
+            "policy": policy,
+            "key": signing_key["path"],
+        },
+    }
+    run = playbook([sign_task("sign", base, key=signing_key["path"]), promote, {**promote, "name": "again"}])
+    assert run.rc == 0, run.explain()
+    assert run.task("promote")["result"]["changed"] is True and run.task("promote")["result"]["promoted"] is True
+    assert run.task("again")["result"]["changed"] is False
+    promotions = [key for key in labels_of(gcp, name) if key.startswith("phoenix_-promo_-prod_-")]
+    assert 5 <= len(promotions) <= 8  # docs/signing.md: a promotion takes about 6 labels
+
+    withdraw = {
+        "name": "withdraw",
+        "phoenix.immutable.image_channel": {"image_id": base, "channel": "prod", "state": "absent"},
+    }
+    gone = playbook([withdraw])
+    assert gone.rc == 0, gone.explain()
+    assert not [key for key in labels_of(gcp, name) if key.startswith("phoenix_-promo_-")]
+    assert signature_labels(gcp, name)  # the signature stays
