@@ -27,7 +27,8 @@ from .._core.timeutil import format_utc
 from . import compute
 from .codec import GCP_CODEC, GCP_LABEL_LIMITS
 from .errors import AlreadyExists, GcpApiError, NotFound
-from .identifiers import image_id, parse_instance_id
+from .identifiers import image_id as image_path
+from .identifiers import parse_instance_id
 from .operations import operation_error, wait_for
 from .transformations import (
     BUILDER_STATES,
@@ -89,7 +90,7 @@ class GcpImageBackend(ImageBackend):
                 return image_from_gce(compute.get_image_from_family(self.connection, project, family))
             except NotFound:
                 return None
-        path = _image_path(project, name)
+        path = image_path(project, name)
         failure = self._settle(path)
         try:
             found = compute.get_image(self.connection, project, name)
@@ -227,13 +228,13 @@ class GcpImageBackend(ImageBackend):
                 hint="Nothing was changed. Set stop_instance: true to stop the builder first (consistent), or "
                 "no_reboot: true to image the running disk as it is (Compute's forceCreate).",
             ) from None
-        path = _image_path(self.project, name)
+        path = image_path(self.project, name)
         self._operations[path] = operation
         return self.get(path) or _placeholder(self.project, name, PENDING)
 
     def _made_after_all(self, error, name, source_instance):
         """The image of this name made from our builder by an insert whose answer was lost; else a clear refusal."""
-        found = self.get(_image_path(self.project, name))
+        found = self.get(image_path(self.project, name))
         if found is not None and source_instance and found.tags.get(SOURCE_INSTANCE_TAG) == source_instance:
             return found
         raise PhoenixError(
@@ -299,7 +300,7 @@ class GcpImageBackend(ImageBackend):
         except InvalidInput:
             return False
         if family is None:
-            return image_id(project, name) == target
+            return image_path(project, name) == target
         if (project, family) not in family_heads:
             try:
                 head = compute.get_image_from_family(self.connection, project, family)
@@ -362,10 +363,6 @@ class GcpImageBackend(ImageBackend):
         return error.message
 
 
-def _image_path(project, name):
-    return image_id(project, name)
-
-
 def _instance(instance_id):
     try:
         return parse_instance_id(instance_id or "")
@@ -410,7 +407,7 @@ def _glob(pattern):
 def _placeholder(project, name, state, reason=None):
     return Image(
         cloud="gcp",
-        id=image_id(project, name),
+        id=image_path(project, name),
         name=name,
         region=GLOBAL,
         state=state,
