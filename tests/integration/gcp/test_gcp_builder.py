@@ -308,3 +308,21 @@ def test_a_failed_launch_leaves_nothing_behind(gce, playbook, key_dir, base_imag
     assert "ZONE_RESOURCE_POOL_EXHAUSTED" in run.task("builder")["result"]["msg"]
     assert live_builders(gce) == [] and builder_rules(gce) == []
     assert not os.listdir(key_dir)
+
+
+@pytest.mark.parametrize(
+    "tags, message",
+    [
+        ({"Team": "web"}, "label key 'Team' is not 1 to 63 lower-case letters"),
+        ({"team": "W" * 30}, "at most 63"),
+    ],
+)
+def test_tags_gce_would_refuse_as_labels_fail_clearly_and_leave_nothing(
+    gce, playbook, key_dir, base_image, tags, message
+):
+    run = playbook([builder_task(name="bake-1", base_image_id=base_image, key_dir=key_dir, tags=tags)])
+    assert run.rc != 0
+    assert message in run.task("builder")["result"]["msg"]
+    assert "compute.instances.insert" not in gce.emu.calls
+    assert live_builders(gce) == [] and builder_rules(gce) == []
+    assert not os.path.exists(key_dir) or not os.listdir(key_dir)
