@@ -198,7 +198,9 @@ class GcpProvider(Provider):
         raise not_on_gcp_yet("health gates (blue_green)")
 
     def instances(self):
-        raise not_on_gcp_yet("the drift scan of instances (fleet_drift)")
+        from ._gcp.instances import GcpInstanceBackend
+
+        return GcpInstanceBackend(self.connection)
 
     def audit_store(self, container, prefix="phoenix-audit/", lock_mode=None, retention_days=None):
         """A GCS bucket (``container``), with its retention policy where the bucket has one."""
