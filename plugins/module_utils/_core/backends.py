@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import abc
 
+from . import tags as tagging
+
 
 class ImageBackend(abc.ABC):
     """Images of one cloud in one region (AMIs, GCE images, Azure gallery image versions)."""
@@ -15,6 +17,10 @@ class ImageBackend(abc.ABC):
 
     def __init__(self, region):
         self.region = region
+
+    def check_tags(self, tags, resource):
+        """Refuse, before any call, tags (the core's view) the cloud would reject or mangle once written."""
+        tagging.validate_tags(tags, self.codec.limits, resource)
 
     @abc.abstractmethod
     def in_region(self, region):

@@ -46,6 +46,10 @@ class MetadataCodec(abc.ABC):
     def decode_value(self, values):
         """The bytes that ``encode_value`` gave ``values`` for; raises ValueError saying why it cannot."""
 
+    def fits(self, text):
+        """Whether ``text`` is stored as one plain value (else it goes in chunks, or is refused)."""
+        return len(text) <= self.limits.max_value_length
+
     # Chunked values, built on the four methods above: the same for every cloud.
 
     def chunks(self, name, group, data, resource):

@@ -61,6 +61,9 @@ class GcpLabelCodec(MetadataCodec):
             texts.append(text)
         return tuple(texts)
 
+    def fits(self, text):
+        return len(_escaped(text)) <= self.limits.max_value_length
+
     def encode_value(self, data):
         text = base64.b32encode(data).decode("ascii").rstrip("=").lower()
         size = self.limits.max_value_length

@@ -64,6 +64,10 @@ class GcpImageBackend(ImageBackend):
         self._failures = {}
         self._source_images = {}
 
+    def check_tags(self, tags, resource):
+        # As they will be written: id paths split into segments, every value escaped (``transformations.py``).
+        labels_for(tags, resource)
+
     # -- regions: there are none for images ------------------------------------------------------
 
     def in_region(self, region):
