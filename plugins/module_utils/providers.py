@@ -192,10 +192,14 @@ class GcpProvider(Provider):
         raise not_on_gcp_yet("the instance groups of a service (blue_green, image_prune, fleet_drift)")
 
     def traffic(self):
-        raise not_on_gcp_yet("traffic splitting (blue_green, fleet_drift)")
+        from ._gcp.traffic import GcpTrafficBackend
+
+        return GcpTrafficBackend(self.connection)
 
     def health(self):
-        raise not_on_gcp_yet("health gates (blue_green)")
+        from ._gcp.health import GcpHealthBackend
+
+        return GcpHealthBackend(self.connection)
 
     def instances(self):
         from ._gcp.instances import GcpInstanceBackend

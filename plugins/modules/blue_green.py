@@ -193,6 +193,8 @@ attributes:
 notes:
   - On O(cloud=gcp) the swap is not available yet (managed instance groups, backend services and the URL map's
     weights follow); the task fails before any change, saying so.
+  - On O(cloud=gcp) no alarms are read (Cloud Monitoring is not in the collection's scope), so each name in
+    O(health.alarms) counts as a missing alarm and fails the health gate (fail closed); leave it empty there.
   - Needs the permissions to describe and change Auto Scaling groups, launch templates, target groups and the
     listener, and to describe CloudWatch alarms.
 """

@@ -146,8 +146,6 @@ GCP_PARAMS = {"cloud": "gcp", "project": "acme-golden", "auth_kind": "accesstoke
     "factory, named",
     [
         ("groups", "instance groups"),
-        ("traffic", "traffic splitting"),
-        ("health", "health gates"),
         ("instances", "drift scan"),
         ("rollout_store", "rollout record"),
         ("images", "image backend"),
