@@ -140,6 +140,7 @@ def swap(params, check_mode=False, progress=None):
     gate = _TrustGate(params)  # Rollout calls it before its first fleet call: an untrusted image changes nothing
     groups, traffic, alarms, store = fleet_backends(params)
     groups.check_service_name(spec.service)
+    alarms.check_alarm_names(spec.health.alarms)
     report = progress.report if progress is not None else None
     rollout = Rollout(spec, groups, traffic, alarms, store, check_mode=check_mode, verify=gate, report=report)
     try:

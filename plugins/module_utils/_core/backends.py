@@ -327,6 +327,10 @@ class HealthBackend(abc.ABC):
 
     cloud = None
 
+    def check_alarm_names(self, names):
+        """Refuse (InvalidInput), before any call, alarm names this cloud's health gate cannot read."""
+        return None
+
     @abc.abstractmethod
     def alarm_states(self, names):
         """{alarm name: health.AlarmState} of each alarm found; one not found is left out (and fails the gate)."""

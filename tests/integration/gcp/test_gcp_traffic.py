@@ -367,3 +367,19 @@ def test_the_gcp_provider_gives_traffic_and_health_and_a_named_alarm_fails_the_g
     assert isinstance(gcp.traffic(), GcpTrafficBackend) and isinstance(alarms, GcpHealthBackend)
     assert problems == ["alarm web-5xx-rate is MISSING"] and evidence["alarms"] == {"web-5xx-rate": "MISSING"}
     assert alarms.api_calls() == {}
+
+
+def test_a_swap_naming_alarms_on_gcp_is_refused_before_any_call(gce):
+    params = {
+        "cloud": "gcp",
+        "project": gce.seed.project,
+        "auth_kind": "serviceaccount",
+        "service_account_file": str(gce.key_file),
+        "endpoint_url": gce.emu.compute_url,
+        "zone": gce.seed.zone,
+    }
+    alarms = providers.provider(params).health()
+    alarms.check_alarm_names([])  # none named: nothing to refuse
+    with pytest.raises(InvalidInput, match="web-5xx-rate.*not read on gcp") as refused:
+        alarms.check_alarm_names(["web-5xx-rate"])
+    assert "Nothing was changed" in refused.value.hint and alarms.api_calls() == {}

@@ -146,9 +146,7 @@ GCP_PARAMS = {"cloud": "gcp", "project": "acme-golden", "auth_kind": "accesstoke
     "factory, named",
     [
         ("groups", "instance groups"),
-        ("instances", "drift scan"),
         ("rollout_store", "rollout record"),
-        ("images", "image backend"),
     ],
 )
 def test_gcp_backends_not_built_yet_are_refused_by_name(factory, named):
