@@ -189,7 +189,9 @@ class GcpProvider(Provider):
         return GcpKmsKeys(connection, region)
 
     def groups(self):
-        raise not_on_gcp_yet("the instance groups of a service (blue_green, image_prune, fleet_drift)")
+        from ._gcp.groups import GcpGroupBackend
+
+        return GcpGroupBackend(self.connection, traffic=self.traffic)
 
     def traffic(self):
         from ._gcp.traffic import GcpTrafficBackend
@@ -215,7 +217,9 @@ class GcpProvider(Provider):
         )
 
     def rollout_store(self):
-        raise not_on_gcp_yet("the rollout record of a swap (blue_green, rollout_info)")
+        from ._gcp.rollout_store import GcpRolloutStore
+
+        return GcpRolloutStore(self.connection, traffic=self.traffic)
 
 
 # The provider map: one entry per cloud.

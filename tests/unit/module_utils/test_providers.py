@@ -142,18 +142,14 @@ def test_the_aws_region_variables_are_read_in_order(monkeypatch):
 GCP_PARAMS = {"cloud": "gcp", "project": "acme-golden", "auth_kind": "accesstoken", "access_token": "ya29.test"}
 
 
-@pytest.mark.parametrize(
-    "factory, named",
-    [
-        ("groups", "instance groups"),
-        ("rollout_store", "rollout record"),
-    ],
-)
-def test_gcp_backends_not_built_yet_are_refused_by_name(factory, named):
+def test_the_gcp_groups_and_rollout_store_are_on_the_providers_connection():
+    from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.groups import GcpGroupBackend
+    from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.rollout_store import GcpRolloutStore
+
     gcp = providers.provider(GCP_PARAMS)
-    with pytest.raises(InvalidInput, match="is not available on gcp yet") as raised:
-        getattr(gcp, factory)()
-    assert named in raised.value.message
+    groups, store = gcp.groups(), gcp.rollout_store()
+    assert isinstance(groups, GcpGroupBackend) and isinstance(store, GcpRolloutStore)
+    assert groups.connection is gcp.connection and store.connection is gcp.connection
 
 
 def test_the_gcp_provider_reads_its_own_environment_for_the_shared_options(monkeypatch):
