@@ -1,7 +1,9 @@
-"""The adapters every contract test runs against: `subject` is parametrised over "aws" and "reference".
+"""The adapters every contract test runs against: `subject` is parametrised over "aws", "gcp" and "reference".
 
 - "aws": the real AWS adapter (through the provider map, so on one connection) over boto3 against the moto
   server of tests/conftest.py, with the service of `emulators.fleet.seed_service` (fixture `service`).
+- "gcp": the real GCP adapter over google-auth against the GCE emulator of tests/emulators/gce.py, with the
+  service of `_gcp_service` (a URL map sending to the backend service of a zonal MIG launching a base template).
 - "reference": the in-memory reference cloud of `reference.py`, with the strictest rules of the three clouds.
 
 A test reads the seeded service from the subject (`frontend`, `base`, `blue`, `blue_backend` ...) and acts on
@@ -21,7 +23,7 @@ from reference import Clock, ReferenceCloud, reference_adapters, seed_service
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import RolloutRecord
 
-ADAPTERS = ["aws", "reference"]
+ADAPTERS = ["aws", "gcp", "reference"]
 NOT_LANDED = (
     "the AWS adapter on the new fleet interfaces (GroupBackend.prepare_launch, _aws/rollout_store.py) is not "
     "there yet: %s"
@@ -162,9 +164,125 @@ def _aws_subject(request):
     )
 
 
+@pytest.fixture(scope="session")
+def gce_server():
+    from emulators.gce import GceEmulator
+
+    with GceEmulator() as emu:
+        yield emu
+
+
+def _gcp_subject(request):
+    from ansible_collections.phoenix.immutable.plugins.module_utils._core.retry import RetryPolicy
+    from ansible_collections.phoenix.immutable.plugins.module_utils._core.waiter import Waiter
+    from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.connection import GcpConnection
+    from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.groups import GcpGroupBackend
+    from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.health import GcpHealthBackend
+    from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.rollout_store import GcpRolloutStore
+    from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.traffic import GcpTrafficBackend
+    from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.transformations import api_path
+
+    emu = request.getfixturevalue("gce_server")
+    for name, value in emu.env().items():
+        if name.lower() == "no_proxy":
+            request.getfixturevalue("monkeypatch").setenv(name, value)
+    emu.reset()
+    emu.operation_polls = 2
+    seed = emu.seed()
+    key_file = emu.service_account_key().write(request.getfixturevalue("tmp_path") / "key.json")
+    connection = GcpConnection.from_params(
+        {
+            "project": seed.project,
+            "auth_kind": "serviceaccount",
+            "service_account_file": str(key_file),
+            "endpoint_url": emu.compute_url,
+            "zone": seed.zone,
+        },
+        environ={},
+        retry_policy=RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05, deadline=60),
+    )
+    # The core's waiter, polling the emulator's operations without pauses.
+    waiter = Waiter(timeout=120, delay=0.01, max_delay=0.05)
+    traffic = GcpTrafficBackend(connection, waiter=waiter)
+    service = _gcp_service(connection, seed, waiter, emu)
+    groups = GcpGroupBackend(connection, traffic=lambda: traffic, waiter=waiter)
+    store = GcpRolloutStore(connection, traffic=lambda: traffic, waiter=waiter)
+    images = tuple(api_path(emu.put_image(name, family="contract")["selfLink"]) for name in ("web-2", "web-3"))
+
+    def set_alarm(name, firing):
+        pytest.skip("GCP has no alarms in this collection's scope (a named alarm is refused up front)")
+
+    return Subject(
+        name="gcp",
+        groups=groups,
+        store=store,
+        traffic=traffic,
+        health=GcpHealthBackend(connection),
+        service="web",
+        frontend="web-map",
+        base="web-base",
+        blue="web-blue",
+        blue_size=2,
+        blue_backend=service["selfLink"],
+        blue_backend_name="web-blue",
+        blue_image=api_path(seed.base_image),
+        images=images,
+        subnets=[],
+        missing_backend_id=service["selfLink"].rsplit("/", 1)[0] + "/web-missing",
+        set_alarm=set_alarm,
+    )
+
+
+def _gcp_service(connection, seed, waiter, emu):
+    """A base template, a zonal MIG of 2 settled members (blue), its backend service and a URL map sending to it."""
+    from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.operations import wait_for
+
+    def done(path, operation, body):
+        wait_for(connection, connection.request("POST", connection.project_url(path), operation, body=body), waiter)
+
+    zone = "zones/%s" % seed.zone
+    disk = {"boot": True, "autoDelete": True, "initializeParams": {"sourceImage": seed.base_image}}
+    properties = {
+        "machineType": "e2-small",
+        "disks": [disk],
+        "networkInterfaces": [{"network": "global/networks/default"}],
+    }
+    done("global/instanceTemplates", "compute.instanceTemplates.insert", {"name": "web-base", "properties": properties})
+    manager = {"name": "web-blue", "instanceTemplate": "global/instanceTemplates/web-base", "targetSize": 2}
+    done(
+        zone + "/instanceGroupManagers",
+        "compute.instanceGroupManagers.insert",
+        dict(manager, baseInstanceName="web-blue"),
+    )
+    emu.fleet.settle_members()
+    done("global/healthChecks", "compute.healthChecks.insert", {"name": "web-hc", "type": "HTTP"})
+    done(
+        "global/backendServices",
+        "compute.backendServices.insert",
+        {
+            "name": "web-blue",
+            "healthChecks": ["global/healthChecks/web-hc"],
+            "backends": [{"group": "%s/instanceGroups/web-blue" % zone}],
+        },
+    )
+    done(
+        "global/urlMaps",
+        "compute.urlMaps.insert",
+        {"name": "web-map", "defaultService": "global/backendServices/web-blue"},
+    )
+    emu.reset_calls()
+    return connection.request(
+        "GET", connection.project_url("global/backendServices/web-blue"), "compute.backendServices.get"
+    )
+
+
 @pytest.fixture(params=ADAPTERS)
 def subject(request):
-    return _aws_subject(request) if request.param == "aws" else _reference_subject()
+    if request.param == "aws":
+        return _aws_subject(request)
+    if request.param == "gcp":
+        return _gcp_subject(request)
+    return _reference_subject()
 
 
 @pytest.fixture
