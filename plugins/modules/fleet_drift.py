@@ -93,7 +93,11 @@ attributes:
     support: none
     description: RV(instances) lists every instance with its reasons; RV(replaced) what was replaced.
 notes:
-  - On O(cloud=gcp) the drift scan is not available yet; the task fails before any change, saying so.
+  - 'On O(cloud=gcp) the instances are read with C(instances.aggregatedList), 500 a call, narrowed by Compute to
+    live instances with O(tags) as labels; their images come from their boot disks (one C(disks.aggregatedList)
+    per 500 disks, not one read per instance) and are read with one C(images.list) per 100 distinct names. A
+    drifted member is replaced with its group''s C(recreateInstances): the group makes it again under the same
+    name from its current template.'
   - Without O(policy), the trust reasons (C(unsigned_image), C(untrusted_image), C(revoked_image)) are not checked,
     a deliberate choice RV(images) shows as C(verified=null). An empty policy (V({}) or V("")) or one without
     C(keys) fails the task before any cloud call.

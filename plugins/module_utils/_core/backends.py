@@ -359,6 +359,9 @@ class InstanceBackend(abc.ABC):
 
     cloud = None
     codec = None  # codec.MetadataCodec, to read the images' signatures
+    # Whether a replacement comes back under the replaced instance's id (a managed instance group recreates a
+    # member under its name): the wait for a batch then goes by the group's view of its members, not by ids.
+    replaces_under_same_id = False
 
     @abc.abstractmethod
     def instances(self, subnets=None, tags=None):

@@ -426,7 +426,8 @@ class DriftScan:
                 healthy.append(evidence.get("targets", evidence["instances"])["healthy"])
             seen["healthy"] = min(healthy)
             current = self.groups.get(group.name)
-            left = sorted(gone & {instance.id for instance in (current.instances if current else [])})
+            present = {instance.id for instance in (current.instances if current else [])}
+            left = [] if getattr(self.instances, "replaces_under_same_id", False) else sorted(gone & present)
             if left:
                 problems.append("%d replaced instance(s) still in %s" % (len(left), group.name))
             now = self.clock()

@@ -45,6 +45,8 @@ IMAGE_PATH = re.compile(r"^projects/(?P<project>[^/]+)/global/images/(?P<name>[^
 class GcpInstanceBackend(InstanceBackend):
     cloud = "gcp"
     codec = GCP_CODEC
+    # recreateInstances makes the member again under its name: its id (project, zone, name) stays.
+    replaces_under_same_id = True
 
     def __init__(self, connection, region=None, instance_page=PAGE_SIZE):
         if not 1 <= instance_page <= PAGE_SIZE:

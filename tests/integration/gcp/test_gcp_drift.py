@@ -8,15 +8,26 @@ named in its ``created-by`` metadata, its creation time and labels. Calls are co
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+
 import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from harness import run_playbook
 
 from ansible_collections.phoenix.immutable.plugins.module_utils import providers
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import RolloutRecord
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp import compute, fleet_api
+from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.fleet_transformations import description_of
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.instances import GcpInstanceBackend
 
 ZONE_B = "us-central1-b"
 REGION = "us-central1"
+GCP_GROUP = "group/phoenix.immutable.gcp"
+MODULE = "phoenix.immutable.fleet_drift"
 
 
 @pytest.fixture
@@ -56,7 +67,7 @@ def make_instance(gce, name, image, zone=None, labels=None, subnetwork=None):
     return "projects/%s/zones/%s/instances/%s" % (gce.seed.project, zone, name)
 
 
-def make_group(gce, name, image, size, scope=None, labels=None):
+def make_group(gce, name, image, size, scope=None, labels=None, service=None):
     """A MIG of ``size`` members from a template of ``image``, settled (every member RUNNING); its scope."""
     scope = scope or fleet_api.zonal_scope(gce.seed.zone)
     connection = gce.connection()
@@ -76,6 +87,11 @@ def make_group(gce, name, image, size, scope=None, labels=None):
         "targetSize": size,
         "baseInstanceName": name,
     }
+    if service:
+        # What a finished blue_green leaves: the group's rollout record, serving ``image``.
+        served = "projects/" + image.split("/projects/", 1)[-1] if "/projects/" in image else image
+        record = RolloutRecord(service=service, role="blue", image=served, phase="done")
+        body["description"] = description_of(record, name)
     fleet_api.insert_group_manager(connection, gce.seed.project, scope, body)
     gce.emu.fleet.settle_members()
     return scope
@@ -255,3 +271,152 @@ def test_instances_of_no_group_are_deleted_and_waited_for(gcp):
     gcp.emu.operation_polls = 2
     backend(gcp).terminate(ids + ["projects/%s/zones/%s/instances/gone" % (gcp.seed.project, ZONE_B)])
     assert list(backend(gcp).instances()) == []
+
+
+# -- fleet_drift through ansible-playbook ------------------------------------------------------------
+
+
+@pytest.fixture
+def playbook(gcp):
+    """``playbook(tasks, **options)`` with cloud gcp, the emulator's endpoints and key, MIGs in its zone."""
+    env = {**gcp.emu.env(), "GCP_SERVICE_ACCOUNT_FILE": str(gcp.key_file), "GCP_KMS_ENDPOINT_URL": gcp.emu.kms_url}
+
+    def run(tasks, **options):
+        return run_playbook(tasks, env=env, module_defaults={GCP_GROUP: {"cloud": "gcp"}}, **options)
+
+    return run
+
+
+@pytest.fixture
+def signing_key(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = tmp_path / "build.pem"
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public = tmp_path / "build.pub"
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {"path": str(private), "public": str(public), "keyid": hashlib.sha256(der).hexdigest()}
+
+
+def drift_task(title="drift", **options):
+    return {"name": title, MODULE: options}
+
+
+def backdate(gce, instance_ref, days):
+    record = instance_record(gce, instance_ref)
+    then = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=days)
+    with gce.emu.lock:
+        record["creationTimestamp"] = then.strftime("%Y-%m-%dT%H:%M:%S.000-00:00")
+
+
+def write_policy(tmp_path, signing_key, revoked=()):
+    path = tmp_path / "drift-policy.yml"
+    document = {"keys": [{"name": "build", "public_key": signing_key["public"]}], "revoked": list(revoked)}
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return str(path)
+
+
+def test_each_reason_from_a_real_case_and_a_clean_signed_image_not_reported(gcp, playbook, signing_key, tmp_path):
+    signed = put_image(gcp, "web-signed")
+    revoked = put_image(gcp, "web-revoked")
+    unsigned = put_image(gcp, "web-unsigned")
+    run = playbook(
+        [
+            {"name": "sign %s" % image, "phoenix.immutable.image_sign": {"image_id": image, "key": signing_key["path"]}}
+            for image in (signed, revoked)
+        ]
+    )
+    assert run.rc == 0, run.explain()
+    scope = make_group(gcp, "web-blue", signed, size=3, labels={"app": "web"}, service="web")
+    grouped = sorted(members(gcp, scope, "web-blue"))
+    old = grouped[0]
+    backdate(gcp, old, days=45)
+    loose_unsigned = make_instance(gcp, "loose-unsigned", unsigned, labels={"app": "web"})
+    loose_revoked = make_instance(gcp, "loose-revoked", revoked, labels={"app": "web"}, zone=ZONE_B)
+    make_instance(gcp, "other-team", unsigned, labels={"app": "db"})  # outside the scan's labels
+    policy = write_policy(tmp_path, signing_key, revoked=[revoked])
+    gcp.emu.reset_calls()
+
+    run = playbook([drift_task(service="web", tags={"app": "web"}, policy=policy, max_age_days=30)])
+    assert run.rc == 0, run.explain()
+    result = run.task("drift")["result"]
+    assert result["changed"] is False and result["replaced"] == []
+    found = {entry["id"]: entry for entry in result["instances"]}
+    assert set(found) == set(grouped) | {loose_unsigned, loose_revoked}
+    assert set(found[loose_unsigned]["reasons"]) == {"wrong_image", "unsigned_image", "unmanaged"}
+    assert set(found[loose_revoked]["reasons"]) == {"wrong_image", "revoked_image", "unmanaged"}
+    assert found[old]["reasons"] == ["over_age"] and found[old]["group"] == "web-blue"
+    for member in grouped[1:]:
+        assert found[member]["compliant"] is True, found[member]
+        assert found[member]["image_id"] == found[member]["wanted_image"] == signed
+    assert result["images"][signed]["verified"] is True and result["images"][revoked]["trust_reason"] == "revoked"
+    assert result["images"][unsigned]["verified"] is False
+    assert result["counts"]["compliant"] == 2 and result["counts"]["unmanaged"] == 2
+    assert result["progress"] == [
+        "drift: 5 instances in 1 group, 3 drifted (wrong image 2, unsigned 1, revoked 1, too old 1, unmanaged 2)"
+    ]
+    # One page of instances, one of disks (every instance's image) and one images.list for the three images.
+    calls = result["api_calls"]
+    assert calls["compute.instances.aggregatedList"] == 1 and calls["compute.disks.aggregatedList"] == 1, calls
+    assert calls["compute.images.list"] == 1, calls
+    assert not any(call.startswith("compute.images.get") or call == "compute.disks.get" for call in calls), calls
+    assert not any("delete" in call or "recreate" in call for call in calls), calls
+
+
+def test_a_scan_of_many_instances_costs_pages_not_instances(gcp, playbook):
+    size = 520
+    scope = make_group(gcp, "web-blue", gcp.seed.base_image, size=size, labels={"app": "web"}, service="web")
+    assert len(members(gcp, scope, "web-blue")) == size
+    run = playbook([drift_task(service="web", tags={"app": "web"})])
+    assert run.rc == 0, run.explain()
+    result = run.task("drift")["result"]
+    assert result["total"] == size and result["counts"]["compliant"] == size
+    calls = result["api_calls"]
+    # 520 instances and 520 disks: two pages of 500 each; one image, one images.list.
+    assert calls["compute.instances.aggregatedList"] == 2 and calls["compute.disks.aggregatedList"] == 2, calls
+    assert calls["compute.images.list"] == 1 and "compute.disks.get" not in calls, calls
+
+
+def test_replace_recreates_drifted_members_through_the_group_and_leaves_unmanaged_alone(gcp, playbook):
+    scope = make_group(gcp, "web-blue", gcp.seed.base_image, size=4, labels={"app": "web"}, service="web")
+    before = members(gcp, scope, "web-blue")
+    for member in before:
+        backdate(gcp, member, days=45)
+    stranger = make_instance(gcp, "stranger", gcp.seed.base_image, labels={"app": "web"})
+    backdate(gcp, stranger, days=45)
+    task = drift_task(
+        service="web",
+        tags={"app": "web"},
+        max_age_days=30,
+        remediate="replace",
+        max_unavailable="2",
+        health_interval=0.2,
+    )
+
+    plan = playbook([task], check=True)
+    assert plan.rc == 0, plan.explain()
+    planned = plan.task("drift")["result"]
+    assert [len(batch["instances"]) for batch in planned["batches"]] == [2, 2] and planned["replaced"] == []
+    assert members(gcp, scope, "web-blue") == before  # check mode changed nothing
+
+    run = playbook([task])
+    assert run.rc == 0, run.explain()
+    result = run.task("drift")["result"]
+    assert result["changed"] is True and sorted(result["replaced"]) == sorted(before)
+    assert result["unmanaged"] == [stranger] and result["terminated_unmanaged"] == []
+    assert result["api_calls"]["compute.instanceGroupManagers.recreateInstances"] == 4
+    after = members(gcp, scope, "web-blue")
+    # Each member made again under its name (a new instance), every one running, the group's size kept.
+    assert set(after) == set(before)
+    assert all(after[name]["id"] != before[name]["id"] and after[name]["action"] == "NONE" for name in after)
+    progress = [line for line in result["progress"] if ", waiting " not in line]
+    assert len(progress) == 3 and progress[1].startswith("web-blue: replace batch 1/2 (2 instances: "), progress
+    assert instance_record(gcp, stranger)["status"] == "RUNNING"
+
+    again = playbook([drift_task(service="web", tags={"app": "web"}, max_age_days=30)])
+    assert again.rc == 0, again.explain()
+    assert again.task("drift")["result"]["drifted"] == [stranger]
