@@ -9,13 +9,17 @@ import threading
 import pytest
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
-from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import RolloutRecord
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.health import HealthSpec
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout import Rollout
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import RolloutRecord, RolloutSpec
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp import compute, fleet_api
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.errors import AlreadyExists
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.groups import GcpGroupBackend
+from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.health import GcpHealthBackend
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.identifiers import parse_instance_id
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.operations import wait_for
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.rollout_store import GcpRolloutStore
+from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.traffic import GcpTrafficBackend
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.transformations import api_path
 
 ZONE_SCOPE = "zones/us-central1-a"
@@ -511,3 +515,102 @@ def test_a_regional_group_lives_in_the_region_and_launches_a_regional_template(g
     assert groups.image_of(launched) == regional.image
     assert gce.emu.calls["compute.regionInstanceGroupManagers.insert"] == 2  # blue's and web-b's
     assert groups.get("web-b") is None and store.read("web-b") is None
+
+
+# -- the core's swap over these adapters --------------------------------------------------------------------
+
+
+class Clock:
+    """The rollout's clock and sleep: every wait is instant, the emulator's members advance as they are read."""
+
+    def __init__(self):
+        self.now = 1_800_000_000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def swap(gce, service, image, **options):
+    traffic = GcpTrafficBackend(gce.connection(), waiter=gce.waiter())
+    groups, store = adapters(gce, traffic=traffic)
+    clock = Clock()
+    values = dict(
+        service="web",
+        frontend="web-map",
+        base="web-base",
+        image_id=image,
+        health=HealthSpec(interval=1),
+        step_seconds=5,
+        keep_blue_seconds=10,
+        lease_seconds=60,
+    )
+    values.update(options)
+    rollout = Rollout(
+        RolloutSpec(**values),
+        groups,
+        traffic,
+        GcpHealthBackend(groups.connection),
+        store,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    return rollout, groups, traffic
+
+
+@pytest.fixture
+def served(gce, service):
+    path = "projects/%s/global/urlMaps" % service.project
+    operation = service.setup.request(
+        "POST", path, "compute.urlMaps.insert", body={"name": "web-map", "defaultService": service.backend}
+    )
+    wait_for(service.setup, operation, service.waiter)
+    return service
+
+
+def test_a_canary_swap_runs_through_every_phase_and_leaves_only_green(gce, served):
+    rollout, groups, traffic = swap(gce, served, served.image, strategy="canary", steps=[25, 100])
+
+    result = rollout.deployed()
+
+    assert result["rollout"]["state"] == "deployed" and result["changed"] is True
+    assert [group.name for group in groups.groups()] == ["web-b"]
+    green = groups.get("web-b")
+    assert (green.record.role, green.record.phase, green.record.owner) == ("blue", "done", None)
+    assert groups.image_of(green) == served.image and green.size == 2 and len(green.live_instances()) == 2
+    assert list(traffic.shares("web-map").values()) == [100] and green.backends == list(traffic.shares("web-map"))
+    assert traffic.backend(served.backend) is None  # blue's backend service went with blue
+    assert rollout.deployed()["changed"] is False
+
+    second, groups, _traffic = swap(gce, served, served.image_next)
+    second.deployed()
+    assert [group.name for group in groups.groups()] == ["web-a"]
+    assert groups.image_of(groups.get("web-a")) == served.image_next
+    # The first rollout's template went with the group that launched it; the base stays.
+    templates = [item["name"] for item in fleet_api.list_templates(served.setup, served.project, "global")]
+    assert templates == sorted(["web-base", api_path(groups.get("web-a").launch).rsplit("/", 1)[1]])
+
+
+def test_a_green_that_never_gets_healthy_is_rolled_back_and_leaves_nothing(gce, served):
+    rollout, groups, traffic = swap(gce, served, served.image, timeout=30)
+    fleet = gce.emu.fleet
+
+    def broken_build():
+        # The rollout's template exists once green is pointed at it: every member made from it is unhealthy.
+        for table in fleet.instance_templates.tables.values():
+            for template in table.values():
+                if template["name"] != "web-base":
+                    fleet.set_template_health(template["selfLink"], "UNHEALTHY")
+
+    gce.emu.before_call("compute.instanceGroupManagers.setInstanceTemplate", broken_build)
+
+    with pytest.raises(PhoenixError) as failed:
+        rollout.deployed()
+
+    assert failed.value.code == "RolledBack"
+    assert [group.name for group in groups.groups()] == ["web-a"]
+    assert traffic.shares("web-map") == {served.backend: 100}
+    assert [item["name"] for item in fleet_api.list_templates(served.setup, served.project, "global")] == ["web-base"]
+    assert not any(key.endswith("-web-b") for key in served.metadata())
