@@ -857,7 +857,7 @@ class GceFleet:
         while True:
             number = int(self.emu.new_id())
             suffix = ""
-            for _ in range(4):
+            for _attempt in range(4):
                 number, digit = divmod(number, len(SUFFIX_ALPHABET))
                 suffix += SUFFIX_ALPHABET[digit]
             name = "%s-%s" % (manager["baseInstanceName"], suffix)
@@ -916,7 +916,7 @@ class GceFleet:
         """Start creating or deleting members until the group holds ``targetSize`` of them."""
         members = self.members(manager)
         active = [member for member in members.values() if member["action"] != "DELETING"]
-        for _ in range(manager["targetSize"] - len(active)):
+        for _member in range(manager["targetSize"] - len(active)):
             self._add_member(manager, "CREATING")
         surplus = len(active) - manager["targetSize"]
         if surplus > 0:
@@ -1093,7 +1093,7 @@ class GceFleet:
         """Move the members of a MIG ``steps`` steps, as that many reads would (held or not)."""
         with self.emu.lock:
             resource = self._manager(manager)
-            for _ in range(steps):
+            for _step in range(steps):
                 self._step(resource)
 
     def settle_members(self) -> None:

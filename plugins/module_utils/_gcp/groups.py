@@ -160,7 +160,9 @@ class GcpGroupBackend(GroupBackend):
         if not group.launch or parse_template(group.launch) is None:
             return None
         template = self._template(group.launch)
-        found = image_reference(template_image(template), self.project) if template else None
+        if not template:
+            return None
+        found = image_reference(template_image(template), self.project)
         if found is None:
             return None
         kind, value = found

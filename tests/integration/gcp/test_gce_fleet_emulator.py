@@ -36,7 +36,7 @@ class Compute:
         """Poll an operation (its own scope's wait) until DONE: the last answer and every status seen."""
         scope = operation["selfLink"].split(self.project_url, 1)[1].rsplit("/operations/", 1)[0]
         seen = [operation["status"]]
-        for _ in range(MAX_POLLS):
+        for _poll in range(MAX_POLLS):
             if operation["status"] == "DONE":
                 return operation, seen
             operation = self.ok("POST", "%s/operations/%s/wait" % (scope, operation["name"]))
@@ -145,7 +145,7 @@ def test_held_members_do_not_advance_until_released(gce, compute):
     group = make_group(compute, make_template(compute, gce), size=1)
     gce.emu.fleet.hold_members(group)
 
-    held = [managed(compute, group)[0]["currentAction"] for _ in range(5)]
+    held = [managed(compute, group)[0]["currentAction"] for _read in range(5)]
     gce.emu.fleet.release_members(group)
 
     assert held == ["CREATING"] * 5
@@ -452,7 +452,7 @@ def test_autohealing_reports_each_members_health_in_list_managed_instances(gce, 
 def test_a_member_deleted_behind_the_groups_back_is_made_again_under_its_name(gce, compute):
     group = make_group(compute, make_template(compute, gce), size=1)
     gce.emu.fleet.settle_members()
-    (name, member), *_ = gce.emu.fleet.members_of(group).items()
+    (name, member), *_others = gce.emu.fleet.members_of(group).items()
 
     compute.done("DELETE", "%s/instances/%s" % (ZONE, name))
     remade = managed(compute, group)

@@ -409,7 +409,7 @@ def test_another_writer_of_the_projects_metadata_is_merged_not_overwritten(gce, 
 
 def test_concurrent_creates_of_one_name_give_exactly_one_true(gce, service):
     base = adapters(gce)[0].resolve_base("web-base")
-    stores = [adapters(gce)[1] for _ in range(4)]
+    stores = [adapters(gce)[1] for _store in range(4)]
     barrier = threading.Barrier(len(stores))
     answers = {}
     inserts = gce.emu.calls["compute.instanceGroupManagers.insert"]

@@ -448,7 +448,7 @@ def test_a_failed_insert_operation_fails_the_image_at_the_next_read(gce, backend
     builder = make_instance(gce, "builder-1", gce.seed.base_image, stop=True)
     gce.emu.fail_operations("compute.images.insert", code="QUOTA_EXCEEDED", message="Quota 'IMAGES' exceeded")
     made = backend.create("web-1", builder, "", {SOURCE_INSTANCE: builder}, no_reboot=False)
-    states = [backend.get(made.id) for _ in range(gce.emu.operation_polls)]
+    states = [backend.get(made.id) for _poll in range(gce.emu.operation_polls)]
     assert states[-1].state == "failed" and "Quota 'IMAGES' exceeded" in states[-1].state_reason
 
 
