@@ -4,20 +4,29 @@
 - `gce`: the emulator reset and seeded for this test, with a service-account key it knows written to a
   key file: `.emu`, `.seed`, `.key`, `.key_file`, `.connection(**options)` (a real GcpConnection over
   google-auth, with a fast retry policy) and `.waiter()` (the core's waiter, polling without pauses).
+- `gcp`: `gce` with operations done at the first poll; `playbook(tasks, **options)`: ansible-playbook with
+  `cloud: gcp` for the GCP group and the emulator's endpoints and key; `signing_key`: a P-256 key in PEM files.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from emulators.gce import GceEmulator, GceSeed, ServiceAccountKey
+from harness import run_playbook
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.retry import RetryPolicy
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.waiter import Waiter
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.connection import GcpConnection
+
+GCP_GROUP = "group/phoenix.immutable.gcp"
 
 
 def fast_retries(max_attempts: int = 6) -> RetryPolicy:
@@ -71,3 +80,37 @@ def gce(gce_server: GceEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     key = gce_server.service_account_key()
     key_file = key.write(tmp_path / "key.json")
     return GceContext(gce_server, seed, key, key_file)
+
+
+@pytest.fixture
+def gcp(gce: GceContext) -> GceContext:
+    """The test's emulator with operations that finish at the first poll: module runs wait on real operations."""
+    gce.emu.operation_polls = 1
+    return gce
+
+
+@pytest.fixture
+def playbook(gcp: GceContext) -> Callable[..., Any]:
+    """``playbook(tasks, **run_playbook_options)`` with cloud gcp and the emulator's endpoints and key."""
+    env = {**gcp.emu.env(), "GCP_SERVICE_ACCOUNT_FILE": str(gcp.key_file), "GCP_KMS_ENDPOINT_URL": gcp.emu.kms_url}
+
+    def run(tasks, **options):
+        return run_playbook(tasks, env=env, module_defaults={GCP_GROUP: {"cloud": "gcp"}}, **options)
+
+    return run
+
+
+@pytest.fixture
+def signing_key(tmp_path: Path) -> dict[str, str]:
+    """A P-256 signing key in PEM files: ``path`` (private), ``public``, and its ``keyid``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = tmp_path / "build.pem"
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public = tmp_path / "build.pub"
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {"path": str(private), "public": str(public), "keyid": hashlib.sha256(der).hexdigest()}

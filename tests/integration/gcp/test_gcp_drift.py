@@ -9,13 +9,9 @@ named in its ``created-by`` metadata, its creation time and labels. Calls are co
 from __future__ import annotations
 
 import datetime
-import hashlib
 
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from harness import run_playbook
 
 from ansible_collections.phoenix.immutable.plugins.module_utils import providers
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput
@@ -26,15 +22,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.instances i
 
 ZONE_B = "us-central1-b"
 REGION = "us-central1"
-GCP_GROUP = "group/phoenix.immutable.gcp"
 MODULE = "phoenix.immutable.fleet_drift"
-
-
-@pytest.fixture
-def gcp(gce):
-    """The test's emulator with operations that finish at the first poll (the waits are real, and short)."""
-    gce.emu.operation_polls = 1
-    return gce
 
 
 def backend(gce, **options):
@@ -274,32 +262,6 @@ def test_instances_of_no_group_are_deleted_and_waited_for(gcp):
 
 
 # -- fleet_drift through ansible-playbook ------------------------------------------------------------
-
-
-@pytest.fixture
-def playbook(gcp):
-    """``playbook(tasks, **options)`` with cloud gcp, the emulator's endpoints and key, MIGs in its zone."""
-    env = {**gcp.emu.env(), "GCP_SERVICE_ACCOUNT_FILE": str(gcp.key_file), "GCP_KMS_ENDPOINT_URL": gcp.emu.kms_url}
-
-    def run(tasks, **options):
-        return run_playbook(tasks, env=env, module_defaults={GCP_GROUP: {"cloud": "gcp"}}, **options)
-
-    return run
-
-
-@pytest.fixture
-def signing_key(tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    private = tmp_path / "build.pem"
-    private.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    public = tmp_path / "build.pub"
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return {"path": str(private), "public": str(public), "keyid": hashlib.sha256(der).hexdigest()}
 
 
 def drift_task(title="drift", **options):

@@ -8,13 +8,8 @@ drive the backend itself, for what a module cannot reach yet (ids longer than a 
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from harness import run_playbook
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core import tags as tagging
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
@@ -22,48 +17,10 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._gcp import comp
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.codec import GCP_CODEC
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.images import GcpImageBackend
 
-GCP_GROUP = "group/phoenix.immutable.gcp"
 SIG_PREFIX = "phoenix_-sig_-"
 CLAIMS = {"tests": "passed", "scan": "passed", "git_revision": "4f2a9c1", "builder": "ci"}
 SOURCE_IMAGE = GCP_CODEC.key(tagging.SOURCE_IMAGE)
 SOURCE_INSTANCE = GCP_CODEC.key(tagging.SOURCE_INSTANCE)
-
-
-@pytest.fixture
-def gcp(gce):
-    """The test's emulator with operations that finish at the first poll: module runs wait on real operations."""
-    gce.emu.operation_polls = 1
-    return gce
-
-
-@pytest.fixture
-def playbook(gcp):
-    """``playbook(tasks, **run_playbook_options)`` with cloud gcp and the emulator's endpoints and key."""
-    env = {
-        **gcp.emu.env(),
-        "GCP_SERVICE_ACCOUNT_FILE": str(gcp.key_file),
-        "GCP_KMS_ENDPOINT_URL": gcp.emu.kms_url,
-    }
-
-    def run(tasks, **options):
-        return run_playbook(tasks, env=env, module_defaults={GCP_GROUP: {"cloud": "gcp"}}, **options)
-
-    return run
-
-
-@pytest.fixture
-def signing_key(tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    private = tmp_path / "build.pem"
-    private.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    public = tmp_path / "build.pub"
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return {"path": str(private), "public": str(public), "keyid": hashlib.sha256(der).hexdigest()}
 
 
 def image_id(gce, name, project=None):
