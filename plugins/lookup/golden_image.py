@@ -18,8 +18,8 @@ description:
   - Results are cached for the play, in the controller's temporary folder of the run, so a play that
     uses the same query in many tasks makes one round of API calls for it.
   - Runs on the controller. Connection options come from the lookup's own options, or from the same
-    environment variables as the modules' (an AWX AWS credential's among them); C(module_defaults) do
-    not apply to lookups.
+    environment variables as the modules' (an AWX AWS or Google Compute Engine credential's among them);
+    C(module_defaults) do not apply to lookups, so give O(cloud=gcp) to the lookup itself.
 author:
   - Phoenix maintainers (@phoenix-immutable)
 options:
@@ -41,6 +41,7 @@ options:
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
+  - phoenix.immutable.gcp
   - phoenix.immutable.policy
 notes:
   - O(policy) is required and must list C(promoters).
@@ -60,6 +61,10 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ query('phoenix.immutable.golden_image', 'web', 'api', channel='staging', policy='trust.yml', detail=true,
               region='eu-west-1') }}"
+
+- name: What prod runs on GCP, with the project and key from GCP_PROJECT and GCP_SERVICE_ACCOUNT_FILE
+  ansible.builtin.debug:
+    msg: "{{ lookup('phoenix.immutable.golden_image', 'web', channel='prod', policy='trust.yml', cloud='gcp') }}"
 """
 
 RETURN = r"""
@@ -90,7 +95,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils.providers import
 
 CACHE_FOLDER = "phoenix-golden-image"
 # Options that name who asks and where; the secret ones are never written to the cache key in clear.
-SECRET_OPTIONS = ("secret_key", "session_token")
+SECRET_OPTIONS = ("secret_key", "session_token", "access_token", "service_account_contents")
 
 
 def _cache_dir():

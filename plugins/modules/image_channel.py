@@ -65,8 +65,10 @@ attributes:
     support: full
     description: Shows the channels the image is promoted to before and after.
 notes:
-  - On O(cloud=gcp) channels are not available yet (promotions do not fit in labels in their AWS form); the task
-    fails before any change, saying so.
+  - On O(cloud=gcp) a promotion is stored detached, as signatures are, with only its signature in the image's labels
+    (about 6), the statement rebuilt from the image when it is checked, so labels copied to another image do
+    not promote it. The family is the image's name without its version suffix, as on AWS (not the GCE image
+    C(family) field).
   - O(policy) is required with O(state=present) and must list C(promoters).
 requirements:
   - cryptography >= 41.0.0

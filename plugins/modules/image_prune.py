@@ -72,8 +72,10 @@ attributes:
     support: none
     description: The result lists every image pruned and kept with its reasons.
 notes:
-  - On O(cloud=gcp) pruning is not available yet (it needs the instance groups that may use an image); the task
-    fails before any change, saying so.
+  - On O(cloud=gcp) an image is in use when an instance's boot disk was made from it, a global instance
+    template names it (by id, by name or by a family it heads), a managed instance group launches such a
+    template, or the rollout record of a group in O(zone) (else O(region)) names it. V(deprecate) sets the
+    image's Compute deprecation status; V(delete) deletes the image (GCE images have no snapshots).
 """
 
 EXAMPLES = r"""
