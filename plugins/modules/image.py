@@ -65,6 +65,17 @@ options:
       - The collection's own provenance tags (prefix C(phoenix:)) are added on creation and never purged.
     type: dict
     default: {}
+  provenance:
+    description:
+      - How the image was made, by name (for example C(bake-id), C(git-revision)); values are turned into strings.
+      - Written when the image is created, as the collection's own metadata through the cloud's syntax (on AWS
+        the tag C(phoenix:<name>), on GCP the label C(phoenix_-<name>)), never purged; an existing image keeps the
+        provenance it was made with. M(phoenix.immutable.image_info) returns it by name (each image's C(provenance)).
+      - A value longer than one tag or label holds (256 characters on AWS, 63 label characters on GCP) is
+        stored whole in numbered chunks, never cut. Names the collection uses itself (C(managed), C(sig),
+        C(source-image) and the like) are refused before any change.
+    type: dict
+    default: {}
   purge_tags:
     description:
       - Remove tags not listed in O(tags) (except the collection's provenance tags).
@@ -291,6 +302,7 @@ ARGUMENT_SPEC = build(
     description=dict(type="str", default=""),
     tags=dict(type="dict", default={}),
     purge_tags=dict(type="bool", default=False),
+    provenance=dict(type="dict", default={}),
     copy_to_regions=dict(type="list", elements="str", default=[]),
     no_reboot=dict(type="bool", default=False),
     stop_instance=dict(type="bool", default=False),
@@ -344,6 +356,7 @@ def converge(module):
                 copy_to_regions=params["copy_to_regions"],
                 no_reboot=params["no_reboot"],
                 stop_instance=params["stop_instance"],
+                provenance={str(key): str(value) for key, value in params["provenance"].items()},
             ),
             signing=signing(params["sign"], module.check_mode),
         )

@@ -34,6 +34,15 @@ options:
     type: list
     elements: str
     default: []
+  copy_to_regions:
+    description:
+      - Regions a later M(phoenix.immutable.image) task will copy the images to, checked the way it checks them,
+        so that a workflow (the P(phoenix.immutable.bake#role) role) is refused before it changes anything.
+      - The task fails for a region the account cannot use, and for any region with O(cloud=gcp), whose images
+        are global and not copied. The regions kept are returned in RV(copy_to_regions).
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
@@ -74,7 +83,33 @@ images:
       region: us-east-1
       state: available
       created: "2026-11-24T09:00:00Z"
-      tags: {service: web}
+      tags: {service: web, "phoenix:bake-id": web-2026-11-24-1}
+      provenance: {bake-id: web-2026-11-24-1, managed: "true", source-image: ami-0fedcba9876543210}
+      signers: [3c1b5e0f9a2d...]
+      signed: true
+  contains:
+    provenance:
+      description:
+        - The collection's own metadata on the image by name, whatever the cloud writes it as (tag C(phoenix:<name>)
+          on AWS, label C(phoenix_-<name>) on GCP): what M(phoenix.immutable.image) wrote on creation (C(managed),
+          C(source-image), C(source-instance), C(copied-from)) and its O(phoenix.immutable.image#module:provenance)
+          (the bake's C(bake-id), C(base-image), C(git-revision), C(roles), C(tests)).
+      type: dict
+    signers:
+      description:
+        - The keyids the image's stored signatures name, sorted. Read, not verified; M(phoenix.immutable.image_verify)
+          verifies them against a trust policy.
+      type: list
+      elements: str
+    signed:
+      description: Whether the image carries a readable signature (RV(images[].signers) is not empty).
+      type: bool
+copy_to_regions:
+  description: The regions of O(copy_to_regions) an image would be copied to (the connection's own left out).
+  returned: always
+  type: list
+  elements: str
+  sample: [eu-west-1]
 api_calls:
   description: Cloud API calls this task made, by service and operation.
   returned: always
@@ -93,19 +128,27 @@ ARGUMENT_SPEC = build(
     name=dict(type="str"),
     tags=dict(type="dict", default={}),
     owners=dict(type="list", elements="str", default=[]),
+    copy_to_regions=dict(type="list", elements="str", default=[]),
 )
 
 
 def find(module):
     params = module.params
     backend = image_backend(params)
-    images = ImageWorkflow(backend, module.waiter()).find(
+    workflow = ImageWorkflow(backend, module.waiter())
+    copy_to_regions = workflow.copy_regions(params["copy_to_regions"])
+    images = workflow.find(
         image_ids=params["image_ids"],
         name_pattern=params["name"],
         tags={str(key): str(value) for key, value in params["tags"].items()},
         owners=params["owners"],
     )
-    return dict(changed=False, images=[image.to_dict() for image in images], api_calls=backend.api_calls())
+    return dict(
+        changed=False,
+        images=[workflow.describe(image) for image in images],
+        copy_to_regions=copy_to_regions,
+        api_calls=backend.api_calls(),
+    )
 
 
 def main():

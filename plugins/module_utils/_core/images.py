@@ -11,11 +11,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from . import dsse
 from . import tags as tagging
 from .builders import GONE, STOPPED
 from .errors import InvalidInput, PhoenixError
 from .model import AVAILABLE, FAILED, newest_first
 from .pace import Pace, no_report
+from .signatures import stored_signatures
 from .timeutil import format_utc, parse_utc, utcnow
 
 # AWS refuses deprecation dates more than ten years ahead; the other clouds accept at least as much.
@@ -35,6 +37,9 @@ class ImageRequest:
     # Stop the builder and wait until it is stopped before imaging it: nothing runs between the last
     # provisioning step and the snapshot, and the snapshot is consistent without a reboot.
     stop_instance: bool = False
+    # How the image was made ({name: text}), written on creation as the collection's own metadata
+    # (``provenance_tags``) and read back by name (``provenance_of``).
+    provenance: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -74,6 +79,86 @@ def summary(image):
     }
 
 
+# Names the collection stores under itself: a provenance entry may not take one of them.
+RESERVED_NAMES = frozenset(
+    (
+        tagging.MANAGED,
+        tagging.SOURCE_IMAGE,
+        tagging.SOURCE_INSTANCE,
+        tagging.COPIED_FROM,
+        tagging.BUILDER,
+        tagging.EXPIRES_AT,
+        tagging.BUILDER_ACCESS_RULE,
+        tagging.BUILDER_SSH_KEY,
+        tagging.SIGNATURE,
+        tagging.SERVICE,
+        tagging.PROMOTION,
+    )
+)
+
+
+def provenance_tags(codec, provenance, resource):
+    """The tags that store ``provenance`` ({name: text}) through ``codec``, refused before any call when illegal.
+
+    A text that fits in one value is stored as it is under ``key(name)`` (on AWS ``phoenix:<name>``, as the
+    bake always wrote it); a longer one is stored whole as the codec's chunks ``key(name, n)``, never cut.
+    """
+    tags = {}
+    for name, text in sorted(provenance.items()):
+        if not name or name in RESERVED_NAMES:
+            raise InvalidInput(
+                "provenance name %r of %s is %s" % (name, resource, "empty" if not name else "the collection's own"),
+                resource=resource,
+                hint="Nothing was changed; reserved names: %s." % ", ".join(sorted(RESERVED_NAMES)),
+            )
+        if len(text) <= codec.limits.max_value_length:
+            tags[codec.key(name)] = text
+        else:
+            tags.update(codec.chunks(name, (), text.encode("utf-8"), resource))
+    return tags
+
+
+def provenance_of(codec, tags):
+    """{name: text} of the collection's own single-valued metadata in ``tags``: what ``provenance_tags`` and the
+    workflow wrote (source image and instance, copied from, managed). Unreadable chunks are left out."""
+    plain, chunked = {}, {}
+    for key, value in tags.items():
+        parts = codec.parts(key)
+        if not parts or parts[0] in (tagging.SIGNATURE, tagging.PROMOTION):
+            continue
+        if len(parts) == 1:
+            plain[parts[0]] = value
+        elif len(parts) == 2 and parts[1].isascii() and parts[1].isdigit():
+            chunked.setdefault(parts[0], {})[int(parts[1])] = value
+    for name, chunks in chunked.items():
+        if name in plain or sorted(chunks) != list(range(len(chunks))):
+            continue
+        try:
+            plain[name] = codec.decode_value([chunks[number] for number in sorted(chunks)]).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            continue
+    return plain
+
+
+def signers_of(codec, image):
+    """The keyids that the signatures stored on ``image`` name (read, not verified: image_verify verifies)."""
+    return sorted(
+        {
+            keyid
+            for stored in stored_signatures(codec, image)
+            if stored.envelope is not None
+            for keyid, _signature in dsse.parse(stored.envelope).signatures
+        }
+    )
+
+
+def described(image, codec):
+    """What a reader is given of ``image``: its fields, its provenance by name and who signed it, whatever the
+    cloud's tag or label syntax (the codec reads it)."""
+    signers = signers_of(codec, image)
+    return dict(image.to_dict(), provenance=provenance_of(codec, image.tags), signers=signers, signed=bool(signers))
+
+
 def _seconds(value):
     return "%d s" % round(value)
 
@@ -95,6 +180,9 @@ class ImageWorkflow:
         return newest_first(
             self.backend.search(image_ids=image_ids, name_pattern=name_pattern, tags=tags, owners=owners)
         )
+
+    def describe(self, image):
+        return described(image, self.backend.codec)
 
     def resolve(self, image_id=None, name=None, backend=None):
         backend = backend or self.backend
@@ -146,7 +234,7 @@ class ImageWorkflow:
         """
         outcome = Outcome()
         tagging.validate_tags(request.tags, self.backend.codec.limits, resource="image %r" % request.name)
-        regions = self._copy_regions(request.copy_to_regions)
+        regions = self.copy_regions(request.copy_to_regions)
 
         image = self.resolve(name=request.name)
         outcome.before = summary(image)
@@ -183,7 +271,9 @@ class ImageWorkflow:
         outcome.after = summary(image) if image is not None else {"name": request.name, "tags": request.tags}
         return outcome
 
-    def _copy_regions(self, regions):
+    def copy_regions(self, regions):
+        """The regions of ``regions`` an image is copied to (the backend's own left out); InvalidInput, before
+        any change, for a region the account cannot use, or any region where images are not copied (GCP)."""
         wanted = []
         for region in regions:
             if region != self.backend.region and region not in wanted:
@@ -210,6 +300,10 @@ class ImageWorkflow:
                 hint="Give instance_id to create it.",
             )
         codec = self.backend.codec
+        resource = "image %r" % request.name
+        # Checked before the builder is stopped: a refusal leaves it as it was.
+        provenance = provenance_tags(codec, request.provenance, resource)
+        tagging.validate_tags(dict(request.tags, **provenance), codec.limits, resource=resource)
         stop = request.stop_instance
         source = self._stop(request, outcome) if stop else self.backend.source_of(request.instance_id)
         tags = dict(request.tags)
@@ -217,7 +311,9 @@ class ImageWorkflow:
         tags[codec.key(tagging.SOURCE_INSTANCE)] = request.instance_id
         if source:
             tags[codec.key(tagging.SOURCE_IMAGE)] = source
-        tagging.validate_tags(tags, codec.limits, resource="image %r" % request.name)
+        # The ids added here are not held to one value's limit: an adapter may store an id path in more than
+        # one label (GCP's), and refuses, before its call, what it cannot store.
+        tags.update(provenance)
         outcome.plan("create_image", name=request.name, region=self.backend.region, instance_id=request.instance_id)
         if self.check_mode:
             return None
