@@ -144,15 +144,6 @@ def _gcp_options():
     return rules
 
 
-def not_on_gcp_yet(what):
-    """The refusal of a workflow whose GCP backend is not built yet, before any call."""
-    return InvalidInput(
-        "%s is not available on gcp yet" % what,
-        resource="gcp",
-        hint="Run this step with cloud: aws for now.",
-    )
-
-
 class GcpProvider(Provider):
     """Every GCP backend, on one GcpConnection (one AuthorizedSession, its calls counted together).
 

@@ -191,8 +191,12 @@ attributes:
     support: full
     description: Shows which image (and group) serves before and after.
 notes:
-  - On O(cloud=gcp) the swap is not available yet (managed instance groups, backend services and the URL map's
-    weights follow); the task fails before any change, saying so.
+  - On O(cloud=gcp) O(listener) is the global URL map (name, path or selfLink) whose default route the swap
+    splits by weighted backend services, O(template) the base instance template (each rollout copies it into
+    one template of its own, only the boot image changed), and each group is a managed instance group (zonal
+    with O(zone), else regional in O(region)) with a backend service of its
+    own. The first record is the group's description, later ones a project metadata item
+    C(phoenix-rollout-<zone or region>-<group>).
   - On O(cloud=gcp) no alarms are read (Cloud Monitoring is not in the collection's scope), so each name in
     O(health.alarms) counts as a missing alarm and fails the health gate (fail closed); leave it empty there.
   - Needs the permissions to describe and change Auto Scaling groups, launch templates, target groups and the

@@ -41,7 +41,8 @@ attributes:
     support: none
     description: Nothing is changed, so there is no diff.
 notes:
-  - On O(cloud=gcp) rollouts are not available yet; the task fails, saying so.
+  - On O(cloud=gcp) O(listener) is the URL map; the record is read from the managed instance groups'
+    descriptions and the project metadata, the shares from the URL map's weighted backend services.
 """
 
 EXAMPLES = r"""
