@@ -24,7 +24,7 @@ from .._core.backends import ImageBackend
 from .._core.errors import InvalidInput, PhoenixError
 from .._core.model import FAILED, PENDING, Image, ImageUser
 from .._core.timeutil import format_utc
-from . import compute
+from . import compute, fleet_api
 from .codec import GCP_CODEC, GCP_LABEL_LIMITS
 from .errors import AlreadyExists, GcpApiError, NotFound
 from .identifiers import image_id as image_path
@@ -289,12 +289,24 @@ class GcpImageBackend(ImageBackend):
                     ImageUser("instance", api_path(instance["selfLink"]), (instance.get("status") or "").lower())
                 )
         family_heads = {}
-        for template in compute.list_instance_templates(self.connection, self.project):
+        # Regional templates are listed in each region that has a MIG (there is no aggregated list of them);
+        # a MIG is a user of its own when its template, global or regional, launches the image.
+        managers = list(fleet_api.aggregated_group_managers(self.connection, self.project))
+        regions = sorted({_region_of(scope) for scope, _manager in managers})
+        templates = list(compute.list_instance_templates(self.connection, self.project))
+        for region in regions:
+            templates.extend(fleet_api.list_templates(self.connection, self.project, fleet_api.regional_scope(region)))
+        launching = set()
+        for template in templates:
             for disk in (template.get("properties") or {}).get("disks") or []:
                 source = api_path((disk.get("initializeParams") or {}).get("sourceImage"))
                 if source and self._launches(source, target, family_heads):
+                    launching.add(api_path(template["selfLink"]))
                     users.append(ImageUser("instance template", api_path(template["selfLink"]), template["name"]))
                     break
+        for _scope, manager in managers:
+            if api_path(manager.get("instanceTemplate")) in launching:
+                users.append(ImageUser("managed instance group", api_path(manager["selfLink"]), manager["name"]))
         return users
 
     def _launches(self, source, target, family_heads):
@@ -419,3 +431,9 @@ def _placeholder(project, name, state, reason=None):
         owner=project,
         state_reason=reason,
     )
+
+
+def _region_of(scope):
+    """The region of a MIG's scope: ``regions/R`` or ``zones/R-X``."""
+    kind, name = scope.split("/", 1)
+    return name if kind == "regions" else name.rsplit("-", 1)[0]

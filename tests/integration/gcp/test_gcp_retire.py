@@ -271,3 +271,35 @@ def test_prune_deprecates_with_compute_and_a_second_run_changes_nothing(gcp, pla
         status = compute.get_image(gcp.connection(), gcp.seed.project, name)["deprecated"]
         assert status["state"] == "DEPRECATED", status
     assert "deprecated" not in compute.get_image(gcp.connection(), gcp.seed.project, "web-3")
+
+
+def test_prune_keeps_an_image_that_a_group_launches_through_a_regional_template(gcp, playbook):
+    connection = gcp.connection()
+    project = gcp.seed.project
+    region = gcp.seed.zone.rsplit("-", 1)[0]
+    old, newest = plant(gcp, "web-1", 5), plant(gcp, "web-2", 1)
+    fleet_api.insert_template(
+        connection, project, "regions/%s" % region, template_body("web-regional", old), gcp.waiter()
+    )
+    fleet_api.insert_group_manager(
+        connection,
+        project,
+        ZONE_SCOPE,
+        {
+            "name": "batch-1",
+            "instanceTemplate": "projects/%s/regions/%s/instanceTemplates/web-regional" % (project, region),
+            "baseInstanceName": "batch-1",
+            "targetSize": 1,
+        },
+        gcp.waiter(),
+    )
+    prune = {"name": ["web"], "keep": 1, "action": "delete", "reap_builders": False}
+
+    run = playbook([{"name": "prune", "phoenix.immutable.image_prune": prune}])
+
+    assert run.rc == 0, run.explain()
+    result = run.task("prune")["result"]
+    assert result["pruned"] == [] and result["changed"] is False
+    kept = {image["id"]: " ".join(image["reasons"]) for image in result["kept"]}
+    assert "managed instance group" in kept[old] and "instance template" in kept[old], kept
+    assert newest in kept and {"web-1", "web-2"} <= set(image_names(gcp))
