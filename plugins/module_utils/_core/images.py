@@ -111,7 +111,7 @@ def provenance_tags(codec, provenance, resource):
                 resource=resource,
                 hint="Nothing was changed; reserved names: %s." % ", ".join(sorted(RESERVED_NAMES)),
             )
-        if len(text) <= codec.limits.max_value_length:
+        if codec.fits(text):
             tags[codec.key(name)] = text
         else:
             tags.update(codec.chunks(name, (), text.encode("utf-8"), resource))
@@ -233,7 +233,7 @@ class ImageWorkflow:
         succeeded is kept, signed and reported, and a second run finds it by name and copies only what failed.
         """
         outcome = Outcome()
-        tagging.validate_tags(request.tags, self.backend.codec.limits, resource="image %r" % request.name)
+        self.backend.check_tags(request.tags, resource="image %r" % request.name)
         regions = self.copy_regions(request.copy_to_regions)
 
         image = self.resolve(name=request.name)
@@ -303,7 +303,11 @@ class ImageWorkflow:
         resource = "image %r" % request.name
         # Checked before the builder is stopped: a refusal leaves it as it was.
         provenance = provenance_tags(codec, request.provenance, resource)
-        tagging.validate_tags(dict(request.tags, **provenance), codec.limits, resource=resource)
+        planned = dict(request.tags, **provenance)
+        planned[codec.key(tagging.MANAGED)] = "true"
+        planned[codec.key(tagging.SOURCE_INSTANCE)] = request.instance_id
+        # Counted now with the base image's tag, whose value is read from the builder below.
+        self.backend.check_tags(dict(planned, **{codec.key(tagging.SOURCE_IMAGE): ""}), resource)
         stop = request.stop_instance
         source = self._stop(request, outcome) if stop else self.backend.source_of(request.instance_id)
         tags = dict(request.tags)
@@ -311,9 +315,10 @@ class ImageWorkflow:
         tags[codec.key(tagging.SOURCE_INSTANCE)] = request.instance_id
         if source:
             tags[codec.key(tagging.SOURCE_IMAGE)] = source
-        # The ids added here are not held to one value's limit: an adapter may store an id path in more than
-        # one label (GCP's), and refuses, before its call, what it cannot store.
+        # The base image's id, known once the builder is read, is an id path like the instance's, which
+        # every adapter can store (GCP splits one over a label per segment).
         tags.update(provenance)
+        self.backend.check_tags(tags, resource)
         outcome.plan("create_image", name=request.name, region=self.backend.region, instance_id=request.instance_id)
         if self.check_mode:
             return None
@@ -392,7 +397,7 @@ class ImageWorkflow:
         to_set, to_remove = tagging.tag_changes(image.tags, dict(keep, **wanted), purge)
         if not to_set and not to_remove:
             return image
-        tagging.validate_tags(dict(image.tags, **to_set), backend.codec.limits, resource=label(image))
+        backend.check_tags(dict(image.tags, **to_set), resource=label(image))
         outcome.plan("set_tags", image_id=image.id, region=image.region, set=to_set, remove=to_remove)
         if self.check_mode:
             merged = {key: value for key, value in image.tags.items() if key not in to_remove}
