@@ -1,14 +1,17 @@
-"""`make demo`: the golden-image workflow of playbooks/demo.yml against a local AWS emulator.
+"""`make demo`: the golden-image workflow against local emulators, AWS (playbooks/demo.yml) then GCP
+(playbooks/demo_gcp.yml).
 
     .venv/bin/python tools/demo.py      (from the repository root; `make demo` does this)
 
 Starts moto on 127.0.0.1 in this process, seeds it (a patched base image and a builder instance
 running from it), runs playbooks/demo.yml with real ansible-playbook, showing its output as it goes,
 then prints a summary: each task's outcome, the images now in the emulated account in both regions,
-and the API calls the playbook made, by action. Credentials and endpoint reach the playbook through
-the environment, as an AWX credential would provide them; nothing but 127.0.0.1 is contacted.
+and the API calls the playbook made, by action. Then the same for GCP on the GCE emulator
+(tests/emulators/gce.py, seeded by tools/demo_gcp.py). Both runs write one audit trail, shown at the end
+with the cloud of each change. Credentials and endpoints reach the playbooks through the environment, as
+AWX credentials would provide them; nothing but 127.0.0.1 is contacted.
 
-Exit status: 0 when the playbook succeeded, else non-zero.
+Exit status: 0 when both playbooks succeeded, else non-zero.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ from harness import PlaybookTimeout, collections_root, run_playbook  # noqa: E40
 from harness.playbook import CALLBACK_NAME  # noqa: E402
 
 sys.path.insert(0, str(collections_root()))
+from demo_gcp import run_gcp_part  # noqa: E402
+
 from ansible_collections.phoenix.immutable.plugins.module_utils import audit  # noqa: E402
 
 DEMO_PLAYBOOK = REPO_ROOT / "playbooks" / "demo.yml"
+GCP_PLAYBOOK = REPO_ROOT / "playbooks" / "demo_gcp.yml"
 SECOND_REGION = "us-west-2"
 TIMEOUT = 900
 # The demo's own audit trail: the audit_log callback writes it, the playbook verifies it at its end.
@@ -73,22 +79,37 @@ def images_table(emu: MotoEmulator, regions: list[str]) -> list[str]:
     return rows
 
 
+def clouds_of(record: dict[str, Any]) -> set[str]:
+    return {resource["cloud"] for resource in record.get("resources") or [] if resource.get("cloud")}
+
+
+def cloud_column(records: list[dict[str, Any]]) -> list[str]:
+    """The cloud of each change: of the resources it names, else of its run (a rollout id names no cloud)."""
+    of_run: dict[str, set[str]] = {}
+    for record in records:
+        of_run.setdefault(record.get("run"), set()).update(clouds_of(record))
+    return [",".join(sorted(clouds_of(record) or of_run[record.get("run")])) or "-" for record in records]
+
+
 def audit_table(path: Path) -> list[str]:
     """Verify the audit log again, outside Ansible, and show who changed what, when."""
     if not path.exists():
         return ["  (no audit log: nothing was changed, or the audit_log callback did not run)"]
     found = audit.verify(path)
-    rows = ["  %-24s  %-14s  %-52s  %s" % ("when (UTC)", "who", "what", "where")]
-    rows += ["  %-24s  %-14s  %-52s  %s" % row for row in audit.summary_rows(audit.read_records(path))]
+    records = audit.read_records(path)
+    rows = ["  %-24s  %-5s  %-10s  %-52s  %s" % ("when (UTC)", "cloud", "who", "what", "where")]
+    for cloud, (when, who, what, where) in zip(cloud_column(records), audit.summary_rows(records), strict=True):
+        rows.append("  %-24s  %-5s  %-10s  %-52s  %s" % (when, cloud, who, what, where))
     verdict = "chain intact" if found.valid else "BROKEN at line %s: %s" % (found.line, found.reason)
     rows.append("  %d lines, %s, head %s" % (found.count, verdict, (found.head or "-")[:16]))
     return rows
 
 
 def main() -> int:
-    if not DEMO_PLAYBOOK.is_file():
-        print("error: the demo playbook %s is missing; nothing to run" % DEMO_PLAYBOOK.relative_to(REPO_ROOT))
-        return 2
+    for playbook in (DEMO_PLAYBOOK, GCP_PLAYBOOK):
+        if not playbook.is_file():
+            print("error: the demo playbook %s is missing; nothing to run" % playbook.relative_to(REPO_ROOT))
+            return 2
 
     emu = MotoEmulator()
     try:
@@ -152,16 +173,47 @@ def main() -> int:
         for action, count in sorted(calls.items(), key=lambda item: (-item[1], item[0])):
             print("  %5d  %s" % (count, action))
 
-        section("Audit trail: %s" % AUDIT_LOG.relative_to(REPO_ROOT))
-        print("\n".join(audit_table(AUDIT_LOG)))
-
-        if run.rc != 0:
-            print("\nThe demo playbook FAILED (exit status %s)." % run.rc)
-            return run.rc if run.rc > 0 else 1
-        print("\nThe demo playbook succeeded.")
-        return 0
     finally:
         emu.stop()
+
+    gcp = run_gcp_part(
+        GCP_PLAYBOOK,
+        AUDIT_LOG.parent,
+        audit_env={
+            "ANSIBLE_CALLBACKS_ENABLED": "%s,phoenix.immutable.audit_log" % CALLBACK_NAME,
+            "PHOENIX_AUDIT_LOG": str(AUDIT_LOG),
+        },
+        section=section,
+        timeout=TIMEOUT,
+    )
+    section("GCP summary: %d tasks, ansible-playbook exit status %s" % (len(gcp.run.tasks), gcp.run.rc))
+    for record in gcp.run.tasks:
+        if " : " not in record["task"] or record["status"] in ("failed", "unreachable"):
+            print(outcome(record))
+
+    section("State of the (emulated) cloud: images of project %s" % gcp.service.project)
+    print("\n".join(gcp.tables["images"]))
+
+    section("The web service's managed instance groups and URL map")
+    print("\n".join(gcp.tables["groups"]))
+
+    section("API calls made by the GCP playbook: %d" % sum(gcp.calls.values()))
+    for action, count in sorted(gcp.calls.items(), key=lambda item: (-item[1], item[0])):
+        print("  %5d  %s" % (count, action))
+
+    section("Audit trail of both clouds: %s" % AUDIT_LOG.relative_to(REPO_ROOT))
+    print("\n".join(audit_table(AUDIT_LOG)))
+    print("  the GCP run's lines, put into Cloud Storage by the audit_log callback:")
+    print("\n".join(gcp.tables["audit"]))
+
+    status = 0
+    for cloud, rc in (("", run.rc), ("GCP ", gcp.run.rc)):
+        if rc != 0:
+            print("\nThe %sdemo playbook FAILED (exit status %s)." % (cloud, rc))
+            status = status or (rc if rc > 0 else 1)
+        else:
+            print("\nThe %sdemo playbook succeeded." % cloud)
+    return status
 
 
 if __name__ == "__main__":
