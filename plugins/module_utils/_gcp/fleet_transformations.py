@@ -126,8 +126,22 @@ def backend_ids_of(manager, services):
     ]
 
 
-def group_from_manager(manager, members, backends, record):
-    """A MIG as the core's Group: it has one size (min = max = target), no labels and no subnets of its own."""
+def template_networks(template):
+    """Where a template's instances are attached: each interface's subnetwork, else its network.
+
+    A path under ``projects/`` is kept whole; a relative one (``global/networks/default``) is reduced to its
+    name, which the drift scan matches as a bare name. A MIG has no subnets of its own: these are its group's.
+    """
+    found = []
+    for interface in ((template or {}).get("properties") or {}).get("networkInterfaces") or []:
+        path = api_path(interface.get("subnetwork") or interface.get("network"))
+        if path:
+            found.append(path if path.startswith("projects/") else path.rsplit("/", 1)[-1])
+    return sorted(set(found))
+
+
+def group_from_manager(manager, members, backends, record, subnets=()):
+    """A MIG as the core's Group: it has one size (min = max = target), no labels; ``subnets`` its template's."""
     size = int(manager.get("targetSize") or 0)
     return Group(
         name=manager["name"],
@@ -138,6 +152,7 @@ def group_from_manager(manager, members, backends, record):
         backends=list(backends),
         instances=[instance_from_member(member) for member in members if member.get("instance")],
         record=record,
+        subnets=list(subnets),
     )
 
 

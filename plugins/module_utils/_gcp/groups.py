@@ -27,12 +27,14 @@ from .fleet_transformations import (
     is_prepared_launch,
     launch_body,
     launch_name,
+    manager_template,
     metadata_items,
     parse_template,
     record_item_key,
     record_of,
     scope_of,
     template_image,
+    template_networks,
 )
 from .rollout_store import change_record_item, group_scope
 from .transformations import api_path
@@ -77,7 +79,14 @@ class GcpGroupBackend(GroupBackend):
         members = []
         if has_members(manager):
             members = fleet_api.list_managed_instances(self.connection, self.project, self.scope, manager["name"])
-        return group_from_manager(manager, members, backend_ids_of(manager, services), record_of(manager, items))
+        template = self._template(api_path(manager_template(manager))) if manager_template(manager) else None
+        return group_from_manager(
+            manager,
+            members,
+            backend_ids_of(manager, services),
+            record_of(manager, items),
+            subnets=template_networks(template),
+        )
 
     def _context(self):
         """What every group's read needs besides the group: the records and the backend services."""

@@ -382,3 +382,18 @@ def test_replace_recreates_drifted_members_through_the_group_and_leaves_unmanage
     again = playbook([drift_task(service="web", tags={"app": "web"}, max_age_days=30)])
     assert again.rc == 0, again.explain()
     assert again.task("drift")["result"]["drifted"] == [stranger]
+
+
+def test_a_scan_by_service_alone_reads_the_network_of_the_groups_template(gcp, playbook):
+    # A MIG has no network of its own: its group's subnets are its template's, as a service scan on AWS reads
+    # its groups' subnets; every instance there is in scope, a loose one included.
+    scope = make_group(gcp, "web-blue", gcp.seed.base_image, size=2, labels={"app": "web"}, service="web")
+    grouped = set(members(gcp, scope, "web-blue"))
+    loose = make_instance(gcp, "loose-1", gcp.seed.base_image, labels={"app": "batch"})
+
+    run = playbook([drift_task(service="web")])
+
+    assert run.rc == 0, run.explain()
+    found = {entry["id"]: entry for entry in run.task("drift")["result"]["instances"]}
+    assert grouped <= set(found) and loose in found, found
+    assert "unmanaged" in found[loose]["reasons"] and all(found[member]["group"] == "web-blue" for member in grouped)
