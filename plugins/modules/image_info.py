@@ -90,9 +90,10 @@ images:
   contains:
     provenance:
       description:
-        - The collection's own metadata on the image by name, whatever the cloud writes it as (tag C(phoenix:<name>)
-          on AWS, label C(phoenix_-<name>) on GCP), that is what M(phoenix.immutable.image) wrote on creation (C(managed),
-          C(source-image), C(source-instance), C(copied-from)) and its O(phoenix.immutable.image#module:provenance)
+        - The collection's own metadata on the image by name, whatever the cloud writes it as (tag
+          C(phoenix:<name>) on AWS, label C(phoenix_-<name>) on GCP), that is what M(phoenix.immutable.image)
+          wrote on creation (C(managed), C(source-image), C(source-instance), C(copied-from)) and its
+          O(phoenix.immutable.image#module:provenance)
           (the bake's C(bake-id), C(base-image), C(git-revision), C(roles), C(tests)).
       type: dict
     signers:

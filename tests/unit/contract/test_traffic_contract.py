@@ -1,7 +1,8 @@
 """TrafficBackend contract: the split it declares, shares, backends found or None, attach and detach.
 
-Run on every adapter (`subject`: aws through moto and gcp on the GCE emulator, WEIGHTED; the reference cloud, MEMBERSHIP). What only a
-WEIGHTED backend does (set_shares, create_backend_like) is skipped on MEMBERSHIP, and the other way round.
+Run on every adapter (`subject`: aws through moto and gcp on the GCE emulator, WEIGHTED; the reference cloud,
+MEMBERSHIP). What only a WEIGHTED backend does (set_shares, create_backend_like) is skipped on MEMBERSHIP, and
+the other way round.
 """
 
 from __future__ import annotations
