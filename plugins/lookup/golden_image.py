@@ -38,6 +38,11 @@ options:
         disks, ...) with the channel, the promoter, the trust verdict and the images passed over.
     type: bool
     default: false
+  service_account_contents:
+    description:
+      - The service-account JSON key itself, as a JSON string (a lookup option has no mapping-or-JSON type).
+        Never logged.
+    type: str
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
