@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .errors import PreconditionFailed
 from .operations import operations_collection, wait_for
-from .pagination import aggregated_all, list_all
+from .pagination import aggregated_all, filter_params, list_all
 
 # How often a label change is re-read and redone when another writer changed the labels meanwhile.
 LABEL_ATTEMPTS = 5
@@ -25,10 +25,6 @@ def _image_path(project, name):
 
 def _instance_path(project, zone, name):
     return "projects/%s/zones/%s/instances/%s" % (project, zone, name)
-
-
-def _filter_params(filter_expression):
-    return {"filter": filter_expression} if filter_expression else None
 
 
 # -- images --------------------------------------------------------------------------------------
@@ -48,7 +44,7 @@ def get_image_from_family(connection, project, family):
 def list_images(connection, project, filter_expression=None, page_size=None):
     kwargs = {"page_size": page_size} if page_size else {}
     path = "projects/%s/global/images" % project
-    return list_all(connection, path, "compute.images.list", _filter_params(filter_expression), path, **kwargs)
+    return list_all(connection, path, "compute.images.list", filter_params(filter_expression), path, **kwargs)
 
 
 def insert_image(connection, project, body, force_create=False):
@@ -132,7 +128,7 @@ def get_instance(connection, project, zone, name):
 def list_instances(connection, project, zone, filter_expression=None, page_size=None):
     kwargs = {"page_size": page_size} if page_size else {}
     path = "projects/%s/zones/%s/instances" % (project, zone)
-    return list_all(connection, path, "compute.instances.list", _filter_params(filter_expression), path, **kwargs)
+    return list_all(connection, path, "compute.instances.list", filter_params(filter_expression), path, **kwargs)
 
 
 def aggregated_instances(connection, project, filter_expression=None, page_size=None):
@@ -144,7 +140,7 @@ def aggregated_instances(connection, project, filter_expression=None, page_size=
         path,
         "compute.instances.aggregatedList",
         "instances",
-        _filter_params(filter_expression),
+        filter_params(filter_expression),
         path,
         **kwargs,
     )
@@ -190,42 +186,6 @@ def start_instance(connection, project, zone, name):
     return connection.request("POST", path + "/start", "compute.instances.start", resource=path, mutation=True)
 
 
-# -- instance templates (immutable: a change is a new template) ---------------------------------
-
-
-def _template_path(project, name):
-    return "projects/%s/global/instanceTemplates/%s" % (project, name)
-
-
-def get_instance_template(connection, project, name):
-    path = _template_path(project, name)
-    return connection.request("GET", path, "compute.instanceTemplates.get", resource=path)
-
-
-def list_instance_templates(connection, project, filter_expression=None, page_size=None):
-    kwargs = {"page_size": page_size} if page_size else {}
-    path = "projects/%s/global/instanceTemplates" % project
-    return list_all(
-        connection, path, "compute.instanceTemplates.list", _filter_params(filter_expression), path, **kwargs
-    )
-
-
-def insert_instance_template(connection, project, body):
-    return connection.request(
-        "POST",
-        "projects/%s/global/instanceTemplates" % project,
-        "compute.instanceTemplates.insert",
-        resource=_template_path(project, body.get("name")),
-        body=body,
-        mutation=True,
-    )
-
-
-def delete_instance_template(connection, project, name):
-    path = _template_path(project, name)
-    return connection.request("DELETE", path, "compute.instanceTemplates.delete", resource=path, mutation=True)
-
-
 # -- firewall rules (they take no labels) -------------------------------------------------------
 
 
@@ -240,7 +200,7 @@ def get_firewall(connection, project, name):
 
 def list_firewalls(connection, project, filter_expression=None):
     path = "projects/%s/global/firewalls" % project
-    return list_all(connection, path, "compute.firewalls.list", _filter_params(filter_expression), path)
+    return list_all(connection, path, "compute.firewalls.list", filter_params(filter_expression), path)
 
 
 def insert_firewall(connection, project, body):
@@ -270,27 +230,6 @@ def get_network(connection, project, name):
 def get_subnetwork(connection, project, region, name):
     path = "projects/%s/regions/%s/subnetworks/%s" % (project, region, name)
     return connection.request("GET", path, "compute.subnetworks.get", resource=path)
-
-
-# -- the project (its common instance metadata) -------------------------------------------------
-
-
-def get_project(connection, project):
-    path = "projects/%s" % project
-    return connection.request("GET", path, "compute.projects.get", resource=path)
-
-
-def set_common_instance_metadata(connection, project, items, fingerprint):
-    """Replace the project's metadata ``items`` ([{key, value}]); ``fingerprint`` as read (412 when stale)."""
-    path = "projects/%s" % project
-    return connection.request(
-        "POST",
-        path + "/setCommonInstanceMetadata",
-        "compute.projects.setCommonInstanceMetadata",
-        resource=path,
-        body={"items": list(items), "fingerprint": fingerprint},
-        mutation=True,
-    )
 
 
 # -- disks ---------------------------------------------------------------------------------------
@@ -324,6 +263,6 @@ def aggregated_disks(connection, project, filter_expression=None, page_size=None
     kwargs = {"page_size": page_size} if page_size else {}
     path = "projects/%s/aggregated/disks" % project
     found = aggregated_all(
-        connection, path, "compute.disks.aggregatedList", "disks", _filter_params(filter_expression), path, **kwargs
+        connection, path, "compute.disks.aggregatedList", "disks", filter_params(filter_expression), path, **kwargs
     )
     return [(scope.split("/", 1)[-1], disk) for scope, disk in found]

@@ -14,13 +14,9 @@ disabled ``waiter`` returns it unfinished. Nothing here interprets results beyon
 from __future__ import annotations
 
 from .operations import wait_for
-from .pagination import aggregated_all, list_all
+from .pagination import aggregated_all, filter_params, list_all
 
 GLOBAL = "global"
-
-
-def _filter_params(filter_expression):
-    return {"filter": filter_expression} if filter_expression else None
 
 
 def is_regional(scope):
@@ -59,7 +55,7 @@ def get_group_manager(connection, project, scope, name):
 def list_group_managers(connection, project, scope, filter_expression=None, page_size=None):
     kwargs = {"page_size": page_size} if page_size else {}
     path = "projects/%s/%s/instanceGroupManagers" % (project, scope)
-    return list_all(connection, path, _manager_call(scope, "list"), _filter_params(filter_expression), path, **kwargs)
+    return list_all(connection, path, _manager_call(scope, "list"), filter_params(filter_expression), path, **kwargs)
 
 
 def aggregated_group_managers(connection, project, filter_expression=None, page_size=None):
@@ -71,7 +67,7 @@ def aggregated_group_managers(connection, project, filter_expression=None, page_
         path,
         "compute.instanceGroupManagers.aggregatedList",
         "instanceGroupManagers",
-        _filter_params(filter_expression),
+        filter_params(filter_expression),
         path,
         **kwargs,
     )
@@ -139,7 +135,7 @@ def list_managed_instances(connection, project, scope, name, filter_expression=N
     A MIG lists PAGELESS by default (everything in one answer); a PAGINATED one is read page by page.
     """
     path = manager_path(project, scope, name)
-    query = dict(_filter_params(filter_expression) or {})
+    query = dict(filter_params(filter_expression) or {})
     if page_size:
         query["maxResults"] = page_size
     members = []
@@ -196,7 +192,7 @@ def get_template(connection, project, scope, name):
 def list_templates(connection, project, scope, filter_expression=None, page_size=None):
     kwargs = {"page_size": page_size} if page_size else {}
     path = "projects/%s/%s/instanceTemplates" % (project, scope)
-    return list_all(connection, path, _template_call(scope, "list"), _filter_params(filter_expression), path, **kwargs)
+    return list_all(connection, path, _template_call(scope, "list"), filter_params(filter_expression), path, **kwargs)
 
 
 def insert_template(connection, project, scope, body, waiter=None):

@@ -293,7 +293,7 @@ class GcpImageBackend(ImageBackend):
         # a MIG is a user of its own when its template, global or regional, launches the image.
         managers = list(fleet_api.aggregated_group_managers(self.connection, self.project))
         regions = sorted({_region_of(scope) for scope, _manager in managers})
-        templates = list(compute.list_instance_templates(self.connection, self.project))
+        templates = list(fleet_api.list_templates(self.connection, self.project, "global"))
         for region in regions:
             templates.extend(fleet_api.list_templates(self.connection, self.project, fleet_api.regional_scope(region)))
         launching = set()

@@ -10,6 +10,11 @@ from __future__ import annotations
 PAGE_SIZE = 500
 
 
+def filter_params(filter_expression):
+    """The query parameters of a list call narrowed by a Compute ``filter`` expression (None: every item)."""
+    return {"filter": filter_expression} if filter_expression else None
+
+
 def pages(connection, path, operation, params=None, resource=None, page_size=PAGE_SIZE):
     """Each page (the answer of one list call) of a list at ``path``."""
     query = dict(params or {})

@@ -29,6 +29,7 @@ import re
 from .._core.backends import WEIGHTED, TrafficBackend
 from .._core.errors import InvalidInput, PhoenixError
 from .._core.fleet import Backend
+from . import fleet_api
 from . import traffic_api as api
 from .codec import GCP_CODEC
 from .errors import NotFound, PreconditionFailed
@@ -292,7 +293,7 @@ class GcpTrafficBackend(TrafficBackend):
         if group not in self._groups:
             for scope in self._scopes():
                 try:
-                    manager = api.get_group_manager(self.connection, self.project, scope, group)
+                    manager = fleet_api.get_group_manager(self.connection, self.project, scope, group)
                 except NotFound:
                     continue
                 self._groups[group] = api_path(manager["instanceGroup"])

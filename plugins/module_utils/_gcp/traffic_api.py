@@ -12,7 +12,7 @@ resource (412 ``PreconditionFailed`` when it is stale).
 from __future__ import annotations
 
 from .operations import wait_for
-from .pagination import list_all
+from .pagination import filter_params, list_all
 
 
 def backend_service_path(project, name):
@@ -37,8 +37,7 @@ def get_backend_service(connection, project, name):
 
 def list_backend_services(connection, project, filter_expression=None):
     path = "projects/%s/global/backendServices" % project
-    params = {"filter": filter_expression} if filter_expression else None
-    return list_all(connection, path, "compute.backendServices.list", params, path)
+    return list_all(connection, path, "compute.backendServices.list", filter_params(filter_expression), path)
 
 
 def insert_backend_service(connection, project, body, waiter=None):
@@ -98,10 +97,3 @@ def update_url_map(connection, project, name, body, waiter=None):
 def get_health_check(connection, project, name):
     path = health_check_path(project, name)
     return connection.request("GET", path, "compute.healthChecks.get", resource=path)
-
-
-def get_group_manager(connection, project, scope, name):
-    """A managed instance group; ``scope`` is ``zones/Z`` (zonal) or ``regions/R`` (regional)."""
-    path = "projects/%s/%s/instanceGroupManagers/%s" % (project, scope, name)
-    collection = "regionInstanceGroupManagers" if scope.startswith("regions/") else "instanceGroupManagers"
-    return connection.request("GET", path, "compute.%s.get" % collection, resource=path)

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
-from ansible_collections.phoenix.immutable.plugins.module_utils._gcp import compute
+from ansible_collections.phoenix.immutable.plugins.module_utils._gcp import compute, fleet_api
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.connection import GcpConnection
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.errors import (
     AlreadyExists,
@@ -447,44 +447,41 @@ def test_instance_templates_are_made_found_by_the_image_they_launch_and_deleted(
         ("web-1", gce.seed.base_image),
         ("web-2", "projects/debian-cloud/global/images/family/debian-12"),
     ):
-        wait_for(
-            connection,
-            compute.insert_instance_template(connection, gce.seed.project, template(name, image)),
-            gce.waiter(),
-        )
-    using_base = compute.list_instance_templates(
-        connection, gce.seed.project, 'properties.disks.initializeParams.sourceImage = "%s"' % gce.seed.base_image
+        fleet_api.insert_template(connection, gce.seed.project, "global", template(name, image), gce.waiter())
+    using_base = fleet_api.list_templates(
+        connection,
+        gce.seed.project,
+        "global",
+        'properties.disks.initializeParams.sourceImage = "%s"' % gce.seed.base_image,
     )
     with pytest.raises(NotFound):
-        compute.insert_instance_template(connection, gce.seed.project, template("web-3", "global/images/no-such"))
+        fleet_api.insert_template(connection, gce.seed.project, "global", template("web-3", "global/images/no-such"))
     with pytest.raises(AlreadyExists):
-        compute.insert_instance_template(connection, gce.seed.project, template("web-1", gce.seed.base_image))
-    wait_for(connection, compute.delete_instance_template(connection, gce.seed.project, "web-1"), gce.waiter())
+        fleet_api.insert_template(connection, gce.seed.project, "global", template("web-1", gce.seed.base_image))
+    fleet_api.delete_template(connection, gce.seed.project, "global", "web-1", gce.waiter())
 
     assert [found["name"] for found in using_base] == ["web-1"]
-    kept = compute.get_instance_template(connection, gce.seed.project, "web-2")
+    kept = fleet_api.get_template(connection, gce.seed.project, "global", "web-2")
     assert kept["kind"] == "compute#instanceTemplate"
     assert kept["properties"]["disks"][0]["initializeParams"]["sourceImage"].endswith("/family/debian-12")
-    assert [found["name"] for found in compute.list_instance_templates(connection, gce.seed.project)] == ["web-2"]
+    assert [found["name"] for found in fleet_api.list_templates(connection, gce.seed.project, "global")] == ["web-2"]
 
 
 def test_project_metadata_is_written_with_its_fingerprint_and_a_stale_one_is_refused(gce):
     connection = gce.connection()
-    read = compute.get_project(connection, gce.seed.project)["commonInstanceMetadata"]
+    read = fleet_api.get_project(connection, gce.seed.project)["commonInstanceMetadata"]
     entry = {"key": "phoenix-rollout-web-a", "value": "phase=lock"}
 
-    wait_for(
-        connection,
-        compute.set_common_instance_metadata(connection, gce.seed.project, [entry], read["fingerprint"]),
-        gce.waiter(),
-    )
+    fleet_api.set_common_instance_metadata(connection, gce.seed.project, [entry], read["fingerprint"], gce.waiter())
     with pytest.raises(PreconditionFailed) as stale:
-        compute.set_common_instance_metadata(connection, gce.seed.project, [], read["fingerprint"])
+        fleet_api.set_common_instance_metadata(connection, gce.seed.project, [], read["fingerprint"], gce.waiter())
     with pytest.raises(GcpApiError) as bad_key:
-        now = compute.get_project(connection, gce.seed.project)["commonInstanceMetadata"]["fingerprint"]
-        compute.set_common_instance_metadata(connection, gce.seed.project, [{"key": "no spaces", "value": ""}], now)
+        now = fleet_api.get_project(connection, gce.seed.project)["commonInstanceMetadata"]["fingerprint"]
+        fleet_api.set_common_instance_metadata(
+            connection, gce.seed.project, [{"key": "no spaces", "value": ""}], now, gce.waiter()
+        )
 
-    project = compute.get_project(connection, gce.seed.project)
+    project = fleet_api.get_project(connection, gce.seed.project)
     assert project["kind"] == "compute#project" and project["commonInstanceMetadata"]["items"] == [entry]
     assert project["commonInstanceMetadata"]["fingerprint"] != read["fingerprint"]
     assert stale.value.code == "conditionNotMet"

@@ -13,7 +13,7 @@ import yaml
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core import tags as tagging
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
-from ansible_collections.phoenix.immutable.plugins.module_utils._gcp import compute
+from ansible_collections.phoenix.immutable.plugins.module_utils._gcp import compute, fleet_api
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.codec import GCP_CODEC
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.images import GcpImageBackend
 
@@ -67,7 +67,7 @@ def make_template(gce, name, source_image):
             "disks": [{"boot": True, "autoDelete": True, "initializeParams": {"sourceImage": source_image}}],
         },
     }
-    compute.insert_instance_template(gce.connection(), gce.seed.project, body)
+    fleet_api.insert_template(gce.connection(), gce.seed.project, "global", body, gce.waiter())
     gce.emu.settle()
     return "projects/%s/global/instanceTemplates/%s" % (gce.seed.project, name)
 
@@ -342,7 +342,7 @@ def test_absent_is_refused_while_an_instance_or_a_template_uses_the_image(gcp, p
 
     connection = gcp.connection()
     compute.delete_instance(connection, gcp.seed.project, gcp.seed.zone, "web-server-1")
-    compute.delete_instance_template(connection, gcp.seed.project, "web-template")
+    fleet_api.delete_template(connection, gcp.seed.project, "global", "web-template", gcp.waiter())
     gcp.emu.settle()
     run = playbook([{**absent, "ignore_errors": False}, {**absent, "name": "again", "ignore_errors": False}])
     assert run.rc == 0, run.explain()
