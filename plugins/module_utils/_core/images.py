@@ -11,13 +11,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from . import dsse
 from . import tags as tagging
 from .builders import GONE, STOPPED
 from .errors import InvalidInput, PhoenixError
 from .model import AVAILABLE, FAILED, newest_first
 from .pace import Pace, no_report
-from .signatures import stored_signatures
+from .signing import signers_of
 from .timeutil import format_utc, parse_utc, utcnow
 
 # AWS refuses deprecation dates more than ten years ahead; the other clouds accept at least as much.
@@ -138,18 +137,6 @@ def provenance_of(codec, tags):
         except (ValueError, UnicodeDecodeError):
             continue
     return plain
-
-
-def signers_of(codec, image):
-    """The keyids that the signatures stored on ``image`` name (read, not verified: image_verify verifies)."""
-    return sorted(
-        {
-            keyid
-            for stored in stored_signatures(codec, image)
-            if stored.envelope is not None
-            for keyid, _signature in dsse.parse(stored.envelope).signatures
-        }
-    )
 
 
 def described(image, codec):

@@ -72,7 +72,8 @@ def existing_envelope(codec, image, keyid, payload, public_key):
     return None
 
 
-def _signers_on(codec, image):
+def signers_of(codec, image):
+    """The keyids that the signatures stored on ``image`` name (read, not verified: image_verify verifies)."""
     return sorted(
         {
             signed_keyid
@@ -124,7 +125,7 @@ def sign_image(backend, image_id, signer, claims=None, check_mode=False, image=N
         descriptor_digest=descriptor_digest(image),
     )
     codec = backend.codec
-    outcome.before = {"signed_by": _signers_on(codec, image)}
+    outcome.before = {"signed_by": signers_of(codec, image)}
     outcome.envelope = existing_envelope(codec, image, signer.keyid, payload, signer.public_key)
     if outcome.envelope is not None:
         outcome.after = outcome.before
