@@ -5,22 +5,22 @@ map weights, MIGs, templates, project metadata)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import threading
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
-from conftest import GceContext
+from harness.processes import in_thread, kill_ansible_runs
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp import fleet_api
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.groups import GcpGroupBackend
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.operations import wait_for
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.transformations import api_path
+
+if TYPE_CHECKING:  # the GCP conftest's; a plain import would find the swap tests' conftest when both run
+    from conftest import GceContext
 
 MODULE = "phoenix.immutable.blue_green"
 SCOPE = "zones/us-central1-a"
@@ -226,65 +226,6 @@ def test_a_green_failing_its_health_gate_is_rolled_back_with_traffic_on_blue_and
 # -- one rollout at a time, the trust gate, SIGKILL at a phase boundary ----------------------------------------
 
 
-def in_thread(function):
-    box = {}
-
-    def target():
-        try:
-            box["value"] = function()
-        except BaseException as error:  # noqa: BLE001 - handed to the test thread
-            box["error"] = error
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-
-    def join():
-        thread.join(DEADLINE * 2)
-        assert not thread.is_alive(), "the playbook run did not end"
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
-
-    return join
-
-
-def descendants(pid):
-    """Every process started (transitively) by ``pid``, read from /proc."""
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, queue = [], [pid]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
-def kill_ansible_runs():
-    """SIGKILL each ansible-playbook this test process started and all it started (ansible's workers call
-    setsid(), so killing the process group alone would leave the module running), each by its id."""
-    runs = []
-    for pid in descendants(os.getpid()):
-        try:
-            command = Path("/proc/%d/cmdline" % pid).read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(part.endswith(b"ansible-playbook") for part in command[:2]):
-            runs.append(pid)
-    assert runs, "no ansible-playbook to kill"
-    for run in runs:
-        for victim in [run, *descendants(run)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(victim, signal.SIGKILL)
-
-
 def wait_for_lease_end(service, name="web-b"):
     deadline = time.monotonic() + DEADLINE
     while time.monotonic() < deadline:
@@ -297,7 +238,7 @@ def wait_for_lease_end(service, name="web-b"):
 
 def test_a_second_concurrent_swap_is_refused_naming_the_one_in_progress(gcp, playbook, service, observer):
     observer.arm("launch")
-    first = in_thread(lambda: playbook([service.task(service.image, title="first")]))
+    first = in_thread(lambda: playbook([service.task(service.image, title="first")]), 2 * DEADLINE)
     assert observer.reached.wait(DEADLINE), "the first swap never reached launch"
     second = playbook([service.task(service.image_next, title="second")])
     held = read_record(service, "web-b")
@@ -352,7 +293,7 @@ def test_a_run_killed_at_a_record_point_converges_on_the_next_run(
 ):
     options = dict(strategy="canary", canary_steps=[10, 50, 100], lease_seconds=2)
     observer.arm(phase, weight)
-    killed = in_thread(lambda: playbook([service.task(service.image, title="killed", **options)]))
+    killed = in_thread(lambda: playbook([service.task(service.image, title="killed", **options)]), 2 * DEADLINE)
     assert observer.reached.wait(DEADLINE), "the run never reached %s %s" % (phase, weight or "")
     kill_ansible_runs()
     observer.release()
@@ -378,7 +319,7 @@ def test_rollout_info_reads_what_a_run_killed_mid_canary_left_and_the_next_run_c
     # A lease long enough for rollout_info to see it held, short enough to wait out before the next run.
     options = dict(strategy="canary", canary_steps=[10, 50, 100], lease_seconds=20)
     observer.arm("shift", "50")
-    killed = in_thread(lambda: playbook([service.task(service.image, title="killed", **options)]))
+    killed = in_thread(lambda: playbook([service.task(service.image, title="killed", **options)]), 2 * DEADLINE)
     assert observer.reached.wait(DEADLINE), "the run never reached shift 50"
     kill_ansible_runs()
     observer.release()

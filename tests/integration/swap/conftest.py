@@ -11,13 +11,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import http.server
-import os
-import signal
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -181,29 +177,3 @@ def read_fleet(aws, service: ServiceSeed) -> FleetState:
 @pytest.fixture
 def fleet(aws, service):
     return lambda: read_fleet(aws, service)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process started (transitively) by `pid`, read from /proc: ansible's workers and the module."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, queue = [], [pid]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a process we started and everything it started, each by its id (a crash of the controller)."""
-    for victim in [pid, *descendants(pid)]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(victim, signal.SIGKILL)

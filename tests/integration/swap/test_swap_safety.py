@@ -4,44 +4,21 @@ never below its original size while blue takes traffic (watched by polling the e
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from conftest import descendants, kill_tree, read_fleet
+from conftest import read_fleet
 from emulators.fleet import PhaseGate
+from harness.processes import ansible_runs_of_this_process, in_thread, kill_tree
 
 DEADLINE = 60
 
 
-def in_thread(function):
-    box = {}
-
-    def target():
-        try:
-            box["value"] = function()
-        except BaseException as error:  # noqa: BLE001 - handed to the test thread
-            box["error"] = error
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-
-    def join():
-        thread.join(DEADLINE * 2)
-        assert not thread.is_alive(), "the playbook run did not end"
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
-
-    return join
-
-
 def test_a_second_concurrent_swap_is_refused_naming_the_one_in_progress(playbook, golden, swap_task, fleet):
     with PhaseGate("launch") as gate:
-        first = in_thread(lambda: playbook([swap_task(golden.first, title="first")]))
+        first = in_thread(lambda: playbook([swap_task(golden.first, title="first")]), 2 * DEADLINE)
         assert gate.reached.wait(DEADLINE), "the first swap never reached launch"
         second = playbook([swap_task(golden.second, title="second")])
         state_while_held = fleet()
@@ -119,19 +96,6 @@ class CapacityWatch:
         self._thread.join(10)
 
 
-def ansible_runs_of_this_process():
-    """ansible-playbook processes this test process started (through the harness), by id."""
-    found = []
-    for pid in descendants(os.getpid()):
-        try:
-            command = Path("/proc/%d/cmdline" % pid).read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(part.endswith(b"ansible-playbook") for part in command[:2]):
-            found.append(pid)
-    return found
-
-
 def wait_for_lease_end(aws, group_name):
     deadline = time.monotonic() + DEADLINE
     while time.monotonic() < deadline:
@@ -168,7 +132,7 @@ def test_a_run_killed_at_a_record_point_converges_on_the_next_run(
         options["keep_blue_seconds"] = 1  # a keep-blue wait is recorded only when there is one
     with CapacityWatch(aws, service) as watch:
         with PhaseGate(phase, weight) as gate:
-            killed = in_thread(lambda: playbook([swap_task(golden.first, title="killed", **options)]))
+            killed = in_thread(lambda: playbook([swap_task(golden.first, title="killed", **options)]), 2 * DEADLINE)
             assert gate.reached.wait(DEADLINE), "the run never reached %s %s" % (phase, weight or "")
             runs = ansible_runs_of_this_process()
             assert runs, "no ansible-playbook to kill"
@@ -202,7 +166,7 @@ def test_a_run_killed_while_rolling_back_is_finished_by_rolled_back(aws, playboo
     options = dict(strategy="canary", lease_seconds=2, health={"probe_url": probe.url})
     with CapacityWatch(aws, service) as watch:
         with PhaseGate("rolling_back") as gate:
-            killed = in_thread(lambda: playbook([swap_task(golden.first, title="killed", **options)]))
+            killed = in_thread(lambda: playbook([swap_task(golden.first, title="killed", **options)]), 2 * DEADLINE)
             assert gate.reached.wait(DEADLINE), "the run never started rolling back"
             for pid in ansible_runs_of_this_process():
                 kill_tree(pid)
@@ -224,7 +188,7 @@ def test_a_run_killed_while_rolling_back_is_finished_by_rolled_back(aws, playboo
 def test_rollout_info_reads_what_a_run_killed_mid_canary_left(aws, playbook, service, golden, swap_task):
     options = dict(strategy="canary", canary_steps=[10, 50, 100], lease_seconds=120)
     with PhaseGate("shift", "50") as gate:
-        killed = in_thread(lambda: playbook([swap_task(golden.first, title="killed", **options)]))
+        killed = in_thread(lambda: playbook([swap_task(golden.first, title="killed", **options)]), 2 * DEADLINE)
         assert gate.reached.wait(DEADLINE), "the run never reached shift 50"
         for pid in ansible_runs_of_this_process():
             kill_tree(pid)
