@@ -24,6 +24,7 @@ from harness import run_playbook
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.retry import RetryPolicy
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.waiter import Waiter
+from ansible_collections.phoenix.immutable.plugins.module_utils._gcp import compute
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.connection import GcpConnection
 
 GCP_GROUP = "group/phoenix.immutable.gcp"
@@ -52,6 +53,20 @@ class GceContext:
         params.update(options)
         retry_policy = params.pop("retry_policy", None) or fast_retries()
         return GcpConnection.from_params(params, environ={}, retry_policy=retry_policy)
+
+    def image_id(self, name: str, project: str | None = None) -> str:
+        return "projects/%s/global/images/%s" % (project or self.seed.project, name)
+
+    def image_labels(self, name: str) -> dict[str, str]:
+        """The labels of image ``name`` as Compute holds them, read through google-auth."""
+        return compute.get_image(self.connection(), self.seed.project, name).get("labels") or {}
+
+    def set_image_labels(self, name: str, labels: dict[str, str]) -> None:
+        """Replace image ``name``'s labels behind the collection's back (with the fingerprint it has now)."""
+        connection = self.connection()
+        current = compute.get_image(connection, self.seed.project, name)
+        compute.set_image_labels(connection, self.seed.project, name, labels, current["labelFingerprint"])
+        self.emu.settle()
 
     @staticmethod
     def retries(max_attempts: int = 6) -> RetryPolicy:

@@ -29,13 +29,9 @@ def backend(gce, **options):
     return GcpInstanceBackend(gce.connection(), **options)
 
 
-def image_path(gce, name):
-    return "projects/%s/global/images/%s" % (gce.seed.project, name)
-
-
 def put_image(gce, name, **options):
     gce.emu.put_image(name, **options)
-    return image_path(gce, name)
+    return gce.image_id(name)
 
 
 def make_instance(gce, name, image, zone=None, labels=None, subnetwork=None):
@@ -125,7 +121,7 @@ def test_instances_arrive_a_page_at_a_time_with_image_group_time_and_labels(gcp)
     assert calls["compute.instances.aggregatedList"] == 3 and calls["compute.disks.aggregatedList"] == 1, calls
     assert not any(call.startswith("compute.disks.get") for call in calls), calls
     for instance_ref, observed in found.items():
-        assert observed.image_id == image_path(gcp, gcp.seed.base_image_name)
+        assert observed.image_id == gcp.image_id(gcp.seed.base_image_name)
         assert observed.group == ("web-blue" if instance_ref in grouped else None)
         assert observed.state == "running" and observed.tags == {"app": "web"}
         record = instance_record(gcp, instance_ref)
@@ -185,14 +181,14 @@ def test_a_disk_made_after_the_disks_were_read_is_read_alone(gcp):
     late = make_instance(gcp, "late", other, zone=ZONE_B)
     with gcp.emu.counting() as calls:
         rest = list(arriving)
-    assert [(i.id, i.image_id) for i in rest] == [(late, other), (last, image_path(gcp, gcp.seed.base_image_name))]
+    assert [(i.id, i.image_id) for i in rest] == [(late, other), (last, gcp.image_id(gcp.seed.base_image_name))]
     assert calls["compute.disks.get"] == 1 and calls["compute.instances.aggregatedList"] == 2
 
 
 def test_images_are_read_many_names_a_call_and_a_gone_one_is_left_out(gcp):
     made = [put_image(gcp, "drift-page-%d" % number) for number in range(105)]
     vendor = "projects/debian-cloud/global/images/debian-12-bookworm-v20261101"
-    gone = image_path(gcp, "never-made")
+    gone = gcp.image_id("never-made")
     connection = gcp.connection()
     images = GcpInstanceBackend(connection).images(made + [gone, made[0], vendor])
     assert sorted(image.id for image in images) == sorted(made + [vendor])

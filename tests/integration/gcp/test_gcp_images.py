@@ -23,23 +23,8 @@ SOURCE_IMAGE = GCP_CODEC.key(tagging.SOURCE_IMAGE)
 SOURCE_INSTANCE = GCP_CODEC.key(tagging.SOURCE_INSTANCE)
 
 
-def image_id(gce, name, project=None):
-    return "projects/%s/global/images/%s" % (project or gce.seed.project, name)
-
-
-def labels_of(gce, name):
-    return compute.get_image(gce.connection(), gce.seed.project, name).get("labels") or {}
-
-
 def signature_labels(gce, name):
-    return {key: value for key, value in labels_of(gce, name).items() if key.startswith(SIG_PREFIX)}
-
-
-def set_labels(gce, name, labels):
-    connection = gce.connection()
-    current = compute.get_image(connection, gce.seed.project, name)
-    compute.set_image_labels(connection, gce.seed.project, name, labels, current["labelFingerprint"])
-    gce.emu.settle()
+    return {key: value for key, value in gce.image_labels(name).items() if key.startswith(SIG_PREFIX)}
 
 
 def make_instance(gce, name, source_image, stop=False):
@@ -94,7 +79,7 @@ def write_policy(tmp_path, document, name="policy.yml"):
 
 
 def test_image_info_finds_an_image_by_id_name_label_family_and_owner(gcp, playbook):
-    base = image_id(gcp, gcp.seed.base_image_name)
+    base = gcp.image_id(gcp.seed.base_image_name)
     run = playbook(
         [
             {"name": "by id", "phoenix.immutable.image_info": {"image_ids": [base]}},
@@ -110,7 +95,7 @@ def test_image_info_finds_an_image_by_id_name_label_family_and_owner(gcp, playbo
             {"name": "vendor", "phoenix.immutable.image_info": {"owners": ["debian-cloud"], "name": "debian-12-*"}},
             {
                 "name": "missing",
-                "phoenix.immutable.image_info": {"image_ids": [image_id(gcp, "no-such-image")]},
+                "phoenix.immutable.image_info": {"image_ids": [gcp.image_id("no-such-image")]},
                 "ignore_errors": True,
             },
         ]
@@ -130,10 +115,10 @@ def test_image_info_finds_an_image_by_id_name_label_family_and_owner(gcp, playbo
         assert [image["id"] for image in run.task(title)["result"]["images"]] == [base], title
     assert run.task("no match")["result"]["images"] == []
     [vendor] = run.task("vendor")["result"]["images"]
-    assert vendor["id"] == image_id(gcp, "debian-12-bookworm-v20261101", "debian-cloud")
+    assert vendor["id"] == gcp.image_id("debian-12-bookworm-v20261101", "debian-cloud")
     assert vendor["owner"] == "debian-cloud"
     missing = run.task("missing")["result"]
-    assert missing["failed"] is True and image_id(gcp, "no-such-image") in missing["msg"]
+    assert missing["failed"] is True and gcp.image_id("no-such-image") in missing["msg"]
     # The label search went to Compute as a filter, not as a listing read whole.
     assert run.task("by label")["result"]["api_calls"]["compute.images.list"] == 1
 
@@ -143,7 +128,7 @@ def test_image_info_finds_an_image_by_id_name_label_family_and_owner(gcp, playbo
 
 def test_sign_with_a_local_key_is_idempotent_checks_first_and_verifies(gcp, playbook, signing_key, tmp_path):
     name = gcp.seed.base_image_name
-    base = image_id(gcp, name)
+    base = gcp.image_id(name)
     policy = write_policy(
         tmp_path,
         {"keys": [{"name": "build", "public_key": signing_key["public"]}], "required_claims": {"tests": "passed"}},
@@ -171,22 +156,22 @@ def test_sign_with_a_local_key_is_idempotent_checks_first_and_verifies(gcp, play
     # Detached: signature and claims only, the statement is rebuilt from the image (docs/signing.md: 8 labels
     # a key with four typical claims).
     assert 5 <= len(written) <= 8 and sorted(written) == sorted(signed["tags_set"])
-    assert labels_of(gcp, name)["role"] == "base"  # the other labels are kept
+    assert gcp.image_labels(name)["role"] == "base"  # the other labels are kept
 
 
 def test_signature_labels_copied_to_another_image_or_altered_are_refused(gcp, playbook, signing_key, tmp_path):
     signed_name = gcp.seed.base_image_name
     gcp.emu.put_image("phoenix-base-imposter")
     policy = write_policy(tmp_path, {"keys": [{"name": "build", "public_key": signing_key["public"]}]})
-    first = playbook([sign_task("sign", image_id(gcp, signed_name), key=signing_key["path"])])
+    first = playbook([sign_task("sign", gcp.image_id(signed_name), key=signing_key["path"])])
     assert first.rc == 0, first.explain()
     signature = signature_labels(gcp, signed_name)
-    set_labels(gcp, "phoenix-base-imposter", signature)
+    gcp.set_image_labels("phoenix-base-imposter", signature)
 
     run = playbook(
         [
-            verify_task("genuine", image_id(gcp, signed_name), policy),
-            verify_task("imposter", image_id(gcp, "phoenix-base-imposter"), policy),
+            verify_task("genuine", gcp.image_id(signed_name), policy),
+            verify_task("imposter", gcp.image_id("phoenix-base-imposter"), policy),
         ]
     )
     assert run.task("genuine")["result"]["verified"] is True
@@ -199,9 +184,9 @@ def test_signature_labels_copied_to_another_image_or_altered_are_refused(gcp, pl
     # One chunk altered on the genuine image: the signature no longer reads or verifies.
     first_key = sorted(signature)[0]
     value = signature[first_key]
-    altered = dict(labels_of(gcp, signed_name), **{first_key: ("a" if value[0] != "a" else "b") + value[1:]})
-    set_labels(gcp, signed_name, altered)
-    tampered = playbook([verify_task("tampered", image_id(gcp, signed_name), policy)])
+    altered = dict(gcp.image_labels(signed_name), **{first_key: ("a" if value[0] != "a" else "b") + value[1:]})
+    gcp.set_image_labels(signed_name, altered)
+    tampered = playbook([verify_task("tampered", gcp.image_id(signed_name), policy)])
     result = tampered.task("tampered")["result"]
     assert result["failed"] is True and result["verified"] is False, result
     assert result["reason"] == "bad signature" and "altered" in result["msg"]
@@ -209,7 +194,7 @@ def test_signature_labels_copied_to_another_image_or_altered_are_refused(gcp, pl
 
 def test_sign_with_a_cloud_kms_key_version_and_verify_with_it(gcp, playbook):
     version = gcp.emu.kms.create_key("image-approver")
-    base = image_id(gcp, gcp.seed.base_image_name)
+    base = gcp.image_id(gcp.seed.base_image_name)
     run = playbook(
         [
             sign_task("sign", base, kms_key=version, claims={"tests": "passed"}),
@@ -227,7 +212,7 @@ def test_sign_with_a_cloud_kms_key_version_and_verify_with_it(gcp, playbook):
 
 
 def test_throttling_and_server_errors_on_images_get_and_set_labels_are_retried(gcp, playbook, signing_key):
-    base = image_id(gcp, gcp.seed.base_image_name)
+    base = gcp.image_id(gcp.seed.base_image_name)
     gcp.emu.inject_fault("compute.images.get", status=429, times=2)
     gcp.emu.inject_fault("compute.images.setLabels", status=503, times=1)
     run = playbook([sign_task("sign", base, key=signing_key["path"])])
@@ -248,7 +233,7 @@ def test_the_image_module_images_a_stopped_builder_signs_it_and_a_second_run_cha
     # A base whose id fits the core's check of a value's length (63) before the backend splits it: the core
     # refuses longer ids today (see the vendor image in the backend test below, which the backend itself stores).
     gcp.emu.put_image("base-1")
-    builder = make_instance(gcp, "builder-1", image_id(gcp, "base-1"))
+    builder = make_instance(gcp, "builder-1", gcp.image_id("base-1"))
     policy = write_policy(tmp_path, {"keys": [{"name": "build", "public_key": signing_key["public"]}]})
     task = {
         "name": "image",
@@ -260,23 +245,23 @@ def test_the_image_module_images_a_stopped_builder_signs_it_and_a_second_run_cha
             "sign": {"key": signing_key["path"], "claims": {"tests": "passed"}},
         },
     }
-    run = playbook([task, {**task, "name": "again"}, verify_task("verify", image_id(gcp, "web-2026-12-02-1"), policy)])
+    run = playbook([task, {**task, "name": "again"}, verify_task("verify", gcp.image_id("web-2026-12-02-1"), policy)])
     assert run.rc == 0, run.explain()
     made = run.task("image")["result"]
     assert made["changed"] is True
     assert [action["action"] for action in made["actions"]] == ["stop_instance", "create_image", "sign_image"]
     image = made["image"]
-    assert image["id"] == image_id(gcp, "web-2026-12-02-1") and image["state"] == "available"
+    assert image["id"] == gcp.image_id("web-2026-12-02-1") and image["state"] == "available"
     # The core reads back exactly the ids it wrote, although each is split over labels.
     assert image["tags"][SOURCE_INSTANCE] == builder
-    assert image["tags"][SOURCE_IMAGE] == image_id(gcp, "base-1")
-    assert image["source_image"] == image_id(gcp, "base-1")
+    assert image["tags"][SOURCE_IMAGE] == gcp.image_id("base-1")
+    assert image["source_image"] == gcp.image_id("base-1")
     again = run.task("again")["result"]
     assert again["changed"] is False and again["actions"] == []
     assert "compute.images.insert" not in again["api_calls"]
     assert run.task("verify")["result"]["verified"] is True
 
-    labels = labels_of(gcp, "web-2026-12-02-1")
+    labels = gcp.image_labels("web-2026-12-02-1")
     assert labels["service"] == "web" and labels[GCP_CODEC.key(tagging.MANAGED)] == "true"
     assert labels[SOURCE_INSTANCE] == "builder-1"
     assert labels[GCP_CODEC.key(tagging.SOURCE_INSTANCE, "zone")] == gcp.seed.zone
@@ -289,7 +274,7 @@ def test_the_image_module_images_a_stopped_builder_signs_it_and_a_second_run_cha
 
 def test_copies_and_a_running_builder_are_refused_before_anything_changes(gcp, playbook):
     gcp.emu.put_image("base-1")
-    builder = make_instance(gcp, "builder-1", image_id(gcp, "base-1"))
+    builder = make_instance(gcp, "builder-1", gcp.image_id("base-1"))
     run = playbook(
         [
             {
@@ -328,7 +313,7 @@ def test_copies_and_a_running_builder_are_refused_before_anything_changes(gcp, p
 
 def test_absent_is_refused_while_an_instance_or_a_template_uses_the_image(gcp, playbook):
     gcp.emu.put_image("web-1", family="web")
-    used = image_id(gcp, "web-1")
+    used = gcp.image_id("web-1")
     instance = make_instance(gcp, "web-server-1", used)
     template = make_template(gcp, "web-template", "projects/%s/global/images/family/web" % gcp.seed.project)
     absent = {"name": "absent", "phoenix.immutable.image": {"state": "absent", "image_id": used}, "ignore_errors": True}
@@ -338,7 +323,7 @@ def test_absent_is_refused_while_an_instance_or_a_template_uses_the_image(gcp, p
     assert result["failed"] is True and result["error"]["code"] == "ImageInUse"
     users = {(user["kind"], user["id"]) for user in result["users"]}
     assert users == {("instance", instance), ("instance template", template)}
-    assert labels_of(gcp, "web-1") == {}  # still there
+    assert gcp.image_labels("web-1") == {}  # still there
 
     connection = gcp.connection()
     compute.delete_instance(connection, gcp.seed.project, gcp.seed.zone, "web-server-1")
@@ -377,15 +362,15 @@ def backend(gce):
 def test_ids_too_long_for_one_label_round_trip_and_a_lost_insert_answer_returns_the_image(gce, backend):
     # The vendor's id is 64 characters, 79 once escaped: over a label value's 63.
     builder = make_instance(gce, "builder-1", gce.seed.vendor_image, stop=True)
-    vendor = image_id(gce, "debian-12-bookworm-v20261101", "debian-cloud")
+    vendor = gce.image_id("debian-12-bookworm-v20261101", "debian-cloud")
     assert backend.source_of(builder) == vendor and len(vendor) > 63
     tags = {SOURCE_IMAGE: vendor, SOURCE_INSTANCE: builder, GCP_CODEC.key(tagging.MANAGED): "true", "service": "web"}
 
     gce.emu.inject_fault("compute.images.insert", status=503, after_apply=True)
     made = backend.create("web-1", builder, "golden", tags, no_reboot=False)
-    assert made.id == image_id(gce, "web-1") and made.tags == tags and made.source_image == vendor
+    assert made.id == gce.image_id("web-1") and made.tags == tags and made.source_image == vendor
     assert gce.emu.calls["compute.images.insert"] == 2  # the lost answer, then the same requestId again
-    labels = labels_of(gce, "web-1")
+    labels = gce.image_labels("web-1")
     assert labels[SOURCE_IMAGE] == "debian-12-bookworm-v20261101"
     assert labels[GCP_CODEC.key(tagging.SOURCE_IMAGE, "project")] == "debian-cloud"
 
@@ -412,12 +397,12 @@ def test_a_failed_insert_operation_fails_the_image_at_the_next_read(gce, backend
 def test_label_changes_split_and_join_path_values_and_refuse_past_64_labels(gce, backend):
     name = gce.seed.base_image_name
     image = backend.get(name)
-    backend.set_tags(image, {SOURCE_IMAGE: image_id(gce, "base-of-base")}, [])
-    assert backend.get(name).tags[SOURCE_IMAGE] == image_id(gce, "base-of-base")
+    backend.set_tags(image, {SOURCE_IMAGE: gce.image_id("base-of-base")}, [])
+    assert backend.get(name).tags[SOURCE_IMAGE] == gce.image_id("base-of-base")
     backend.set_tags(backend.get(name), {SOURCE_IMAGE: "plain"}, [])
-    assert labels_of(gce, name) == {"os": "debian-12", "role": "base", SOURCE_IMAGE: "plain"}
+    assert gce.image_labels(name) == {"os": "debian-12", "role": "base", SOURCE_IMAGE: "plain"}
     backend.set_tags(backend.get(name), {}, [SOURCE_IMAGE])
-    assert labels_of(gce, name) == {"os": "debian-12", "role": "base"}
+    assert gce.image_labels(name) == {"os": "debian-12", "role": "base"}
 
     too_many = {"label-%d" % number: "x" for number in range(63)}
     calls = dict(gce.emu.calls)
@@ -427,7 +412,7 @@ def test_label_changes_split_and_join_path_values_and_refuse_past_64_labels(gce,
 
 
 def test_an_id_of_another_shape_is_refused_and_a_missing_image_is_none(backend, gce):
-    assert backend.get(image_id(gce, "no-such-image")) is None
+    assert backend.get(gce.image_id("no-such-image")) is None
     assert backend.get("no-such-image") is None
     assert backend.find_by_name("Not_A_GCE_Name") == []
     with pytest.raises(InvalidInput, match="not a GCP image id"):
@@ -439,7 +424,7 @@ def test_an_id_of_another_shape_is_refused_and_a_missing_image_is_none(backend, 
 
 def test_image_channel_promotes_a_signed_gce_image_once_and_withdraws_it(gcp, playbook, signing_key, tmp_path):
     name = gcp.seed.base_image_name
-    base = image_id(gcp, name)
+    base = gcp.image_id(name)
     trusted = [{"name": "build", "public_key": signing_key["public"]}]
     policy = write_policy(tmp_path, {"keys": trusted, "promoters": trusted})
     promote = {
@@ -455,7 +440,7 @@ def test_image_channel_promotes_a_signed_gce_image_once_and_withdraws_it(gcp, pl
     assert run.rc == 0, run.explain()
     assert run.task("promote")["result"]["changed"] is True and run.task("promote")["result"]["promoted"] is True
     assert run.task("again")["result"]["changed"] is False
-    promotions = [key for key in labels_of(gcp, name) if key.startswith("phoenix_-promo_-prod_-")]
+    promotions = [key for key in gcp.image_labels(name) if key.startswith("phoenix_-promo_-prod_-")]
     assert 5 <= len(promotions) <= 8  # docs/signing.md: a promotion takes about 6 labels
 
     withdraw = {
@@ -464,5 +449,5 @@ def test_image_channel_promotes_a_signed_gce_image_once_and_withdraws_it(gcp, pl
     }
     gone = playbook([withdraw])
     assert gone.rc == 0, gone.explain()
-    assert not [key for key in labels_of(gcp, name) if key.startswith("phoenix_-promo_-")]
+    assert not [key for key in gcp.image_labels(name) if key.startswith("phoenix_-promo_-")]
     assert signature_labels(gcp, name)  # the signature stays

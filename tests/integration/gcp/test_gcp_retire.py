@@ -20,32 +20,17 @@ PROMOTION_PREFIX = "phoenix_-promo_-"
 ZONE_SCOPE = "zones/us-central1-a"
 
 
-def image_id(gcp, name):
-    return "projects/%s/global/images/%s" % (gcp.seed.project, name)
-
-
 def plant(gcp, name, days_old, family="web"):
     """An image of ``family`` created ``days_old`` days ago; its id."""
     created = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=days_old)
     image = gcp.emu.put_image(name, family=family)
     with gcp.emu.lock:
         image["creationTimestamp"] = created.strftime("%Y-%m-%dT%H:%M:%S.000-00:00")
-    return image_id(gcp, name)
-
-
-def labels_of(gcp, name):
-    return compute.get_image(gcp.connection(), gcp.seed.project, name).get("labels") or {}
+    return gcp.image_id(name)
 
 
 def promotion_labels(gcp, name):
-    return {key: value for key, value in labels_of(gcp, name).items() if key.startswith(PROMOTION_PREFIX)}
-
-
-def set_labels(gcp, name, labels):
-    connection = gcp.connection()
-    current = compute.get_image(connection, gcp.seed.project, name)
-    compute.set_image_labels(connection, gcp.seed.project, name, labels, current["labelFingerprint"])
-    gcp.emu.settle()
+    return {key: value for key, value in gcp.image_labels(name).items() if key.startswith(PROMOTION_PREFIX)}
 
 
 def image_names(gcp):
@@ -161,7 +146,7 @@ def test_the_lookup_resolves_the_newest_promoted_image_and_passes_over_a_copied_
     assert wrong["failed"] is True and "no-such-key.json" in wrong["msg"], wrong
 
     # web-3 is signed in its own right; web-2's promotion labels copied onto it do not promote it.
-    set_labels(gcp, "web-3", {**labels_of(gcp, "web-3"), **promotion_labels(gcp, "web-2")})
+    gcp.set_image_labels("web-3", {**gcp.image_labels("web-3"), **promotion_labels(gcp, "web-2")})
     copied = playbook([lookup("golden", "web", policy, detail=True)])
     assert copied.rc == 0, copied.explain()
     [found] = copied.task("golden")["result"]["msg"]
