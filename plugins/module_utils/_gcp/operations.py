@@ -78,12 +78,15 @@ def wait_for(connection, operation, waiter=None, what=None):
             "POST", operation["selfLink"] + "/wait", "compute.%s.wait" % kind, resource=operation.get("name")
         )
 
-    done = waiter.until(
-        fetch,
-        lambda value: value.get("status") == "DONE",
-        what or "operation %s on %s" % (operation.get("name"), target),
-        current=operation,
-    )
+    if operation.get("status") == "DONE" or not waiter.enabled:
+        done = operation
+    else:
+        # The first /wait goes out at once, without the waiter's pause: /wait itself waits on Compute's side.
+        done = waiter.until(
+            fetch,
+            lambda value: value.get("status") == "DONE",
+            what or "operation %s on %s" % (operation.get("name"), target),
+        )
     if done.get("status") == "DONE":
         error = operation_error(done)
         if error is not None:
