@@ -76,6 +76,15 @@ options:
         C(source-image) and the like) are refused before any change.
     type: dict
     default: {}
+  family:
+    description:
+      - The image family a new image joins, so that its versions are found by one name, the newest first.
+      - On GCP, Compute's own image family (the image's C(family) field; an instance template or a MIG naming
+        C(projects/P/global/images/family/F) launches the newest image of the family that is not deprecated). On
+        AWS, which has no families, the tag C(phoenix:family).
+      - Given when the image is made; an image that exists already keeps its family (a warning says so when
+        it differs). A name GCP would refuse is refused before any change.
+    type: str
   purge_tags:
     description:
       - Remove tags not listed in O(tags) (except the collection's provenance tags).
@@ -173,6 +182,16 @@ EXAMPLES = r"""
       claims: {tests: passed}
   register: signed_golden
 
+- name: On GCP, image the builder into the family web, which instance templates name as family/web
+  phoenix.immutable.image:
+    cloud: gcp
+    name: web-2026-11-24-3
+    family: web
+    instance_id: "{{ builder.builder.id }}"
+    stop_instance: true
+    sign:
+      key: /etc/phoenix/keys/build.pem
+
 - name: Deprecate it in three months
   phoenix.immutable.image:
     state: deprecated
@@ -224,6 +243,7 @@ image:
         snapshot_id: {description: Snapshot behind the disk., type: str}
         size_gb: {description: Size in GiB., type: int}
     deprecation_time: {description: "When the image is deprecated, ISO 8601 UTC.", type: str}
+    family: {description: "The image family it was made in (see O(family)), or null.", type: str}
     cloud_state: {description: The state as the cloud names it., type: str}
     state_reason: {description: "Why the image failed, when it did.", type: str}
   sample:
@@ -303,6 +323,7 @@ ARGUMENT_SPEC = build(
     tags=dict(type="dict", default={}),
     purge_tags=dict(type="bool", default=False),
     provenance=dict(type="dict", default={}),
+    family=dict(type="str"),
     copy_to_regions=dict(type="list", elements="str", default=[]),
     no_reboot=dict(type="bool", default=False),
     stop_instance=dict(type="bool", default=False),
@@ -357,6 +378,7 @@ def converge(module):
                 no_reboot=params["no_reboot"],
                 stop_instance=params["stop_instance"],
                 provenance={str(key): str(value) for key, value in params["provenance"].items()},
+                family=params["family"],
             ),
             signing=signing(params["sign"], module.check_mode),
         )

@@ -57,6 +57,26 @@ def test_create_snapshots_the_builder_tagged_with_provenance(aws, playbook):
     }
 
 
+def test_a_family_on_aws_is_the_collections_tag_read_back_as_the_images_family(aws, playbook):
+    image = bake(aws, playbook, family="web")["image"]
+    [ami] = own_images(aws, "web-1")
+    assert tags_of(ami)["phoenix:family"] == "web" and image["family"] == "web"
+
+    run = playbook(
+        [
+            image_task(title="again", name="web-1", family="web"),
+            image_task(title="other", name="web-1", family="api"),
+            {"name": "info", "phoenix.immutable.image_info": {"name": "web-1"}},
+        ]
+    )
+    assert run.rc == 0, run.explain()
+    assert run.task("again")["result"]["changed"] is False
+    other = run.task("other")["result"]
+    assert other["changed"] is False and "exists in image family web, not api" in " ".join(other["warnings"])
+    [found] = run.task("info")["result"]["images"]
+    assert found["family"] == "web" and found["provenance"]["family"] == "web"
+
+
 def test_create_again_changes_nothing_and_only_reads(aws, playbook):
     first = bake(aws, playbook, tags={"service": "web"})
     again = bake(aws, playbook, tags={"service": "web"})

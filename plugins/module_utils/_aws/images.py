@@ -89,7 +89,13 @@ class AwsImageBackend(ImageBackend):
     def stop_source(self, instance_id):
         return BUILDER_STATES.get(self.api.stop_instance(instance_id), "stopping")
 
-    def create(self, name, instance_id, description, tags, no_reboot):
+    def check_family(self, family, resource):
+        self.check_tags({self.codec.key(tagging.FAMILY): family}, resource)
+
+    def create(self, name, instance_id, description, tags, no_reboot, family=None):
+        # EC2 has no image families: the family is a tag of ours, read back as the image's family.
+        if family:
+            tags = dict(tags, **{self.codec.key(tagging.FAMILY): family})
         # CreateImage takes no client token. A retry after an answer that was lost (the image was made)
         # meets the name taken, and a call that failed for good may have been carried out all the same:
         # the image of that name made of this instance with our tags is the one we asked for.

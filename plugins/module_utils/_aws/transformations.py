@@ -53,6 +53,7 @@ def image_from_ami(ami, region):
         deprecation_time=format_utc(parse_utc(deprecation)) if deprecation else None,
         cloud_state=ami.get("State"),
         state_reason=(ami.get("StateReason") or {}).get("Message"),
+        family=tags.get(AWS_CODEC.key(tagging.FAMILY)),
     )
 
 

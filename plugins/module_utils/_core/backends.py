@@ -56,8 +56,13 @@ class ImageBackend(abc.ABC):
         raise NotImplementedError("%s cannot stop the instance it images" % self.cloud)
 
     @abc.abstractmethod
-    def create(self, name, instance_id, description, tags, no_reboot):
-        """Start creating an image from the builder; returns it, likely pending."""
+    def check_family(self, family, resource):
+        """Refuse, before any change, an image family name the cloud would reject."""
+
+    @abc.abstractmethod
+    def create(self, name, instance_id, description, tags, no_reboot, family=None):
+        """Start creating an image from the builder, in image family ``family`` when given (where the cloud has
+        families, its own; elsewhere recorded with the image); returns it, likely pending."""
 
     @abc.abstractmethod
     def copy_from(self, image, tags):

@@ -39,6 +39,8 @@ class ImageRequest:
     # How the image was made ({name: text}), written on creation as the collection's own metadata
     # (``provenance_tags``) and read back by name (``provenance_of``).
     provenance: dict[str, str] = field(default_factory=dict)
+    # The image family a new image joins (a family is given when an image is made, never changed after).
+    family: str | None = None
 
 
 @dataclass
@@ -74,6 +76,7 @@ def summary(image):
         "name": image.name,
         "region": image.region,
         "tags": dict(image.tags),
+        "family": image.family,
         "deprecation_time": image.deprecation_time,
     }
 
@@ -85,6 +88,7 @@ RESERVED_NAMES = frozenset(
         tagging.SOURCE_IMAGE,
         tagging.SOURCE_INSTANCE,
         tagging.COPIED_FROM,
+        tagging.FAMILY,
         tagging.BUILDER,
         tagging.EXPIRES_AT,
         tagging.BUILDER_ACCESS_RULE,
@@ -221,6 +225,8 @@ class ImageWorkflow:
         """
         outcome = Outcome()
         self.backend.check_tags(request.tags, resource="image %r" % request.name)
+        if request.family:
+            self.backend.check_family(request.family, resource="image %r" % request.name)
         regions = self.copy_regions(request.copy_to_regions)
 
         image = self.resolve(name=request.name)
@@ -239,6 +245,11 @@ class ImageWorkflow:
             if image.state != AVAILABLE:
                 image = self.wait_available(image)
             image = self._converge_tags(image, request.tags, request.purge_tags, outcome)
+            if request.family and image.family != request.family:
+                outcome.warnings.append(
+                    "%s exists in image family %s, not %s: an image gets its family when it is made, and keeps it"
+                    % (label(image), image.family or "(none)", request.family)
+                )
 
         try:
             if regions:
@@ -255,7 +266,11 @@ class ImageWorkflow:
             error.details.setdefault("signatures", outcome.signatures)
             raise
         outcome.image = image.to_dict() if image is not None else None
-        outcome.after = summary(image) if image is not None else {"name": request.name, "tags": request.tags}
+        outcome.after = (
+            summary(image)
+            if image is not None
+            else {"name": request.name, "tags": request.tags, "family": request.family}
+        )
         return outcome
 
     def copy_regions(self, regions):
@@ -306,10 +321,18 @@ class ImageWorkflow:
         # every adapter can store (GCP splits one over a label per segment).
         tags.update(provenance)
         self.backend.check_tags(tags, resource)
-        outcome.plan("create_image", name=request.name, region=self.backend.region, instance_id=request.instance_id)
+        outcome.plan(
+            "create_image",
+            name=request.name,
+            region=self.backend.region,
+            instance_id=request.instance_id,
+            family=request.family,
+        )
         if self.check_mode:
             return None
-        image = self.backend.create(request.name, request.instance_id, request.description, tags, request.no_reboot)
+        image = self.backend.create(
+            request.name, request.instance_id, request.description, tags, request.no_reboot, family=request.family
+        )
         self.report("%s: imaging %s into %s" % (request.name, request.instance_id, image.id))
         pace = Pace(self.report, clock=self.clock)
         try:

@@ -36,6 +36,8 @@ class Image:
     deprecation_time: str | None = None
     cloud_state: str | None = None
     state_reason: str | None = None
+    # The image family it was made in: its versions' common name, resolved to the newest one (None: none).
+    family: str | None = None
 
     @property
     def snapshot_ids(self):

@@ -13,6 +13,8 @@ MANAGED = "managed"
 SOURCE_IMAGE = "source-image"
 SOURCE_INSTANCE = "source-instance"
 COPIED_FROM = "copied-from"
+# The image family, where the cloud has none of its own (AWS): what GCP keeps in the image's family field.
+FAMILY = "family"
 # Builders (bake): what a builder is called and when it may be reaped, on the instance and on each
 # resource made for it; on the instance, which access rule and SSH key were made for it (each codec may
 # write these under older names of its own: AWS keeps builder-security-group and builder-key).

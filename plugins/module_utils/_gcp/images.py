@@ -193,7 +193,16 @@ class GcpImageBackend(ImageBackend):
         self._operations["projects/%s/zones/%s/instances/%s" % (project, zone, name)] = operation
         return "stopping"
 
-    def create(self, name, instance_id, description, tags, no_reboot):
+    def check_family(self, family, resource):
+        if not IMAGE_NAME.match(family):
+            raise InvalidInput(
+                "%r is not a GCP image family name" % (family,),
+                resource=resource,
+                hint="Nothing was changed; a family name follows the rules of an image name: 1 to 63 lower-case "
+                "letters, digits and -, starting with a letter and not ending with -.",
+            )
+
+    def create(self, name, instance_id, description, tags, no_reboot, family=None):
         """images.insert from the builder's boot disk. A running builder is imaged only with ``no_reboot``
         (Compute's forceCreate): GCP never reboots an instance to image it, so stop it first."""
         if not name or not IMAGE_NAME.match(name):
@@ -217,6 +226,8 @@ class GcpImageBackend(ImageBackend):
         body = {"name": name, "sourceDisk": api_path(boot["source"]), "labels": labels}
         if description:
             body["description"] = description
+        if family:
+            body["family"] = family
         try:
             operation = compute.insert_image(self.connection, self.project, body, force_create=no_reboot)
         except AlreadyExists as error:

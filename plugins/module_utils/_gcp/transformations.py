@@ -173,4 +173,5 @@ def image_from_gce(image, state_reason=None):
         deprecation_time=deprecation_time(image),
         cloud_state=status,
         state_reason=state_reason,
+        family=image.get("family"),
     )

@@ -179,9 +179,10 @@ def leftovers(gce, bake_dir):
 
 
 def test_a_bake_publishes_a_labelled_signed_image_that_verifies_and_leaves_no_builder(gce, playbook, bake_dir):
+    family = "projects/%s/global/images/family/phoenix-web" % gce.seed.project
     run = playbook(
         [
-            bake_task(gce, bake_dir),
+            bake_task(gce, bake_dir, bake_family="phoenix-web"),
             {
                 "name": "verify",
                 "phoenix.immutable.image_verify": {
@@ -191,6 +192,7 @@ def test_a_bake_publishes_a_labelled_signed_image_that_verifies_and_leaves_no_bu
                 },
             },
             {"name": "read", "phoenix.immutable.image_info": {"cloud": "gcp", "name": NAME}},
+            {"name": "by family", "phoenix.immutable.image_info": {"cloud": "gcp", "image_ids": [family]}},
             {"name": "result", "ansible.builtin.debug": {"var": "bake_image"}},
         ],
         timeout=300,
@@ -198,11 +200,15 @@ def test_a_bake_publishes_a_labelled_signed_image_that_verifies_and_leaves_no_bu
     assert run.rc == 0, run.explain()
     bake_image = run.task("result")["result"]["bake_image"]
     [found] = run.task("read")["result"]["images"]
+    # Compute's own family: a template naming family/phoenix-web launches this image.
+    assert found["family"] == "phoenix-web" and bake_image["family"] == "phoenix-web"
+    assert [image["id"] for image in run.task("by family")["result"]["images"]] == [bake_image["id"]]
     assert run.task("verify")["result"]["verified"] is True
     assert bake_image["keyid"] == (bake_dir / "keyid").read_text()
 
     [image] = golden_images(gce)
     assert image["status"] == "READY" and bake_image["id"] == image_id(gce.seed.project, NAME)
+    assert image["family"] == "phoenix-web"
     labels = tags_of(image["labels"])
     assert labels["service"] == "web"
     assert labels["phoenix_-bake-id"] == NAME

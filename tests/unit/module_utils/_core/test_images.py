@@ -89,9 +89,15 @@ class MemoryBackend(ImageBackend):
         self.memory.images[image.id] = image
         return image
 
-    def create(self, name, instance_id, description, tags, no_reboot):
+    def check_family(self, family, resource):
+        if not family.islower():
+            raise InvalidInput("%r is not a family name here" % family, resource=resource)
+
+    def create(self, name, instance_id, description, tags, no_reboot, family=None):
         self._log("create")
-        return self._new(name, tags, self.memory.instances[instance_id])
+        image = self._new(name, tags, self.memory.instances[instance_id])
+        image = self.memory.images[image.id] = replace(image, family=family)
+        return image
 
     def copy_from(self, image, tags):
         self._log("copy")
@@ -147,6 +153,27 @@ def test_present_creates_tags_with_provenance_and_waits(cloud):
     }
     assert [a["action"] for a in outcome.actions] == ["create_image"]
     assert outcome.before is None and outcome.after["name"] == "web-1"
+
+
+def test_a_family_is_given_when_the_image_is_made_and_a_different_one_later_is_a_warning(cloud):
+    made = workflow(cloud).present(ImageRequest(name="web-1", instance_id="i-builder", family="web"))
+    assert made.image["family"] == "web" and made.after["family"] == "web"
+    assert made.actions[0]["family"] == "web"
+
+    again = workflow(cloud).present(ImageRequest(name="web-1", family="web"))
+    assert not again.changed and again.warnings == []
+    other = workflow(cloud).present(ImageRequest(name="web-1", family="api"))
+    assert not other.changed and other.image["family"] == "web"
+    assert other.warnings == [
+        "image img-1 (web-1) in r-1 exists in image family web, not api: an image gets its family when it is made, and"
+        " keeps it"
+    ]
+
+
+def test_a_family_name_the_cloud_refuses_is_refused_before_anything_is_made(cloud):
+    with pytest.raises(InvalidInput, match="'Web' is not a family name"):
+        workflow(cloud).present(ImageRequest(name="web-1", instance_id="i-builder", family="Web"))
+    assert cloud.images == {} and mutations(cloud) == []
 
 
 def test_present_is_idempotent(cloud):

@@ -71,7 +71,10 @@ class Images(ImageBackend):
     def source_of(self, instance_id):
         return None
 
-    def create(self, name, instance_id, description, tags, no_reboot):
+    def check_family(self, family, resource):
+        raise AssertionError("retention never creates")
+
+    def create(self, name, instance_id, description, tags, no_reboot, family=None):
         raise AssertionError("retention never creates")
 
     def copy_from(self, image, tags):
