@@ -16,6 +16,8 @@ options:
   wait_timeout:
     description:
       - How many seconds to wait at most. A run that times out can be repeated; it picks up where it stopped.
+      - Each wait of the task has this bound, a cloud's long-running operations too (on GCP, every Compute
+        operation the task starts).
     type: int
     default: 900
 """

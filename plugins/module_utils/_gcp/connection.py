@@ -151,6 +151,7 @@ class GcpConnection:
         retry_policy=None,
         connect_timeout=None,
         read_timeout=None,
+        operation_timeout=None,
     ):
         require_google_auth()
         self.auth_kind = auth_kind_of(auth_kind, service_account_file, service_account_contents, access_token)
@@ -164,6 +165,8 @@ class GcpConnection:
         self.region = region or (zone.rsplit("-", 1)[0] if zone else None)
         self.retry_policy = retry_policy or RetryPolicy()
         self.timeout = (connect_timeout or DEFAULT_CONNECT_TIMEOUT, read_timeout or DEFAULT_READ_TIMEOUT)
+        # How long a long-running operation is waited for: the task's wait_timeout, where it has one.
+        self.operation_timeout = operation_timeout
         self._lock = threading.Lock()
         self._calls = Counter()
         credentials, found_project = self._credentials(service_account_file, service_account_contents, access_token)
@@ -199,6 +202,7 @@ class GcpConnection:
             "kms_endpoint_url",
             "storage_endpoint_url",
         )
+        kwargs.setdefault("operation_timeout", params.get("wait_timeout"))
         return cls(**{name: options.get(name) for name in names}, **kwargs)
 
     def _credentials(self, service_account_file, service_account_contents, access_token):

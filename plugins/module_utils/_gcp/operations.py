@@ -65,11 +65,14 @@ def operation_error(operation):
 
 
 def wait_for(connection, operation, waiter=None, what=None):
-    """The operation once DONE (``waiter`` defaults to the core waiter's timeout); raise its error if it failed.
+    """The operation once DONE (``waiter`` defaults to the connection's operation timeout, else the core waiter's);
+    raise its error if it failed.
 
     A disabled waiter (check mode, ``wait: false``) returns the operation as it is, unfinished.
     """
-    waiter = waiter or Waiter(delay=DEFAULT_DELAY)
+    if waiter is None:
+        timeout = connection.operation_timeout
+        waiter = Waiter(delay=DEFAULT_DELAY) if timeout is None else Waiter(timeout=timeout, delay=DEFAULT_DELAY)
     kind = operations_collection(operation)
     target = target_of(operation)
 

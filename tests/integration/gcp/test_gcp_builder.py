@@ -310,6 +310,15 @@ def test_a_failed_launch_leaves_nothing_behind(gce, playbook, key_dir, base_imag
     assert not os.listdir(key_dir)
 
 
+def test_an_operation_is_waited_for_no_longer_than_the_tasks_wait_timeout(gce, playbook, key_dir, base_image):
+    gce.emu.operation_polls = 10_000  # Compute never finishes: only wait_timeout ends the wait
+    run = playbook([builder_task(name="bake-1", base_image_id=base_image, key_dir=key_dir, wait_timeout=3)])
+    assert run.rc != 0
+    result = run.task("builder")["result"]
+    assert result["error"]["code"] == "WaitTimeout", result
+    assert "timed out after 3s waiting for operation" in result["msg"] and "Raise wait_timeout" in result["msg"]
+
+
 @pytest.mark.parametrize(
     "tags, message",
     [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.phoenix.immutable.plugins.module_utils._core.waiter import Waiter
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.waiter import Waiter, WaitTimeout
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp import errors, operations, pagination
 
 
@@ -130,9 +130,10 @@ def test_a_failed_operation_names_its_target_and_every_error():
 class Recorder:
     """A stand-in connection for one pure function: answers the queued operations, records what was asked."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, operation_timeout=None):
         self.answers = list(answers)
         self.asked = []
+        self.operation_timeout = operation_timeout
 
     def request(self, method, path, operation_id, resource=None, params=None, body=None):
         self.asked.append((method, path, operation_id, dict(params or {})))
@@ -152,6 +153,15 @@ def test_wait_for_polls_the_wait_method_until_done_and_raises_a_failure():
     assert [asked[:3] for asked in connection.asked] == [
         ("POST", started["selfLink"] + "/wait", "compute.zoneOperations.wait")
     ] * 2
+
+
+def test_without_a_waiter_an_operation_is_waited_for_as_long_as_the_connection_says():
+    # A task's wait_timeout reaches every operation wait of the adapter through its connection.
+    connection = Recorder([operation("RUNNING")], operation_timeout=0)
+
+    with pytest.raises(WaitTimeout, match="timed out after 0s waiting for operation"):
+        operations.wait_for(connection, operation(status="PENDING"))
+    assert len(connection.asked) == 1
 
 
 def test_a_disabled_waiter_returns_the_operation_unfinished():
