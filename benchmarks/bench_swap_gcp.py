@@ -5,9 +5,10 @@
 For each group size N, a service as a user makes it (a base instance template, a zonal MIG of N settled members
 behind a backend service, a URL map sending to it) then, through ansible-playbook with ``cloud: gcp``: an
 all-at-once swap WITH a trust policy (a P-256-signed image), a no-op re-run, and a canary swap in three steps.
-The calls are counted at the emulator (every request, the token grant and each operation's wait included) and
-compared with the AWS goal (18 calls for an all-at-once swap with verify, 18 + 3 per canary step). Each
-mutation's operation is waited for, so a GCP swap makes about twice the calls of the same swap on AWS.
+The calls are counted at the emulator (measure_gcp.py): every Compute request (each operation's wait
+included), the token grants, and any Cloud KMS and Cloud Storage call. They are compared with the AWS goal (18
+calls for an all-at-once swap with verify, 18 + 3 per canary step). Each mutation's operation is waited for, so
+a GCP swap makes about twice the calls of the same swap on AWS.
 Figures go to stdout and to benchmarks/results/swap_gcp.json. Nothing here asserts a time.
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
@@ -27,49 +27,24 @@ from cryptography.hazmat.primitives.asymmetric import ec
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from emulators.gce import GceEmulator  # noqa: E402
-from harness import collections_root, run_playbook  # noqa: E402
 from measure import write_results  # noqa: E402
+from measure_gcp import GcpBench, setup_waiter  # noqa: E402
 
-sys.path.insert(0, str(collections_root()))
-
-from ansible_collections.phoenix.immutable.plugins.module_utils._core.waiter import Waiter  # noqa: E402
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp import fleet_api  # noqa: E402
-from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.connection import GcpConnection  # noqa: E402
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.operations import wait_for  # noqa: E402
 
-GCP_GROUP = "group/phoenix.immutable.gcp"
 SCOPE = "zones/us-central1-a"
 # The AWS goals of issue 13, the yardstick of these figures.
 GOAL_ALL_AT_ONCE = 18
 GOAL_PER_STEP = 3
 
 
-class Bench:
-    """The emulator, a service-account key it knows, and a connection of the bench's own (not counted)."""
-
-    def __init__(self, emu, folder):
-        self.emu = emu
-        self.folder = Path(folder)
-        self.key_file = self.folder / "key.json"
-
-    def fresh(self):
-        self.emu.reset()
-        self.emu.operation_polls = 1
-        seed = self.emu.seed()
-        # A reset forgets the service accounts: a key for this state.
-        self.emu.service_account_key().write(self.key_file)
-        params = {
-            "project": seed.project,
-            "auth_kind": "serviceaccount",
-            "service_account_file": str(self.key_file),
-            "endpoint_url": self.emu.compute_url,
-            "zone": seed.zone,
-        }
-        return seed, GcpConnection.from_params(params, environ={})
+class Bench(GcpBench):
+    """The shared GCP bench (measure_gcp.py) with a served service to swap and a trust policy."""
 
     def seed_service(self, size):
         seed, setup = self.fresh()
-        waiter = Waiter(timeout=600, delay=0.01, max_delay=0.05)
+        waiter = setup_waiter()
         template = {
             "name": "web-base",
             "properties": {
@@ -90,23 +65,6 @@ class Bench:
         insert(setup, seed.project, "urlMaps", {"name": "web-map", "defaultService": backend})
         images = [self.emu.put_image("phoenix-web-%d" % n, family="phoenix-web")["selfLink"] for n in (2, 3)]
         return [image.split("/compute/v1/", 1)[-1] for image in images]
-
-    def run(self, tasks):
-        env = {**self.emu.env(), "GCP_SERVICE_ACCOUNT_FILE": str(self.key_file)}
-        return run_playbook(tasks, env=env, module_defaults={GCP_GROUP: {"cloud": "gcp"}}, timeout=1800)
-
-    def measure(self, name, tasks):
-        started = time.monotonic()
-        with self.emu.counting() as calls:
-            run = self.run(tasks)
-        if run.rc != 0:
-            raise SystemExit("%s failed:\n%s" % (name, run.explain()))
-        return {
-            "scenario": name,
-            "seconds": round(time.monotonic() - started, 2),
-            "calls": sum(calls.values()),
-            "by_call": dict(sorted(calls.items())),
-        }
 
     def trust_policy(self, image_id):
         """Sign ``image_id`` with a new P-256 key (phoenix.immutable.image_sign) and write a policy trusting it."""
@@ -130,7 +88,7 @@ class Bench:
 def insert(connection, project, collection, body):
     path = "projects/%s/global/%s" % (project, collection)
     operation = connection.request("POST", path, "compute.%s.insert" % collection, body=body, mutation=True)
-    wait_for(connection, operation, Waiter(delay=0.01, max_delay=0.05))
+    wait_for(connection, operation, setup_waiter())
     return connection.request("GET", "%s/%s" % (path, body["name"]), "compute.%s.get" % collection)["selfLink"]
 
 
