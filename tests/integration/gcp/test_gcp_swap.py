@@ -108,11 +108,15 @@ def service(gcp):
 
 class Observer:
     """Wraps the emulator's request handling (after the call is applied): the URL map's weights after each
-    update, and a gate holding the answer of the first write of a record with ``phase`` (and ``weight``)."""
+    update, blue's lowest serving capacity after any call while the URL map sends it traffic, and a gate holding
+    the answer of the first write of a record with ``phase`` (and ``weight``)."""
 
-    def __init__(self, emu):
+    def __init__(self, emu, project):
         self.emu = emu
+        self.project = project
         self.weights = []
+        self.blue_lowest = None
+        self.blue_samples = 0
         self.gate = None
         self.reached = threading.Event()
         self.released = threading.Event()
@@ -128,14 +132,43 @@ class Observer:
         answer = self._handle(method, target, headers, raw)
         if method in ("PUT", "PATCH") and "/urlMaps/" in target:
             self.weights.append(self.emu.fleet.url_map_weights("web-map"))
+        self._sample_blue()
         if self.gate and not self.reached.is_set() and any(self._matches(r) for r in records_in(target, raw)):
             self.reached.set()
             self.released.wait(DEADLINE)
         return answer
 
+    def _sample_blue(self):
+        # Every change of the emulator's state is a call through here, so a sample after each call sees every
+        # state blue is in: no polling to miss one.
+        capacity = blue_capacity(self.emu.fleet, self.project)
+        if capacity is not None:
+            self.blue_lowest = capacity if self.blue_lowest is None else min(self.blue_lowest, capacity)
+            self.blue_samples += 1
+
     def _matches(self, record):
         phase, weight = self.gate
         return record.get("phase") == phase and (weight is None or record.get("weight") == weight)
+
+
+def blue_capacity(fleet, project):
+    """What blue (MIG and backend service ``web-a``) serves with now: its running members, at most its target
+    size, scaled by its backend's capacityScaler; None while the URL map sends it no traffic."""
+    with fleet.emu.lock:
+        if not fleet.url_map_weights("web-map").get("web-a"):
+            return None
+        manager = fleet.group_managers.table(project, SCOPE).get("web-a")
+        service = fleet.backend_services.table(project, "global").get("web-a")
+        if manager is None or service is None:
+            return 0
+        running = sum(
+            1
+            for member in fleet.members(manager).values()
+            if member["action"] == "NONE" and (fleet.instance_of(manager, member) or {}).get("status") == "RUNNING"
+        )
+        group = "/%s/instanceGroups/web-a" % SCOPE
+        scaler = next((b["capacityScaler"] for b in service["backends"] if b["group"].endswith(group)), 0)
+        return min(running, manager["targetSize"]) * scaler
 
 
 def records_in(target, raw):
@@ -158,7 +191,7 @@ def records_in(target, raw):
 
 @pytest.fixture
 def observer(gcp, monkeypatch):
-    watching = Observer(gcp.emu)
+    watching = Observer(gcp.emu, gcp.seed.project)
     monkeypatch.setattr(gcp.emu, "handle", watching.handle)
     yield watching
     watching.release()
@@ -279,10 +312,19 @@ def test_an_unsigned_image_is_refused_by_verify_before_any_change(gcp, playbook,
     assert service.weights() == {"web-b": 100}
 
 
-# Where the record is written (the lock is the MIG insert carrying it), the phase it says, where the next run
-# resumes. The main boundaries only, to keep the file's time (each operation's wait costs a second): the lock
-# and the end here, the middle of a canary in the rollout_info test below.
-BOUNDARIES = [("locked", None, "locked"), ("done", None, "retire_blue")]
+# Every point where the rollout's record is written (the lock is the MIG insert carrying it, the others the
+# project-metadata item of web-b), the phase it says there, and where the next run resumes: as on AWS. The phases
+# between them (template, target, wait_healthy, retiring blue) write nothing of their own: a resumed run does
+# them again.
+BOUNDARIES = [
+    ("locked", None, "locked"),
+    ("launch", None, "launch"),
+    ("shift", "10", "shift"),
+    ("shift", "50", "shift"),
+    ("shift", "100", "shift"),
+    ("keep_blue", None, "keep_blue"),
+    ("done", None, "retire_blue"),
+]
 
 
 @pytest.mark.parametrize(
@@ -292,6 +334,8 @@ def test_a_run_killed_at_a_record_point_converges_on_the_next_run(
     gcp, playbook, service, observer, phase, weight, resumed
 ):
     options = dict(strategy="canary", canary_steps=[10, 50, 100], lease_seconds=2)
+    if phase == "keep_blue":
+        options["keep_blue_seconds"] = 1  # a keep-blue wait is recorded only when there is one
     observer.arm(phase, weight)
     killed = in_thread(lambda: playbook([service.task(service.image, title="killed", **options)]), 2 * DEADLINE)
     assert observer.reached.wait(DEADLINE), "the run never reached %s %s" % (phase, weight or "")
@@ -311,6 +355,12 @@ def test_a_run_killed_at_a_record_point_converges_on_the_next_run(
     assert service.record_items() == ["phoenix-rollout-us-central1-a-web-b"]
     record = read_record(service, "web-b")
     assert (record.role, record.phase, record.owner, record.lease_until) == ("blue", "done", None, None)
+    assert record.blue_group is None
+    # While the URL map sent blue any traffic, blue served with all it had: the kill and the resume took none.
+    assert observer.blue_samples > 0 and observer.blue_lowest == service.size, (
+        observer.blue_lowest,
+        observer.blue_samples,
+    )
 
 
 def test_rollout_info_reads_what_a_run_killed_mid_canary_left_and_the_next_run_converges(
