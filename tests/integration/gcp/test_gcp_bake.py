@@ -249,6 +249,26 @@ def test_a_bake_from_a_family_reads_again_as_done_and_changes_nothing(gce, playb
     assert leftovers(gce, bake_dir) == NOTHING_LEFT
 
 
+def test_a_bake_signed_with_a_cloud_kms_key_verifies_with_that_key(gce, playbook, bake_dir):
+    version = gce.emu.kms.create_key("build")
+    policy = {"keys": [{"name": "build", "kms_key": version}], "required_claims": {"tests": "passed"}}
+    run = playbook(
+        [
+            bake_task(gce, bake_dir, bake_sign_key="", bake_sign_kms_key=version),
+            {
+                "name": "verify",
+                "phoenix.immutable.image_verify": {"cloud": "gcp", "image_id": "{{ bake_image.id }}", "policy": policy},
+            },
+        ],
+        timeout=300,
+    )
+    assert run.rc == 0, run.explain()
+    assert run.task("verify")["result"]["verified"] is True
+    sign_call = "cloudkms.projects.locations.keyRings.cryptoKeys.cryptoKeyVersions.asymmetricSign"
+    assert gce.emu.calls[sign_call] == 1  # the private key never left Cloud KMS
+    assert leftovers(gce, bake_dir) == NOTHING_LEFT
+
+
 def test_a_failing_test_publishes_nothing_and_leaves_nothing(gce, playbook, bake_dir):
     run = playbook([bake_task(gce, bake_dir, bake_test_tasks=str(bake_dir / "tests-fail.yml"))], timeout=300)
     assert run.rc != 0
