@@ -1,0 +1,114 @@
+"""Fixtures of the Azure tests: the ARM emulator (tests/emulators/arm.py) and the real Azure SDK clients on it.
+
+- `arm_server` (session): one ArmEmulator per pytest process, on https://127.0.0.1 with a test CA.
+- `arm`: the emulator reset for this test (operations take 3 polls, pages hold 100 items), with:
+  `.emu`, `.credential(**options)` (azure-identity's ClientSecretCredential on the emulator's authority),
+  `.compute(**options)` (azure-mgmt-compute's ComputeManagementClient, SDK retries off, no poll pauses),
+  `.rest(method, path, ...)` (a plain HTTPS call with a token, for what no installed SDK client serves:
+  resource groups), `.group(name)` (a resource group made through that) and `.source_image(group)` (a managed
+  image planted as an image version's source).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+import requests
+from azure.identity import ClientSecretCredential
+from azure.mgmt.compute import ComputeManagementClient
+from emulators.arm import ArmEmulator
+
+# What the clients send when the test does not name one (ARM's resource groups API).
+RESOURCE_GROUPS_API = "2024-03-01"
+
+
+@dataclasses.dataclass
+class ArmContext:
+    emu: ArmEmulator
+
+    def credential(self, **options: Any) -> ClientSecretCredential:
+        settings: dict[str, Any] = {
+            "tenant_id": self.emu.tenant_id,
+            "client_id": self.emu.client_id,
+            "client_secret": self.emu.client_secret,
+            "authority": self.emu.authority_url,
+            "disable_instance_discovery": True,
+            "connection_verify": self.emu.ca_bundle,
+            "retry_total": 0,
+        }
+        settings.update(options)
+        return ClientSecretCredential(**settings)
+
+    def compute(self, credential: Any = None, **options: Any) -> ComputeManagementClient:
+        settings: dict[str, Any] = {
+            "base_url": self.emu.endpoint_url,
+            "credential_scopes": [self.emu.credential_scope],
+            "connection_verify": self.emu.ca_bundle,
+            "retry_total": 0,
+            # The emulator answers Retry-After: 0, so the poller waits this long between polls: not at all.
+            "polling_interval": 0,
+        }
+        settings.update(options)
+        return ComputeManagementClient(credential or self.credential(), self.emu.subscription_id, **settings)
+
+    def token(self, scope: str | None = None) -> str:
+        return self.credential().get_token(scope or self.emu.credential_scope).token
+
+    def rest(
+        self,
+        method: str,
+        path: str,
+        *,
+        api_version: str | None = RESOURCE_GROUPS_API,
+        token: str | None = "",
+        **kwargs: Any,
+    ) -> requests.Response:
+        """``method`` on ARM's ``path`` (or a full URL) over HTTPS, trusting the test CA, with a bearer token.
+
+        ``token=None`` sends no Authorization header; ``api_version=None`` leaves the query parameter out.
+        """
+        url = path if path.startswith("https://") else self.emu.endpoint_url + path
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if token is not None:
+            headers["Authorization"] = "Bearer " + (token or self.token())
+        params = dict(kwargs.pop("params", {}) or {})
+        if api_version is not None and "api-version=" not in url:
+            params["api-version"] = api_version
+        return requests.request(
+            method, url, headers=headers, params=params, verify=self.emu.ca_bundle, timeout=60, **kwargs
+        )
+
+    def group_path(self, name: str) -> str:
+        return "/subscriptions/%s/resourceGroups/%s" % (self.emu.subscription_id, name)
+
+    def group(self, name: str = "rg-images", location: str | None = None) -> dict[str, Any]:
+        answer = self.rest("PUT", self.group_path(name), json={"location": location or self.emu.location})
+        assert answer.status_code in (200, 201), answer.text
+        return answer.json()
+
+    def source_image(self, group: str = "rg-images", name: str = "builder-image") -> str:
+        """A generalized managed image planted in ``group``: what an image version is made from."""
+        resource_id = self.group_path(group) + "/providers/Microsoft.Compute/images/" + name
+        self.emu.put_resource(resource_id, "Microsoft.Compute/images", properties={"hyperVGeneration": "V2"})
+        return resource_id
+
+
+@pytest.fixture(scope="session")
+def arm_server():
+    with ArmEmulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def arm(arm_server: ArmEmulator, monkeypatch: pytest.MonkeyPatch) -> ArmContext:
+    # Loopback only: no proxy of the environment may stand between the client and the emulator.
+    for name, value in arm_server.env().items():
+        if name.lower() == "no_proxy":
+            monkeypatch.setenv(name, value)
+    arm_server.reset()
+    arm_server.operation_polls = 3
+    arm_server.page_size = 100
+    arm_server.poll_retry_after = 0
+    return ArmContext(arm_server)
