@@ -25,11 +25,9 @@ from pathlib import Path
 # The emulators and the test harness live in tests/; measure.py beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: E402
 from emulators.aws import MotoEmulator  # noqa: E402
 from harness import run_playbook  # noqa: E402
-from measure import GROUP, cpu_seconds_of_children, write_results  # noqa: E402
+from measure import GROUP, bake_dir, cpu_seconds_of_children, write_results  # noqa: E402
 
 GOAL_CALLS = 22
 PACKER_CPU_SECONDS = 0.8
@@ -96,23 +94,6 @@ BEFORE_CHANGE = {
         },
     },
 }
-
-
-def bake_dir(root):
-    """A signing key and a scratch builder root holding the per-instance state the clean step removes."""
-    private = ed25519.Ed25519PrivateKey.generate()
-    key = root / "build.pem"
-    key.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    builder = root / "builder-root"
-    for stale in ("etc/ssh/ssh_host_ed25519_key", "var/lib/cloud/instances/i-1/x", "root/.bash_history", "tmp/x"):
-        (builder / stale).parent.mkdir(parents=True, exist_ok=True)
-        (builder / stale).write_text("stale\n")
-    (builder / "etc/machine-id").write_text("0123456789abcdef\n")
-    return root
 
 
 def bake(seed, root, name, regions=()):

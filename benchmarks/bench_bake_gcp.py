@@ -26,29 +26,11 @@ from pathlib import Path
 # The emulators and the test harness live in tests/; measure.py beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from emulators.gce import GceEmulator  # noqa: E402
-from measure import write_results  # noqa: E402
+from measure import bake_dir, write_results  # noqa: E402
 from measure_gcp import GcpBench  # noqa: E402
 
 NAME = "bench-golden-1"
-
-
-def bake_dir(root):
-    """A P-256 signing key and a scratch builder root holding the per-instance state the clean step removes."""
-    private = ec.generate_private_key(ec.SECP256R1())
-    (root / "build.pem").write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    builder = root / "builder-root"
-    for stale in ("etc/ssh/ssh_host_ed25519_key", "var/lib/cloud/instances/i-1/x", "root/.bash_history", "tmp/x"):
-        (builder / stale).parent.mkdir(parents=True, exist_ok=True)
-        (builder / stale).write_text("stale\n")
-    (builder / "etc/machine-id").write_text("0123456789abcdef\n")
-    return root
 
 
 def bake(seed, root):

@@ -37,18 +37,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 # The emulators and the test harness live in tests/; measure.py beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from botocore.config import Config  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: E402
 from emulators.aws import MotoEmulator  # noqa: E402
 from emulators.drift import adopt, instance_pages_like_aws, launch  # noqa: E402
 from emulators.fleet import seed_service  # noqa: E402
-from measure import measure, write_results  # noqa: E402
+from measure import measure, policy_file, write_results  # noqa: E402
 
 SERVICE_SIZE = 1000
 GROUP_PAGE, INSTANCE_PAGE, IMAGE_BATCH = 100, 1000, 200
@@ -81,17 +77,6 @@ BASELINE = {
         },
     ],
 }
-
-
-def policy_file(folder):
-    key = ed25519.Ed25519PrivateKey.generate()
-    public = Path(folder) / "bench.pub"
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    path = Path(folder) / "trust.yml"
-    path.write_text(yaml.safe_dump({"keys": [{"name": "bench", "public_key": str(public)}]}), encoding="utf-8")
-    return str(path)
 
 
 class _Context:

@@ -30,15 +30,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 # The emulators and the test harness live in tests/; measure.py beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: E402
 from emulators.gce import GceEmulator  # noqa: E402
-from measure import write_results  # noqa: E402
+from measure import policy_file, write_results  # noqa: E402
 from measure_gcp import GcpBench, setup_waiter  # noqa: E402
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import RolloutRecord  # noqa: E402
@@ -50,17 +46,6 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.fleet_trans
 SERVICE_SIZE = 1000
 INSTANCE_PAGE, DISK_PAGE, IMAGE_NAMES = 500, 500, 100
 PAGED_CALLS = ("compute.instances.aggregatedList", "compute.disks.aggregatedList")
-
-
-def policy_file(folder):
-    key = ed25519.Ed25519PrivateKey.generate()
-    public = Path(folder) / "bench.pub"
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    path = Path(folder) / "trust.yml"
-    path.write_text(yaml.safe_dump({"keys": [{"name": "bench", "public_key": str(public)}]}), encoding="utf-8")
-    return str(path)
 
 
 def seed_service(setup, seed, service, size):

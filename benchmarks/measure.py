@@ -9,6 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
@@ -53,3 +57,31 @@ def write_results(name, figures):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     print("written to %s" % path.relative_to(REPO_ROOT))
+
+
+def policy_file(folder):
+    """A trust policy trusting one fresh Ed25519 key: the drift scans check signatures against it."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    public = Path(folder) / "bench.pub"
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    path = Path(folder) / "trust.yml"
+    path.write_text(yaml.safe_dump({"keys": [{"name": "bench", "public_key": str(public)}]}), encoding="utf-8")
+    return str(path)
+
+
+def bake_dir(root):
+    """A signing key (build.pem) and a scratch builder root holding the per-instance state the clean step removes."""
+    private = ed25519.Ed25519PrivateKey.generate()
+    (root / "build.pem").write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    builder = root / "builder-root"
+    for stale in ("etc/ssh/ssh_host_ed25519_key", "var/lib/cloud/instances/i-1/x", "root/.bash_history", "tmp/x"):
+        (builder / stale).parent.mkdir(parents=True, exist_ok=True)
+        (builder / stale).write_text("stale\n")
+    (builder / "etc/machine-id").write_text("0123456789abcdef\n")
+    return root
