@@ -21,8 +21,9 @@ kernel picks, with a certificate of a test CA made at start-up (`emulators.tls`;
   headers; every poll of either moves the operation one step, ``InProgress`` until `operation_polls` polls,
   then ``Succeeded`` (the resource's provisioningState follows it) or, with `fail_operations()`,
   ``Failed`` with an error.
-- **Resources** (`emulators.arm_compute`): resource groups, Compute Gallery galleries, image definitions and
-  image versions.
+- **Resources**: resource groups, Compute Gallery galleries, image definitions and image versions
+  (`emulators.arm_compute`); virtual machines with power states, deallocate and generalize, and their OS
+  disks (`emulators.arm_vm`). `put_resource()` plants what is not served yet (a NIC, a managed image).
 - **Call counting** per operation id of Azure's REST specifications (``Galleries_CreateOrUpdate``,
   ``GalleryImageVersions_ListByGalleryImage``), polls as ``AsyncOperations_Get`` and ``OperationResults_Get``,
   identity as ``Identity_OpenIdConfiguration`` and ``Identity_Token``; a call answered with a fault counts.
@@ -31,9 +32,10 @@ kernel picks, with a certificate of a test CA made at start-up (`emulators.tls`;
   applies the call, then loses its answer. `fault_rate(0.2, seed=7)` answers a seeded share of ARM calls
   429 or 503.
 
-The code is in three modules: this one (server, identity, dispatch, operations, paging, counting, faults),
-`emulators.arm_api` (errors, requests, tags) and `emulators.arm_compute` (the resource types). A new resource
-type is one `ResourceType` subclass in `ArmEmulator._types`. See docs/testing.md ("Azure emulator") for what is
+The code: this module (server, dispatch, paging, counting, faults), `emulators.arm_identity` (Entra ID),
+`emulators.arm_operations` (long-running operations), `emulators.arm_api` (errors, requests, tags),
+`emulators.arm_compute` and `emulators.arm_vm` (the resource types). A new resource type is one
+`ResourceType` subclass in `ArmEmulator._types`. See docs/testing.md ("Azure emulator") for what is
 faithful and what is not.
 """
 
@@ -55,7 +57,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from emulators.arm_api import API_VERSION, Answer, ArmError, Request, now_iso
+from emulators.arm_api import Answer, ArmError, Request, check_api_version, no_route, parse_body
 from emulators.arm_compute import (
     Galleries,
     GalleryImages,
@@ -64,6 +66,8 @@ from emulators.arm_compute import (
     ResourceType,
 )
 from emulators.arm_identity import ClientApp, EntraId
+from emulators.arm_operations import AsyncOperation, Operations
+from emulators.arm_vm import Disks, VirtualMachines
 from emulators.tls import TestCertificates
 
 __all__ = ["ArmEmulator", "ArmError", "AsyncOperation"]
@@ -80,38 +84,11 @@ _OPERATION_PATH = (
 
 
 @dataclass
-class AsyncOperation:
-    """A long-running operation: polled through its Azure-AsyncOperation or Location URL."""
-
-    operation_id: str
-    call: str  # the operation id of the call that started it: "Galleries_CreateOrUpdate"
-    method: str  # PUT, PATCH, DELETE or POST
-    resource_id: str
-    api_version: str
-    polls_to_done: int
-    on_done: Callable[[], None] | None = None
-    on_fail: Callable[[], None] | None = None
-    polls: int = 0
-    status: str = "InProgress"
-    error: dict[str, str] | None = None
-    error_status: int = 500
-    start_time: str = ""
-    end_time: str | None = None
-
-
-@dataclass
 class _Fault:
     remaining: int
     status: int
     retry_after: int | None
     after_apply: bool
-
-
-@dataclass
-class _OperationFault:
-    remaining: int
-    code: str
-    message: str
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -204,18 +181,22 @@ class ArmEmulator:
         self._tls_folder: tempfile.TemporaryDirectory[str] | None = None
         self._certificates: TestCertificates | None = None
         self.identity = EntraId(self, self.tenant_id)
+        self.lro = Operations(self)
         self.resource_groups = ResourceGroups(self)
+        self.virtual_machines = VirtualMachines(self)
         self._types: list[ResourceType] = [
             self.resource_groups,
             Galleries(self),
             GalleryImages(self),
             GalleryImageVersions(self),
+            Disks(self),
+            self.virtual_machines,
         ]
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[[Request], Answer]]] = []
         openid = r"/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration"
         self._route("GET", openid, "Identity_OpenIdConfiguration", self.identity.openid_configuration)
         self._route("POST", r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token", "Identity_Token", self.identity.token)
-        self._route("GET", _OPERATION_PATH, "", self._poll)
+        self._route("GET", _OPERATION_PATH, "", self.lro.poll)
         for resource_type in self._types:
             for method, pattern, operation, handler in resource_type.routes():
                 self._route(method, pattern, operation, handler)
@@ -268,11 +249,12 @@ class ArmEmulator:
         """Forget every resource, operation, token, counted call and fault (the app registrations stay)."""
         with self.lock:
             self.resources: dict[str, dict[str, Any]] = {}
-            self.operations: dict[str, AsyncOperation] = {}
+            self.lro.reset()
             self.identity.tokens.clear()
+            for resource_type in self._types:
+                resource_type.reset()
             self._calls: Counter[str] = Counter()
             self._faults: dict[str, _Fault] = {}
-            self._operation_faults: dict[str, _OperationFault] = {}
             self._fault_rate: tuple[float, tuple[int, ...], frozenset[str] | None] | None = None
             self._random = random.Random(self._seed)
 
@@ -347,7 +329,7 @@ class ArmEmulator:
                 found = (operation, handler, match)
                 break
         if found is None:
-            return self._render(self._no_route(method, path), method)
+            return self._render(no_route(method, path), method)
         operation, handler, match = found
         groups = {k: v for k, v in match.groupdict().items() if v is not None}
         if not operation:  # an operation's status: counted by which URL was polled
@@ -358,11 +340,11 @@ class ArmEmulator:
         if fault is not None and not fault.after_apply:
             return self._fault_answer(fault, operation)
         try:
-            body = self._body(lowered, raw)
+            body = parse_body(lowered, raw)
             request = Request(method, path, query, lowered, body, groups, operation)
             if operation not in IDENTITY_CALLS:
                 self.identity.authenticate(lowered)
-                self._check_api_version(request)
+                check_api_version(request)
                 self._check_subscription(groups)
             with self.lock:
                 answer = handler(request)
@@ -383,47 +365,6 @@ class ArmEmulator:
         if method == "HEAD":
             answer.body = None
         return answer
-
-    @staticmethod
-    def _no_route(method: str, path: str) -> ArmError:
-        if re.match(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/", path, re.IGNORECASE):
-            namespace = path.split("/providers/", 1)[1].split("/", 1)[0]
-            return ArmError(
-                400,
-                "InvalidResourceType",
-                "The resource type could not be found in the namespace '%s' for api version in use (%s %s)."
-                % (namespace, method, path),
-            )
-        return ArmError(404, "NotFound", "The requested resource does not exist (%s %s)." % (method, path))
-
-    @staticmethod
-    def _body(headers: dict[str, str], raw: bytes) -> Any:
-        if not raw:
-            return None
-        if "application/x-www-form-urlencoded" in headers.get("content-type", ""):
-            return dict(urllib.parse.parse_qsl(raw.decode()))
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise ArmError(
-                400, "InvalidRequestContent", "The request content was invalid and could not be deserialized."
-            ) from None
-
-    @staticmethod
-    def _check_api_version(request: Request) -> None:
-        if "api-version" not in request.query:
-            raise ArmError(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
-            )
-        if not API_VERSION.match(request.api_version):
-            raise ArmError(
-                400,
-                "InvalidApiVersionParameter",
-                "The api-version '%s' is invalid. The supported versions are dates such as '2024-03-03'."
-                % request.api_version,
-            )
 
     def _check_subscription(self, groups: dict[str, str]) -> None:
         subscription = groups.get("subscription")
@@ -471,6 +412,16 @@ class ArmEmulator:
             self.resources[resource_id.lower()] = resource
         return self.shape(resource)
 
+    def latest_version(self, definition_id: str) -> dict[str, Any] | None:
+        """What ``.../images/NAME`` resolves to: its highest succeeded version not excluded from latest."""
+        candidates = [
+            version
+            for version in self.children_of(definition_id, "Microsoft.Compute/galleries/images/versions")
+            if version["properties"].get("provisioningState") == "Succeeded"
+            and not version["properties"]["publishingProfile"].get("excludeFromLatest")
+        ]
+        return max(candidates, key=lambda v: tuple(int(p) for p in v["name"].split(".")), default=None)
+
     def resource_group_id(self, group: str) -> str:
         return "/subscriptions/%s/resourceGroups/%s" % (self.subscription_id, group)
 
@@ -500,119 +451,39 @@ class ArmEmulator:
             )
         return answer
 
-    # operations ------------------------------------------------------------------------------------
+    # operations (emulators.arm_operations) --------------------------------------------------------
 
-    def start_operation(
-        self,
-        request: Request,
-        resource_id: str,
-        *,
-        on_done: Callable[[], None] | None = None,
-        on_fail: Callable[[], None] | None = None,
-        location_header: bool = False,
-        provider: str = "Microsoft.Compute",
-        location: str | None = None,
-    ) -> dict[str, str]:
-        """Record a long-running operation of ``request`` on ``resource_id``; return its answer's headers.
+    @property
+    def operations(self) -> dict[str, AsyncOperation]:
+        """The long-running operations since the last reset, by id."""
+        return self.lro.table
 
-        ``on_done`` completes the mutation when the operation succeeds, ``on_fail`` undoes or marks it when it
-        fails (`fail_operations`). ``location_header`` adds a ``Location`` (DELETE and POST, as ARM answers them).
-        """
-        operation_id = str(uuid.uuid4())
-        operation = AsyncOperation(
-            operation_id,
-            request.operation,
-            request.method,
-            resource_id,
-            request.api_version,
-            self.operation_polls,
-            on_done=on_done,
-            on_fail=on_fail,
-            start_time=now_iso(),
-        )
-        fault = self._operation_faults.get(request.operation)
-        if fault is not None and fault.remaining > 0:
-            fault.remaining -= 1
-            operation.error = {"code": fault.code, "message": fault.message}
-        self.operations[operation_id] = operation
-        base = "%s/subscriptions/%s" % (self.endpoint_url, self.subscription_id)
-        if provider:
-            base += "/providers/%s/locations/%s" % (provider, location or self.location)
-        query = "?" + urllib.parse.urlencode({"api-version": request.api_version})
-        headers = {"Azure-AsyncOperation": "%s/operations/%s%s" % (base, operation_id, query)}
-        if location_header:
-            headers["Location"] = "%s/operationResults/%s%s" % (base, operation_id, query)
-        if not provider:  # resource groups: ARM's own operation, polled through Location only
-            headers = {"Location": headers.get("Location", "%s/operationResults/%s%s" % (base, operation_id, query))}
-        headers["Retry-After"] = str(self.poll_retry_after)
-        return headers
-
-    def _poll(self, request: Request) -> Answer:
-        operation = self.operations.get(request.match["operation_id"].lower())
-        if operation is None:
-            raise ArmError(404, "NotFound", "The operation '%s' was not found." % request.match["operation_id"])
-        self._advance(operation)
-        if request.match["kind"].lower() == "operations":
-            body: dict[str, Any] = {
-                "name": operation.operation_id,
-                "startTime": operation.start_time,
-                "status": operation.status,
-            }
-            if operation.end_time:
-                body["endTime"] = operation.end_time
-            if operation.error and operation.status == "Failed":
-                body["error"] = dict(operation.error)
-            headers = {"Retry-After": str(self.poll_retry_after)} if operation.status == "InProgress" else {}
-            return Answer(200, body, headers)
-        # The Location URL: 202 while running, then the outcome (the resource, or no content for a deletion).
-        if operation.status == "InProgress":
-            return Answer(
-                202,
-                None,
-                {
-                    "Location": request.path + "?api-version=" + operation.api_version,
-                    "Retry-After": str(self.poll_retry_after),
-                },
-            )
-        if operation.status == "Failed":
-            error = operation.error or {"code": "InternalOperationError", "message": "The operation failed."}
-            return Answer(operation.error_status, {"error": dict(error)})
-        resource = self.get(operation.resource_id)
-        if operation.method == "DELETE" or resource is None:
-            return Answer(204, None)
-        return Answer(200, self.shape(resource))
-
-    def _advance(self, operation: AsyncOperation) -> None:
-        if operation.status != "InProgress":
-            return
-        operation.polls += 1
-        if operation.polls < operation.polls_to_done:
-            return
-        operation.end_time = now_iso()
-        if operation.error:
-            operation.status = "Failed"
-            if operation.on_fail:
-                operation.on_fail()
-        else:
-            operation.status = "Succeeded"
-            if operation.on_done:
-                operation.on_done()
+    def start_operation(self, request: Request, resource_id: str, **options: Any) -> dict[str, str]:
+        """Record a long-running operation of ``request`` on ``resource_id``; return its answer's headers."""
+        return self.lro.start_operation(request, resource_id, **options)
 
     def settle(self) -> None:
         """Run every operation in progress to its end now (for setup that does not exercise polling)."""
+        self.lro.settle()
+
+    def hold_operations(self) -> None:
+        """Polls answer ``InProgress`` and move nothing until `release_operations()`.
+
+        The SDK's poller polls in a thread of its own from the moment ``begin_...()`` returns, so a test that
+        reads a resource while its operation runs holds the operations first.
+        """
         with self.lock:
-            for operation in list(self.operations.values()):
-                while operation.status == "InProgress":
-                    self._advance(operation)
+            self.lro.held = True
+
+    def release_operations(self) -> None:
+        with self.lock:
+            self.lro.held = False
 
     def fail_operations(
         self, call: str, *, times: int = 1, code: str = "InternalOperationError", message: str | None = None
     ) -> None:
         """The next ``times`` operations ``call`` starts (``GalleryImageVersions_CreateOrUpdate``) end Failed."""
-        with self.lock:
-            self._operation_faults[call] = _OperationFault(
-                times, code, message or "The operation failed (injected by the test emulator)."
-            )
+        self.lro.fail_operations(call, times=times, code=code, message=message)
 
     def shape(self, resource: dict[str, Any]) -> dict[str, Any]:
         """The resource as ARM answers it (a deep copy: a client cannot change the stored one)."""
@@ -678,7 +549,7 @@ class ArmEmulator:
     def clear_faults(self) -> None:
         with self.lock:
             self._faults.clear()
-            self._operation_faults.clear()
+            self.lro.faults.clear()
             self._fault_rate = None
 
     @property

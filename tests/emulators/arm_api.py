@@ -5,7 +5,9 @@ Used by the server (`emulators.arm`) and by the resource providers (`emulators.a
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -148,3 +150,47 @@ def check_tags(tags: Any) -> dict[str, str]:
 def normalize_location(location: str) -> str:
     """ARM's canonical form of a location: ``East US`` and ``eastus`` are the same place."""
     return location.replace(" ", "").lower()
+
+
+def no_route(method: str, path: str) -> ArmError:
+    """The answer to a path no route serves: ARM's for an unknown resource type, or a plain 404."""
+    if re.match(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/", path, re.IGNORECASE):
+        namespace = path.split("/providers/", 1)[1].split("/", 1)[0]
+        return ArmError(
+            400,
+            "InvalidResourceType",
+            "The resource type could not be found in the namespace '%s' for api version in use (%s %s)."
+            % (namespace, method, path),
+        )
+    return ArmError(404, "NotFound", "The requested resource does not exist (%s %s)." % (method, path))
+
+
+def parse_body(headers: dict[str, str], raw: bytes) -> Any:
+    """A request's JSON (or form) body; ARM's InvalidRequestContent when it is neither."""
+    if not raw:
+        return None
+    if "application/x-www-form-urlencoded" in headers.get("content-type", ""):
+        return dict(urllib.parse.parse_qsl(raw.decode()))
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ArmError(
+            400, "InvalidRequestContent", "The request content was invalid and could not be deserialized."
+        ) from None
+
+
+def check_api_version(request: Request) -> None:
+    """ARM requires ``api-version`` on every call, and a date."""
+    if "api-version" not in request.query:
+        raise ArmError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    if not API_VERSION.match(request.api_version):
+        raise ArmError(
+            400,
+            "InvalidApiVersionParameter",
+            "The api-version '%s' is invalid. The supported versions are dates such as '2024-03-03'."
+            % request.api_version,
+        )

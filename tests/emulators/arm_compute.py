@@ -109,6 +109,9 @@ class ResourceType:
 
     # what a subclass says --------------------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Forget what the type keeps besides its resources (called by the emulator's reset)."""
+
     def check_name(self, name: str) -> None:
         """Refuse a name the type does not allow."""
 
@@ -482,6 +485,18 @@ class GalleryImageVersions(ResourceType):
             )
         if source.get("virtualMachineId") and source_resource["type"].lower() != "microsoft.compute/virtualmachines":
             raise invalid_parameter("'%s' is not a virtual machine." % source_id, "%s.storageProfile.source" % target)
+        definition = self.emu.get(resource["id"].rsplit("/versions/", 1)[0])
+        if (
+            source_resource["type"].lower() == "microsoft.compute/virtualmachines"
+            and definition is not None
+            and definition["properties"].get("osState") == "Generalized"
+            and not self.emu.virtual_machines.is_generalized(source_id)
+        ):
+            raise invalid_parameter(
+                "The virtual machine '%s' is not generalized: an image version of a Generalized image definition "
+                "needs a generalized source." % source_id,
+                "%s.storageProfile.source.virtualMachineId" % target,
+            )
         if existing is not None and storage.get("source") != existing["properties"]["storageProfile"].get("source"):
             raise property_change_not_allowed("%s.storageProfile" % target)
 

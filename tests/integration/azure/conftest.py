@@ -6,7 +6,7 @@
   `.compute(**options)` (azure-mgmt-compute's ComputeManagementClient, SDK retries off, no poll pauses),
   `.rest(method, path, ...)` (a plain HTTPS call with a token, for what no installed SDK client serves:
   resource groups), `.group(name)` (a resource group made through that) and `.source_image(group)` (a managed
-  image planted as an image version's source).
+  image planted as an image version's source), `.network_interface(group)` (a NIC planted for a VM).
 """
 
 from __future__ import annotations
@@ -87,6 +87,12 @@ class ArmContext:
         answer = self.rest("PUT", self.group_path(name), json={"location": location or self.emu.location})
         assert answer.status_code in (200, 201), answer.text
         return answer.json()
+
+    def network_interface(self, group: str = "rg-images", name: str = "builder-nic") -> str:
+        """A network interface planted in ``group`` (the emulator serves no network API yet)."""
+        resource_id = self.group_path(group) + "/providers/Microsoft.Network/networkInterfaces/" + name
+        self.emu.put_resource(resource_id, "Microsoft.Network/networkInterfaces", properties={"ipConfigurations": []})
+        return resource_id
 
     def source_image(self, group: str = "rg-images", name: str = "builder-image") -> str:
         """A generalized managed image planted in ``group``: what an image version is made from."""
