@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 from harness.processes import in_thread, kill_ansible_runs
+from harness.rollouts import RECORD_POINT_IDS, RECORD_POINTS
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp import fleet_api
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.groups import GcpGroupBackend
@@ -312,24 +313,7 @@ def test_an_unsigned_image_is_refused_by_verify_before_any_change(gcp, playbook,
     assert service.weights() == {"web-b": 100}
 
 
-# Every point where the rollout's record is written (the lock is the MIG insert carrying it, the others the
-# project-metadata item of web-b), the phase it says there, and where the next run resumes: as on AWS. The phases
-# between them (template, target, wait_healthy, retiring blue) write nothing of their own: a resumed run does
-# them again.
-BOUNDARIES = [
-    ("locked", None, "locked"),
-    ("launch", None, "launch"),
-    ("shift", "10", "shift"),
-    ("shift", "50", "shift"),
-    ("shift", "100", "shift"),
-    ("keep_blue", None, "keep_blue"),
-    ("done", None, "retire_blue"),
-]
-
-
-@pytest.mark.parametrize(
-    ("phase", "weight", "resumed"), BOUNDARIES, ids=["%s%s" % (p, "-" + w if w else "") for p, w, _r in BOUNDARIES]
-)
+@pytest.mark.parametrize(("phase", "weight", "resumed"), RECORD_POINTS, ids=RECORD_POINT_IDS)
 def test_a_run_killed_at_a_record_point_converges_on_the_next_run(
     gcp, playbook, service, observer, phase, weight, resumed
 ):

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from emulators.fleet import ServiceSeed
+from emulators.fleet import read_fleet
 
 MODULE = "phoenix.immutable.blue_green"
 
@@ -123,55 +123,6 @@ def swap_task(service):
         return entry
 
     return task
-
-
-@dataclasses.dataclass
-class FleetState:
-    groups: dict[str, dict[str, Any]]
-    target_groups: dict[str, str]  # name -> arn
-    versions: list[dict[str, Any]]
-    weights: dict[str, int]  # target group name -> weight
-
-    def serving(self) -> dict[str, int]:
-        return {name: weight for name, weight in self.weights.items() if weight > 0}
-
-
-def tags_of(resource: dict[str, Any]) -> dict[str, str]:
-    return {tag["Key"]: tag.get("Value", "") for tag in resource.get("Tags", [])}
-
-
-def read_fleet(aws, service: ServiceSeed) -> FleetState:
-    autoscaling, elb, ec2 = aws.client("autoscaling"), aws.client("elbv2"), aws.client("ec2")
-    groups = {}
-    for group in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]:
-        instances = group.get("Instances", [])
-        ids = [instance["InstanceId"] for instance in instances]
-        images = set()
-        if ids:
-            for reservation in ec2.describe_instances(InstanceIds=ids)["Reservations"]:
-                images.update(instance["ImageId"] for instance in reservation["Instances"])
-        groups[group["AutoScalingGroupName"]] = {
-            "size": group["DesiredCapacity"],
-            "in_service": sum(1 for instance in instances if instance["LifecycleState"] == "InService"),
-            "tags": tags_of(group),
-            "images": images,
-            "targets": group.get("TargetGroupARNs", []),
-        }
-    target_groups = {tg["TargetGroupName"]: tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]}
-    names = {arn: name for name, arn in target_groups.items()}
-    versions = ec2.describe_launch_template_versions(LaunchTemplateId=service.launch_template_id, MaxResults=200)[
-        "LaunchTemplateVersions"
-    ]
-    [listener] = elb.describe_listeners(ListenerArns=[service.listener_arn])["Listeners"]
-    weights = {}
-    for action in listener["DefaultActions"]:
-        forward = action.get("ForwardConfig", {}).get("TargetGroups")
-        if forward:
-            for item in forward:
-                weights[names.get(item["TargetGroupArn"], item["TargetGroupArn"])] = item.get("Weight", 1)
-        elif action.get("TargetGroupArn"):
-            weights[names.get(action["TargetGroupArn"], action["TargetGroupArn"])] = 100
-    return FleetState(groups=groups, target_groups=target_groups, versions=versions, weights=weights)
 
 
 @pytest.fixture

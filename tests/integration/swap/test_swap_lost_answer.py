@@ -9,7 +9,7 @@ making a second one, so the run converges in one go and leaves no orphan and no 
 from __future__ import annotations
 
 import pytest
-from conftest import read_fleet
+from emulators.fleet import read_fleet
 
 SWAP_CALLS = [
     "autoscaling:CreateAutoScalingGroup",

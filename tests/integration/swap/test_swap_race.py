@@ -17,8 +17,7 @@ import threading
 import time
 
 import pytest
-from conftest import read_fleet
-from emulators.fleet import PhaseGate
+from emulators.fleet import PhaseGate, read_fleet
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import PhoenixError
 from ansible_collections.phoenix.immutable.plugins.module_utils.swap import swap

@@ -9,9 +9,9 @@ import threading
 import time
 
 import pytest
-from conftest import read_fleet
-from emulators.fleet import PhaseGate
+from emulators.fleet import PhaseGate, read_fleet
 from harness.processes import ansible_runs_of_this_process, in_thread, kill_tree
+from harness.rollouts import RECORD_POINT_IDS, RECORD_POINTS
 
 DEADLINE = 60
 
@@ -107,23 +107,7 @@ def wait_for_lease_end(aws, group_name):
     raise AssertionError("the lease of %s never ended" % group_name)
 
 
-# Every point where the rollout's record is written (the lock is the CreateAutoScalingGroup carrying it), the
-# phase the record says there, and where the next run resumes. The phases between them (template, target,
-# wait_healthy, retiring blue) write nothing of their own: a resumed run does them again.
-BOUNDARIES = [
-    ("locked", None, "locked"),
-    ("launch", None, "launch"),
-    ("shift", "10", "shift"),
-    ("shift", "50", "shift"),
-    ("shift", "100", "shift"),
-    ("keep_blue", None, "keep_blue"),
-    ("done", None, "retire_blue"),
-]
-
-
-@pytest.mark.parametrize(
-    ("phase", "weight", "resumed"), BOUNDARIES, ids=["%s%s" % (p, "-" + w if w else "") for p, w, _r in BOUNDARIES]
-)
+@pytest.mark.parametrize(("phase", "weight", "resumed"), RECORD_POINTS, ids=RECORD_POINT_IDS)
 def test_a_run_killed_at_a_record_point_converges_on_the_next_run(
     aws, playbook, service, golden, swap_task, phase, weight, resumed
 ):
