@@ -118,6 +118,17 @@ def test_an_unknown_client_and_an_unknown_tenant_are_refused(arm):
     assert arm.emu.calls == {"Identity_OpenIdConfiguration": 2, "Identity_Token": 1}
 
 
+def test_a_throttled_token_endpoint_fails_as_an_authentication_error_without_a_status(arm):
+    arm.emu.inject_fault("Identity_Token", status=429, retry_after=0)
+
+    with pytest.raises(ClientAuthenticationError) as throttled:
+        arm.credential().get_token(arm.emu.credential_scope)
+
+    # Only the AADSTS code in the message tells a throttled grant from a refused one: no status, no response.
+    assert "AADSTS50196" in str(throttled.value) and throttled.value.status_code is None
+    assert arm.emu.calls == {"Identity_OpenIdConfiguration": 1, "Identity_Token": 1}
+
+
 def test_a_call_without_a_token_or_with_a_bad_one_is_refused_with_a_challenge(arm):
     path = "/subscriptions/%s/resourceGroups" % arm.emu.subscription_id
 
