@@ -4,6 +4,9 @@
   base image and a builder instance) that every integration test starts from.
 - `emulators.gce`: a wire-format Compute Engine v1 emulator with Google's OAuth token endpoint (our own
   server; `gce_api` and `gce_compute` hold its vocabulary and collections), see docs/testing.md.
+- `emulators.arm`: an Azure Resource Manager and Entra ID emulator over HTTPS with a generated test CA
+  (`arm_identity`, `arm_operations`, `arm_api`, `arm_compute`, `arm_vm`, `tls`), see docs/testing.md.
+- `emulators.ledger`: what the GCE and ARM emulators share: calls counted by operation, and planted faults.
 
 `tests/` is on sys.path (tests/conftest.py puts it there), hence the top-level name `emulators`.
 

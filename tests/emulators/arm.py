@@ -51,9 +51,8 @@ import threading
 import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -68,6 +67,7 @@ from emulators.arm_compute import (
 from emulators.arm_identity import ClientApp, EntraId
 from emulators.arm_operations import AsyncOperation, Operations
 from emulators.arm_vm import Disks, VirtualMachines
+from emulators.ledger import CallLedger, Fault
 from emulators.tls import TestCertificates
 
 __all__ = ["ArmEmulator", "ArmError", "AsyncOperation"]
@@ -81,14 +81,6 @@ _OPERATION_PATH = (
     r"/subscriptions/(?P<subscription>[^/]+)(?:/providers/(?P<provider>[^/]+)/locations/(?P<location>[^/]+))?"
     r"/(?P<kind>operations|operationResults)/(?P<operation_id>[^/]+)"
 )
-
-
-@dataclass
-class _Fault:
-    remaining: int
-    status: int
-    retry_after: int | None
-    after_apply: bool
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -253,10 +245,7 @@ class ArmEmulator:
             self.identity.tokens.clear()
             for resource_type in self._types:
                 resource_type.reset()
-            self._calls: Counter[str] = Counter()
-            self._faults: dict[str, _Fault] = {}
-            self._fault_rate: tuple[float, tuple[int, ...], frozenset[str] | None] | None = None
-            self._random = random.Random(self._seed)
+            self.ledger = CallLedger(self.lock, self._seed, rated=lambda operation: operation not in IDENTITY_CALLS)
 
     @property
     def port(self) -> int:
@@ -335,8 +324,8 @@ class ArmEmulator:
         if not operation:  # an operation's status: counted by which URL was polled
             operation = "AsyncOperations_Get" if groups["kind"].lower() == "operations" else "OperationResults_Get"
         with self.lock:
-            self._calls[operation] += 1
-            fault = self._take_fault(operation)
+            self.ledger.count(operation)
+            fault = self.ledger.take(operation)
         if fault is not None and not fault.after_apply:
             return self._fault_answer(fault, operation)
         try:
@@ -494,22 +483,14 @@ class ArmEmulator:
     @property
     def calls(self) -> Counter[str]:
         """A snapshot of the calls counted since the last reset, keyed like ``Galleries_CreateOrUpdate``."""
-        with self.lock:
-            return Counter(self._calls)
+        return self.ledger.calls
 
     def reset_calls(self) -> None:
-        with self.lock:
-            self._calls.clear()
+        self.ledger.reset_calls()
 
-    @contextmanager
-    def counting(self) -> Iterator[Counter[str]]:
+    def counting(self) -> AbstractContextManager[Counter[str]]:
         """``with arm.counting() as calls:`` ... afterwards ``calls`` holds the calls made inside the block."""
-        before = self.calls
-        made: Counter[str] = Counter()
-        try:
-            yield made
-        finally:
-            made.update(self.calls - before)
+        return self.ledger.counting()
 
     def inject_fault(
         self,
@@ -525,10 +506,7 @@ class ArmEmulator:
         ``retry_after`` is the answer's ``Retry-After`` in seconds (None: no header). ``after_apply=True`` is a
         lost answer: the call is applied first, then answered with the error.
         """
-        if times < 1 or status < 400:
-            raise ValueError("inject_fault needs times >= 1 and an error status")
-        with self.lock:
-            self._faults[operation] = _Fault(times, status, retry_after, after_apply)
+        self.ledger.inject(operation, Fault(times, status, after_apply, retry_after))
 
     def fault_rate(
         self,
@@ -539,37 +517,18 @@ class ArmEmulator:
         operations: set[str] | None = None,
     ) -> None:
         """Answer a seeded ``share`` of ARM calls (of ``operations``, default all but identity) with ``statuses``."""
-        with self.lock:
-            if seed is not None:
-                self._random = random.Random(seed)
-            self._fault_rate = (
-                (share, tuple(statuses), frozenset(operations) if operations else None) if share else None
-            )
+        self.ledger.set_rate(share, seed, statuses, operations, retry_after=1)
 
     def clear_faults(self) -> None:
         with self.lock:
-            self._faults.clear()
+            self.ledger.clear_faults()
             self.lro.faults.clear()
-            self._fault_rate = None
 
     @property
     def pending_faults(self) -> dict[str, int]:
-        with self.lock:
-            return {call: fault.remaining for call, fault in self._faults.items() if fault.remaining}
+        return self.ledger.pending
 
-    def _take_fault(self, operation: str) -> _Fault | None:
-        fault = self._faults.get(operation)
-        if fault is not None and fault.remaining > 0:
-            fault.remaining -= 1
-            return fault
-        if self._fault_rate is not None:
-            share, statuses, operations = self._fault_rate
-            eligible = operation in operations if operations is not None else operation not in IDENTITY_CALLS
-            if eligible and self._random.random() < share:
-                return _Fault(1, self._random.choice(statuses), 1, False)
-        return None
-
-    def _fault_answer(self, fault: _Fault, operation: str) -> Answer:
+    def _fault_answer(self, fault: Fault, operation: str) -> Answer:
         headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
         if operation in IDENTITY_CALLS:
             answer = self.identity.aad_error(

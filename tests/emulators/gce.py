@@ -59,8 +59,8 @@ import time
 import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -94,6 +94,7 @@ from emulators.gce_compute import (
 from emulators.gce_fleet import GceFleet
 from emulators.gcp_kms import KMS_PREFIX, CloudKms
 from emulators.gcs import CloudStorage
+from emulators.ledger import CallLedger, Fault
 
 __all__ = ["ApiError", "GceEmulator", "GceSeed", "ListFilter", "ServiceAccountKey"]
 
@@ -132,13 +133,6 @@ class Operation:
     on_fail: Callable[[], None] | None = None
     error: list[dict[str, str]] | None = None
     http_error: int = 400
-
-
-@dataclass
-class _Fault:
-    remaining: int
-    status: int
-    after_apply: bool
 
 
 @dataclass
@@ -334,13 +328,10 @@ class GceEmulator:
             self.operations: dict[tuple[str, str, str], Operation] = {}
             self.tokens: dict[str, tuple[str, float]] = {}
             self.keys: dict[tuple[str, str], Any] = {}
-            self._calls: Counter[str] = Counter()
-            self._faults: dict[str, _Fault] = {}
+            self.ledger = CallLedger(self.lock, self._seed, rated=lambda operation: operation.startswith("compute."))
             self._operation_faults: dict[str, _OperationFault] = {}
-            self._fault_rate: tuple[float, tuple[int, ...], frozenset[str] | None] | None = None
             self._before: dict[str, list[Callable[[], None]]] = {}
             self._request_ids: dict[tuple[str, str], tuple[str, tuple[str, str, str]]] = {}
-            self._random = random.Random(self._seed)
             self._ids = random.Random(self._seed + 1)
             self._addresses = 0
 
@@ -536,8 +527,8 @@ class GceEmulator:
                 "application/json",
             )
         with self.lock:
-            self._calls[operation] += 1
-            fault = self._take_fault(operation)
+            self.ledger.count(operation)
+            fault = self.ledger.take(operation)
             hooks = self._before.get(operation) if fault is None or fault.after_apply else None
             hook = hooks.pop(0) if hooks else None
         if fault is not None and not fault.after_apply:
@@ -859,32 +850,21 @@ class GceEmulator:
     @property
     def calls(self) -> Counter[str]:
         """A snapshot of the calls counted since the last reset, keyed like ``compute.images.insert``."""
-        with self.lock:
-            return Counter(self._calls)
+        return self.ledger.calls
 
     def reset_calls(self) -> None:
-        with self.lock:
-            self._calls.clear()
+        self.ledger.reset_calls()
 
-    @contextmanager
-    def counting(self) -> Iterator[Counter[str]]:
+    def counting(self) -> AbstractContextManager[Counter[str]]:
         """``with emu.counting() as calls:`` ... afterwards ``calls`` holds the calls made inside the block."""
-        before = self.calls
-        made: Counter[str] = Counter()
-        try:
-            yield made
-        finally:
-            made.update(self.calls - before)
+        return self.ledger.counting()
 
     def inject_fault(self, call: str, *, status: int = 429, times: int = 1, after_apply: bool = False) -> None:
         """Answer the next ``times`` calls of ``call`` with ``status`` (429 rateLimitExceeded, 503 backendError ...).
 
         ``after_apply=True`` is a lost answer: the call is applied first, then answered with the error.
         """
-        if times < 1 or status < 400:
-            raise ValueError("inject_fault needs times >= 1 and an error status")
-        with self.lock:
-            self._faults[call] = _Fault(times, status, after_apply)
+        self.ledger.inject(call, Fault(times, status, after_apply))
 
     def fault_rate(
         self,
@@ -895,33 +875,16 @@ class GceEmulator:
         seed: int | None = None,
     ) -> None:
         """Answer a seeded share ``rate`` of calls (of ``calls``, default every Compute call) with ``statuses``."""
-        with self.lock:
-            if seed is not None:
-                self._random = random.Random(seed)
-            self._fault_rate = (rate, tuple(statuses), frozenset(calls) if calls else None) if rate > 0 else None
+        self.ledger.set_rate(rate, seed, statuses, calls)
 
     def clear_faults(self) -> None:
         with self.lock:
-            self._faults.clear()
+            self.ledger.clear_faults()
             self._operation_faults.clear()
-            self._fault_rate = None
 
     @property
     def pending_faults(self) -> dict[str, int]:
-        with self.lock:
-            return {call: fault.remaining for call, fault in self._faults.items() if fault.remaining}
-
-    def _take_fault(self, operation: str) -> _Fault | None:
-        fault = self._faults.get(operation)
-        if fault is not None and fault.remaining > 0:
-            fault.remaining -= 1
-            return fault
-        if self._fault_rate is not None:
-            rate, statuses, calls = self._fault_rate
-            eligible = operation in calls if calls is not None else operation.startswith("compute.")
-            if eligible and self._random.random() < rate:
-                return _Fault(1, self._random.choice(statuses), False)
-        return None
+        return self.ledger.pending
 
     @staticmethod
     def _fault_answer(status: int, operation: str) -> tuple[int, Any, str]:
