@@ -68,6 +68,7 @@ from emulators.arm_identity import ClientApp, EntraId
 from emulators.arm_operations import AsyncOperation, Operations
 from emulators.arm_vm import Disks, VirtualMachines
 from emulators.ledger import CallLedger, Fault
+from emulators.serving import ServedInThread
 from emulators.tls import TestCertificates
 
 __all__ = ["ArmEmulator", "ArmError", "AsyncOperation"]
@@ -168,8 +169,7 @@ class ArmEmulator:
         self.verbose = verbose
         self.lock = threading.RLock()
         self._seed = seed
-        self._server: _TlsServer | None = None
-        self._thread: threading.Thread | None = None
+        self._served: ServedInThread | None = None
         self._tls_folder: tempfile.TemporaryDirectory[str] | None = None
         self._certificates: TestCertificates | None = None
         self.identity = EntraId(self, self.tenant_id)
@@ -203,29 +203,21 @@ class ArmEmulator:
     # lifecycle -------------------------------------------------------------------------------------
 
     def start(self) -> ArmEmulator:
-        if self._server is not None:
+        if self._served is not None:
             return self
         self._tls_folder = tempfile.TemporaryDirectory(prefix="arm-emulator-tls-")
         self._certificates = TestCertificates.create(self._tls_folder.name, common_name="ARM emulator")
         server = _TlsServer((LOOPBACK, 0), _Handler)
         server.context = self._certificates.server_context()
         server.emulator = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="arm-emulator", daemon=True
-        )
-        self._thread.start()
+        self._served = ServedInThread(server, "arm-emulator")
         return self
 
     def stop(self) -> None:
-        if self._server is None:
+        if self._served is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+        self._served.stop()
+        self._served = None
         if self._tls_folder is not None:
             self._tls_folder.cleanup()
             self._tls_folder = None
@@ -249,9 +241,9 @@ class ArmEmulator:
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if self._served is None:
             raise RuntimeError("the emulator is not running: call start() first")
-        return int(self._server.server_address[1])
+        return self._served.port
 
     @property
     def endpoint_url(self) -> str:

@@ -100,6 +100,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from emulators.autoscaling_atomic import install_atomic_create  # noqa: E402
+from emulators.serving import ServedInThread  # noqa: E402
 
 if (
     _MOTO_IMPORTED_BEFORE_US
@@ -465,8 +466,7 @@ class MotoEmulator:
 
     def __init__(self, *, verbose: bool = False) -> None:
         self._verbose = verbose
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._served: ServedInThread | None = None
         self._recorder = _Recorder(DomainDispatcherApplication(create_backend_app))
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self._session: Any = None
@@ -475,26 +475,19 @@ class MotoEmulator:
     # lifecycle -------------------------------------------------------------------------------------
 
     def start(self) -> MotoEmulator:
-        if self._server is not None:
+        if self._served is not None:
             return self
         handler = MotoRequestHandler if self._verbose else _QuietHandler
         # Port 0: the kernel binds a free port (no race between finding a port and binding it).
-        self._server = make_server(LOOPBACK, 0, self._recorder, threaded=True, request_handler=handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="moto-emulator", daemon=True
-        )
-        self._thread.start()
+        server = make_server(LOOPBACK, 0, self._recorder, threaded=True, request_handler=handler)
+        self._served = ServedInThread(server, "moto-emulator")
         return self
 
     def stop(self) -> None:
-        if self._server is None:
+        if self._served is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+        self._served.stop()
+        self._served = None
 
     def __enter__(self) -> MotoEmulator:
         return self.start()
@@ -504,9 +497,9 @@ class MotoEmulator:
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if self._served is None:
             raise RuntimeError("the emulator is not running: call start() first")
-        return int(self._server.server_port)
+        return self._served.port
 
     @property
     def endpoint_url(self) -> str:

@@ -95,6 +95,7 @@ from emulators.gce_fleet import GceFleet
 from emulators.gcp_kms import KMS_PREFIX, CloudKms
 from emulators.gcs import CloudStorage
 from emulators.ledger import CallLedger, Fault
+from emulators.serving import ServedInThread
 
 __all__ = ["ApiError", "GceEmulator", "GceSeed", "ListFilter", "ServiceAccountKey"]
 
@@ -233,8 +234,7 @@ class GceEmulator:
         self.verbose = verbose
         self.lock = threading.RLock()
         self._seed = seed
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._served: ServedInThread | None = None
         self.images = Images(self)
         self.disks = Disks(self)
         self.instances = Instances(self)
@@ -290,27 +290,19 @@ class GceEmulator:
     # lifecycle -------------------------------------------------------------------------------------
 
     def start(self) -> GceEmulator:
-        if self._server is not None:
+        if self._served is not None:
             return self
         server = ThreadingHTTPServer((LOOPBACK, 0), _Handler)
         server.daemon_threads = True
         server.emulator = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="gce-emulator", daemon=True
-        )
-        self._thread.start()
+        self._served = ServedInThread(server, "gce-emulator")
         return self
 
     def stop(self) -> None:
-        if self._server is None:
+        if self._served is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+        self._served.stop()
+        self._served = None
 
     def __enter__(self) -> GceEmulator:
         return self.start()
@@ -337,9 +329,9 @@ class GceEmulator:
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if self._served is None:
             raise RuntimeError("the emulator is not running: call start() first")
-        return int(self._server.server_address[1])
+        return self._served.port
 
     @property
     def base_url(self) -> str:
