@@ -147,7 +147,9 @@ def test_a_bad_input_fails_before_any_call(aws, playbook, service):
 
 
 def test_replace_keeps_the_group_serving_and_leaves_unmanaged_alone(aws, playbook, golden):
-    size = 240
+    # Four batches of a quarter each; the scan's paging at scale is bench_drift's and test_drift_pages'.
+    size = 40
+    batch = size // 4
     seed = seed_service(aws.client, aws.seed.base_image_id, aws.seed.subnet_ids, aws.seed.vpc_id, size=size)
     point_group_at(aws, seed, golden.second)  # every instance now runs a stale image
     [stranger] = launch(aws, golden.first, seed.subnet_ids[1], tags={"team": "someone-else"})
@@ -156,11 +158,11 @@ def test_replace_keeps_the_group_serving_and_leaves_unmanaged_alone(aws, playboo
     assert plan.rc == 0, plan.explain()
     planned = result_of(plan)
     assert planned["changed"] is True and planned["replaced"] == []
-    assert [len(batch["instances"]) for batch in planned["batches"]] == [60, 60, 60, 60]
-    # 242 instances and 3 distinct images: one page of each, whatever the count.
+    assert [len(planned_batch["instances"]) for planned_batch in planned["batches"]] == [batch] * 4
+    # 42 instances and 3 distinct images: one page of each, whatever the count.
     assert planned["api_calls"]["ec2:DescribeInstances"] == 1 and planned["api_calls"]["ec2:DescribeImages"] == 1
     assert group_health(aws, seed.group_name)[1] == size  # check mode changed nothing
-    scan_line = "drift: 242 instances in 1 group, 242 drifted (wrong image 242, unmanaged 2)"
+    scan_line = "drift: %d instances in 1 group, %d drifted (wrong image %d, unmanaged 2)" % ((size + 2,) * 3)
     assert planned["progress"] == [scan_line]
 
     lowest, stop = [size], threading.Event()
@@ -184,7 +186,7 @@ def test_replace_keeps_the_group_serving_and_leaves_unmanaged_alone(aws, playboo
     assert result["counts"]["wrong_image"] == size + 2  # the stranger and the seed's builder run other images too
     assert len(result["replaced"]) == size and stranger not in result["replaced"]
     assert result["unmanaged"] == sorted([stranger, aws.seed.builder_instance_id])
-    assert lowest[0] >= size - 60, lowest
+    assert lowest[0] >= size - batch, lowest
     assert instance_states(aws, [stranger])[stranger] == "running"
     # One line for the scan and one per batch, in the task's result and on the controller as they came; a
     # wait that lasted (a loaded machine) may add "waiting" lines between them.
@@ -192,8 +194,8 @@ def test_replace_keeps_the_group_serving_and_leaves_unmanaged_alone(aws, playboo
     assert progress[0] == scan_line, result["progress"]
     for number, line in enumerate(progress[1:], start=1):
         assert line.startswith(
-            "%s: replace batch %d/4 (60 instances: %s → %s), %d/%d healthy in "
-            % (seed.group_name, number, aws.seed.base_image_id, golden.second, size, size)
+            "%s: replace batch %d/4 (%d instances: %s → %s), %d/%d healthy in "
+            % (seed.group_name, number, batch, aws.seed.base_image_id, golden.second, size, size)
         ), line
         assert line.endswith(" s") and line in run.stdout
     assert len(progress) == 5, result["progress"]
@@ -202,7 +204,7 @@ def test_replace_keeps_the_group_serving_and_leaves_unmanaged_alone(aws, playboo
     assert again.rc == 0, again.explain()
     second = result_of(again)
     assert second["changed"] is False and second["batches"] == []
-    assert second["progress"] == ["drift: 242 instances in 1 group, 2 drifted (wrong image 2, unmanaged 2)"]
+    assert second["progress"] == ["drift: %d instances in 1 group, 2 drifted (wrong image 2, unmanaged 2)" % (size + 2)]
     assert second["counts"]["compliant"] == size
     desired, healthy, ids = group_health(aws, seed.group_name)
     assert desired == healthy == size
