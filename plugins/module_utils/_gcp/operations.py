@@ -18,8 +18,9 @@ from .._core.waiter import Waiter
 # The operations collection of an operation's selfLink: global, a region or a zone.
 _SCOPE = re.compile(r"/projects/[^/]+/(global|regions/[^/]+|zones/[^/]+)/operations/[^/]+$")
 _KINDS = {"global": "globalOperations", "regions": "regionOperations", "zones": "zoneOperations"}
-# Between waits: a wait itself blocks on Google's side, so the client need not pause long.
-DEFAULT_DELAY = 1.0
+# Between waits: a wait itself blocks on Google's side until the operation is done (or for up to two minutes),
+# so the client hardly needs to pause; the short pause only keeps a wait that returns early from spinning.
+DEFAULT_DELAY = 0.25
 
 
 def operations_collection(operation):
