@@ -57,7 +57,7 @@ class ResourceType:
 
     @property
     def type_name(self) -> str:
-        return "%s/%s" % (self.provider, "/".join(segment for segment, _ in self.segments))
+        return "%s/%s" % (self.provider, "/".join(segment for segment, _name in self.segments))
 
     def _pattern(self, depth: int) -> str:
         parts = ["%s/(?P<%s>[^/]+)" % (segment, group) for segment, group in self.segments[:depth]]

@@ -82,7 +82,7 @@ class EntraId:
     def expire_tokens(self) -> None:
         """Make every token granted so far expired: the next call with one is answered 401."""
         with self.emu.lock:
-            self.tokens = {token: (tenant, audience, 0.0) for token, (tenant, audience, _) in self.tokens.items()}
+            self.tokens = {token: (tenant, audience, 0.0) for token, (tenant, audience, _expiry) in self.tokens.items()}
 
     @staticmethod
     def aad_error(status: int, error: str, code: int, description: str) -> Answer:

@@ -176,7 +176,9 @@ def test_resource_groups_are_created_checked_and_deleted_with_what_they_hold(arm
     moved = arm.rest("PUT", path, json={"location": "westeurope"})
     exists = arm.rest("HEAD", path)
     deletion = arm.rest("DELETE", path)
-    polls = [arm.rest("GET", deletion.headers["Location"], api_version=None) for _ in range(arm.emu.operation_polls)]
+    polls = [
+        arm.rest("GET", deletion.headers["Location"], api_version=None) for _poll in range(arm.emu.operation_polls)
+    ]
 
     assert again.status_code == 200 and again.json()["tags"] == {"team": "images"}
     assert again.json()["id"] == path and again.json()["properties"]["provisioningState"] == "Succeeded"
@@ -376,7 +378,7 @@ def test_a_seeded_fault_rate_fails_the_same_calls_each_time(arm, gallery):
     def outcomes() -> list[int]:
         arm.emu.fault_rate(0.3, seed=11)
         seen = []
-        for _ in range(20):
+        for _attempt in range(20):
             try:
                 gallery.galleries.get(GROUP, GALLERY)
                 seen.append(200)
