@@ -53,7 +53,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from emulators.arm_api import Answer, ArmError, Request, check_api_version, no_route, parse_body
@@ -68,7 +68,7 @@ from emulators.arm_identity import ClientApp, EntraId
 from emulators.arm_operations import AsyncOperation, Operations
 from emulators.arm_vm import Disks, VirtualMachines
 from emulators.ledger import CallLedger, Fault
-from emulators.serving import ServedInThread
+from emulators.serving import EmulatorRequestHandler, ServedInThread
 from emulators.tls import TestCertificates
 
 __all__ = ["ArmEmulator", "ArmError", "AsyncOperation"]
@@ -84,21 +84,9 @@ _OPERATION_PATH = (
 )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle's algorithm a keep-alive answer waits for the client's
-    # delayed ACK (~40 ms).
-    disable_nagle_algorithm = True
-    server: Any
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
-        if self.server.emulator.verbose:
-            super().log_message(format, *args)
-
+class _Handler(EmulatorRequestHandler):
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        answer = self.server.emulator.handle(self.command, self.path, dict(self.headers.items()), raw)
+        answer = self.server.emulator.handle(self.command, self.path, dict(self.headers.items()), self.request_body())
         data = b"" if answer.body is None else json.dumps(answer.body).encode()
         self.send_response(answer.status)
         for name, value in answer.headers.items():

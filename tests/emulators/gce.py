@@ -62,7 +62,7 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,7 @@ from emulators.gce_fleet import GceFleet
 from emulators.gcp_kms import KMS_PREFIX, CloudKms
 from emulators.gcs import CloudStorage
 from emulators.ledger import CallLedger, Fault
-from emulators.serving import ServedInThread
+from emulators.serving import EmulatorRequestHandler, ServedInThread
 
 __all__ = ["ApiError", "GceEmulator", "GceSeed", "ListFilter", "ServiceAccountKey"]
 
@@ -180,22 +180,10 @@ class ServiceAccountKey:
 # The server
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle's algorithm each keep-alive answer would wait for the
-    # client's delayed ACK (~40 ms).
-    disable_nagle_algorithm = True
-    server: Any
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
-        if self.server.emulator.verbose:
-            super().log_message(format, *args)
-
+class _Handler(EmulatorRequestHandler):
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
         status, payload, content_type = self.server.emulator.handle(
-            self.command, self.path, dict(self.headers.items()), raw
+            self.command, self.path, dict(self.headers.items()), self.request_body()
         )
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)

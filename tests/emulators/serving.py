@@ -4,7 +4,27 @@ kernel picked, until it is stopped."""
 from __future__ import annotations
 
 import threading
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+
+class EmulatorRequestHandler(BaseHTTPRequestHandler):
+    """What every emulator's request handler shares; a subclass answers each method through its emulator
+    (``self.server.emulator``)."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm each keep-alive answer would wait for the
+    # client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
+    server: Any
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+        if self.server.emulator.verbose:
+            super().log_message(format, *args)
+
+    def request_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
 
 class ServedInThread:
