@@ -70,6 +70,10 @@ def test_a_scale_set_is_made_by_an_operation_its_instances_boot_the_image_and_jo
         members[0]["ip_configuration"] == made.id + "/virtualMachines/0/networkInterfaces/nic/ipConfigurations/ipconfig"
     )
     assert scale_sets_of(arm.emu).scale_sets_using_pool(pool) == [made.id]
+    stored = arm.emu.children_of(made.id, "Microsoft.Compute/virtualMachineScaleSets/virtualMachines")
+    assert [item["instanceId"] for item in stored] == ["0", "1"]
+    assert stored[0]["properties"]["instanceView"]["vmHealth"]["status"]["code"] == "HealthState/healthy"
+    assert arm.emu.get(made.id + "/virtualMachines/1")["properties"]["provisioningState"] == "Succeeded"
     assert arm.emu.calls["AsyncOperations_Get"] >= arm.emu.operation_polls
 
 
@@ -145,8 +149,9 @@ def test_a_new_model_reaches_new_instances_and_upgraded_ones_and_a_bad_image_fai
         GROUP, "web-a", VirtualMachineScaleSetUpdate(sku=Sku(capacity=2), virtual_machine_profile=model)
     ).result()
     old, new = instances(compute, "web-a")
-    scale_sets.begin_update_instances(GROUP, "web-a", VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=["0"]))
-    arm.emu.settle()
+    scale_sets.begin_update_instances(
+        GROUP, "web-a", VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=["0"])
+    ).result()
     upgraded = compute.virtual_machine_scale_set_vms.get(GROUP, "web-a", "0", expand="instanceView")
     emulated.set_image_health(newer, None)
     emulated.set_instance_health(made.id, "1", "unhealthy")
@@ -164,6 +169,8 @@ def test_a_new_model_reaches_new_instances_and_upgraded_ones_and_a_bad_image_fai
     assert upgraded.storage_profile.image_reference.id == newer and upgraded.latest_model_applied
     assert health(upgraded) == "HealthState/unhealthy"
     assert [health(item) for item in instances(compute, "web-a")] == ["HealthState/healthy", "HealthState/unhealthy"]
+    mirrored = arm.emu.get(made.id + "/virtualMachines/1")["properties"]["instanceView"]["vmHealth"]["status"]
+    assert mirrored["code"] == "HealthState/unhealthy"
 
 
 def test_an_image_definition_boots_its_latest_version_recorded_as_exact_version(arm, web):
@@ -181,14 +188,20 @@ def test_an_image_definition_boots_its_latest_version_recorded_as_exact_version(
 def test_scale_sets_and_their_instances_are_listed_in_pages(arm, web):
     compute, (image, _newer) = web
     arm.group("rg-other")
-    for name in ("web-a", "web-b", "web-c"):
+    pollers = [
         compute.virtual_machine_scale_sets.begin_create_or_update(
             GROUP, name, scale_set(arm.emu.location, image, capacity=5 if name == "web-a" else 0)
         )
-    compute.virtual_machine_scale_sets.begin_create_or_update(
-        "rg-other", "api-a", scale_set(arm.emu.location, image, prefix="api")
+        for name in ("web-a", "web-b", "web-c")
+    ]
+    pollers.append(
+        compute.virtual_machine_scale_sets.begin_create_or_update(
+            "rg-other", "api-a", scale_set(arm.emu.location, image, prefix="api")
+        )
     )
     arm.emu.settle()
+    for poller in pollers:
+        poller.result()  # no poll of these arrives while the lists are counted
     arm.emu.page_size = 2
 
     with arm.emu.counting() as calls:
@@ -223,6 +236,7 @@ def test_deleting_a_scale_set_is_an_operation_that_takes_its_instances(arm, web)
     with pytest.raises(ResourceNotFoundError):
         list(compute.virtual_machine_scale_set_vms.list(GROUP, "web-a"))
     assert members_of_pool(arm.emu, pool) == [] and scale_sets_of(arm.emu).scale_sets_using_pool(pool) == []
+    assert [key for key in arm.emu.resources if "/virtualmachinescalesets/" in key] == []
 
 
 def test_a_failed_creation_leaves_the_scale_set_and_its_instances_failed(arm, web):
