@@ -47,6 +47,7 @@ extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
+  - phoenix.immutable.azure
   - phoenix.immutable.policy
 notes:
   - O(policy) is required and must list C(promoters).
