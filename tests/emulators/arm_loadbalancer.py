@@ -38,7 +38,7 @@ LOAD_BALANCER_TYPE = "Microsoft.Network/loadBalancers"
 NIC_TYPE = "microsoft.network/networkinterfaces"
 SCALE_SET_TYPE = "microsoft.compute/virtualmachinescalesets"
 SCALE_SET_VM_TYPE = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines"
-# The child collections of a load balancer: (property, path segment, operation group, type suffix).
+# The child collections of a load balancer (property and path segment): the operation group serving them.
 CHILDREN = {
     "frontendIPConfigurations": "LoadBalancerFrontendIPConfigurations",
     "backendAddressPools": "LoadBalancerBackendAddressPools",
@@ -55,12 +55,15 @@ ADDRESSES = ipaddress.ip_network("10.0.0.0/16")
 
 @dataclasses.dataclass
 class PoolMember:
-    """One member of a pool: its IP configuration, the resource that holds it (a NIC, a scale set instance)
-    and that instance (None for a NIC)."""
+    """One member of a pool: its IP configuration, the resource that holds it (a NIC, a scale set instance),
+    that instance's stored resource (None for a NIC or an instance kept by the scale set emulator) and, from the
+    scale set emulator, the instance's provisioning state and health (healthy, unhealthy, unknown)."""
 
     ip_configuration_id: str
     holder_id: str
     instance: dict[str, Any] | None = None
+    provisioning_state: str | None = None
+    health: str | None = None
 
 
 def _ref_id(reference: Any) -> str:
@@ -80,9 +83,24 @@ def _scale_set_configurations(profile: Any) -> list[dict[str, Any]]:
 
 
 def pool_members(emu: ArmEmulator, pool_id: str) -> list[PoolMember]:
-    """Every member of ``pool_id``: the IP configurations of the emulator's resources that name the pool."""
+    """Every member of ``pool_id``: the IP configurations of the emulator's resources that name the pool.
+
+    A resource type of the emulator that keeps instances of its own (the scale set emulator's
+    ``members_of_pool``) is asked for its members; instances stored as resources are read here.
+    """
     key = pool_id.lower()
     members: list[PoolMember] = []
+    for kind in emu._types:
+        if hasattr(kind, "members_of_pool"):
+            members.extend(
+                PoolMember(
+                    member["ip_configuration"],
+                    member["id"],
+                    provisioning_state=member.get("provisioning_state"),
+                    health=member.get("health"),
+                )
+                for member in kind.members_of_pool(pool_id)
+            )
     for resource in list(emu.resources.values()):
         kind = str(resource.get("type", "")).lower()
         properties = resource.get("properties") or {}
@@ -476,9 +494,7 @@ class LoadBalancers(ResourceType):
         pool = next((item for item in lb["properties"]["backendAddressPools"] if item["name"].lower() == name), None)
         if pool is None:
             return Answer(204, None)
-        users = pool_users(self.emu, pool["id"])
-        if users:
-            raise pool_in_use(pool, users)
+        # Validated as the load balancer would be without it: a rule sending to it first, then its members.
         properties = dict(lb["properties"])
         properties["backendAddressPools"] = [item for item in properties["backendAddressPools"] if item is not pool]
         headers = self._change(request, lb, properties)
@@ -531,6 +547,10 @@ class LoadBalancers(ResourceType):
         for target in self.probe_states:
             if config == target or config.startswith(target + "/"):
                 return "Down", "The health probe failed on this backend instance."
+        if member.provisioning_state in ("Creating", "Failed", "Deleting"):
+            return "Down", "The backend instance is %s." % member.provisioning_state.lower()
+        if member.health == "unhealthy":
+            return "Down", "The health probe failed on this backend instance."
         instance = member.instance or self._vm_of_nic(member.holder_id)
         if instance is None:
             return "Up", "The health probe succeeded."
