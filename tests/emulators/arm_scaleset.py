@@ -22,11 +22,7 @@
   ``HealthState/healthy`` unless a test marked it (`set_instance_health`) or the image it booted
   (`set_image_health`) unhealthy: a bad image makes every instance booted from it fail its health probe.
 
-Every instance is also mirrored into the emulator's store under its resource id, as ARM answers it with its
-instanceView (`VirtualMachineScaleSets.sync`, after each change): ``emu.get(id)`` and
-``emu.children_of(scale_set_id, "Microsoft.Compute/virtualMachineScaleSets/virtualMachines")`` see the instances
-as they are, which is how a load balancer emulator finds a pool's members. Reach the type from a test or
-another emulator module with `scale_sets_of(emu)`.
+Reach the type from a test or another emulator module with `scale_sets_of(emu)`.
 """
 
 from __future__ import annotations
@@ -240,7 +236,6 @@ class VirtualMachineScaleSets(ResourceType):
         answer = super()._mutate(request, resource, existing)
         upgrade = resource["properties"]["upgradePolicy"]["mode"] != "Manual"
         self._chain(answer, lambda: self._settle(key, created, removed, upgrade), lambda: self._fail(created, removed))
-        self.sync()
         return answer
 
     def _chain(self, answer: Answer, done: Any, failed: Any) -> None:
@@ -252,13 +247,11 @@ class VirtualMachineScaleSets(ResourceType):
             if previous_done:
                 previous_done()
             done()
-            self.sync()
 
         def on_fail() -> None:
             if previous_fail:
                 previous_fail()
             failed()
-            self.sync()
 
         operation.on_done, operation.on_fail = on_done, on_fail
 
@@ -329,7 +322,6 @@ class VirtualMachineScaleSets(ResourceType):
                 instance["state"] = "Succeeded"
 
         self._chain(answer, gone, kept)
-        self.sync()
         return answer
 
     def delete_conflict(self, resource: dict[str, Any]) -> ArmError | None:
@@ -474,17 +466,14 @@ class VirtualMachineScaleSets(ResourceType):
         def gone() -> None:
             for instance in doomed:
                 self.instances.get(key, {}).pop(instance["instanceId"], None)
-            self.sync()
 
         def kept() -> None:
             for instance in doomed:
                 instance["state"] = "Succeeded"
-            self.sync()
 
         headers = self.emu.start_operation(
             request, scale_set["id"], on_done=gone, on_fail=kept, location_header=True, location=scale_set["location"]
         )
-        self.sync()
         return Answer(202, None, headers)
 
     def delete_instance(self, request: Request) -> Answer:
@@ -506,7 +495,6 @@ class VirtualMachineScaleSets(ResourceType):
             for instance in chosen:
                 if current is not None and instance["state"] != "Deleting":
                     self._apply_model(current, instance)
-            self.sync()
 
         headers = self.emu.start_operation(
             request, scale_set["id"], on_done=upgraded, location_header=True, location=scale_set["location"]
@@ -514,20 +502,6 @@ class VirtualMachineScaleSets(ResourceType):
         return Answer(202, None, headers)
 
     # for tests and other emulator modules (no call, no operation) -----------------------------------
-
-    def sync(self) -> None:
-        """Mirror every instance into the emulator's store as ARM answers it (with its instanceView), under its
-        resource id: what reads the store (`emu.get`, a load balancer's pool members) sees them as they are."""
-        for key, members in self.instances.items():
-            prefix = key + "/virtualmachines/"
-            for stale in [item for item in self.emu.resources if item.startswith(prefix)]:
-                del self.emu.resources[stale]
-            scale_set = self.emu.resources.get(key)
-            if scale_set is None:
-                continue
-            for instance in members.values():
-                shaped = self.shape_instance(scale_set, instance, expand=True)
-                self.emu.resources[shaped["id"].lower()] = shaped
 
     def members(self, scale_set_id: str) -> list[dict[str, Any]]:
         """The instances of a scale set as ARM answers them (with instanceView), by instance id."""
@@ -543,7 +517,6 @@ class VirtualMachineScaleSets(ResourceType):
             raise ValueError("health must be one of %s or None" % ", ".join(HEALTH_STATES))
         with self.emu.lock:
             self.instances[scale_set_id.lower()][str(instance_id)]["health"] = health
-            self.sync()
 
     def set_image_health(self, image_id: str, health: str | None) -> None:
         """Every instance booted from the image version ``image_id`` answers ``health`` (None: healthy again)."""
@@ -554,7 +527,6 @@ class VirtualMachineScaleSets(ResourceType):
                 self.image_health.pop(image_id.lower(), None)
             else:
                 self.image_health[image_id.lower()] = health
-            self.sync()
 
     def members_of_pool(self, pool_id: str) -> list[dict[str, Any]]:
         """Each instance whose applied model names the backend pool ``pool_id``, as a load balancer sees it.

@@ -70,10 +70,6 @@ def test_a_scale_set_is_made_by_an_operation_its_instances_boot_the_image_and_jo
         members[0]["ip_configuration"] == made.id + "/virtualMachines/0/networkInterfaces/nic/ipConfigurations/ipconfig"
     )
     assert scale_sets_of(arm.emu).scale_sets_using_pool(pool) == [made.id]
-    stored = arm.emu.children_of(made.id, "Microsoft.Compute/virtualMachineScaleSets/virtualMachines")
-    assert [item["instanceId"] for item in stored] == ["0", "1"]
-    assert stored[0]["properties"]["instanceView"]["vmHealth"]["status"]["code"] == "HealthState/healthy"
-    assert arm.emu.get(made.id + "/virtualMachines/1")["properties"]["provisioningState"] == "Succeeded"
     assert arm.emu.calls["AsyncOperations_Get"] >= arm.emu.operation_polls
 
 
@@ -169,8 +165,6 @@ def test_a_new_model_reaches_new_instances_and_upgraded_ones_and_a_bad_image_fai
     assert upgraded.storage_profile.image_reference.id == newer and upgraded.latest_model_applied
     assert health(upgraded) == "HealthState/unhealthy"
     assert [health(item) for item in instances(compute, "web-a")] == ["HealthState/healthy", "HealthState/unhealthy"]
-    mirrored = arm.emu.get(made.id + "/virtualMachines/1")["properties"]["instanceView"]["vmHealth"]["status"]
-    assert mirrored["code"] == "HealthState/unhealthy"
 
 
 def test_an_image_definition_boots_its_latest_version_recorded_as_exact_version(arm, web):
@@ -236,7 +230,6 @@ def test_deleting_a_scale_set_is_an_operation_that_takes_its_instances(arm, web)
     with pytest.raises(ResourceNotFoundError):
         list(compute.virtual_machine_scale_set_vms.list(GROUP, "web-a"))
     assert members_of_pool(arm.emu, pool) == [] and scale_sets_of(arm.emu).scale_sets_using_pool(pool) == []
-    assert [key for key in arm.emu.resources if "/virtualmachinescalesets/" in key] == []
 
 
 def test_a_failed_creation_leaves_the_scale_set_and_its_instances_failed(arm, web):
