@@ -21,6 +21,7 @@
 - **Health**: ``instanceView.vmHealth`` is ``HealthState/unknown`` while an instance is being made, then
   ``HealthState/healthy`` unless a test marked it (`set_instance_health`) or the image it booted
   (`set_image_health`) unhealthy: a bad image makes every instance booted from it fail its health probe.
+  `set_time_created` backdates an instance (for the drift scan's age rule).
 
 Reach the type from a test or another emulator module with `scale_sets_of(emu)`.
 """
@@ -517,6 +518,11 @@ class VirtualMachineScaleSets(ResourceType):
             raise ValueError("health must be one of %s or None" % ", ".join(HEALTH_STATES))
         with self.emu.lock:
             self.instances[scale_set_id.lower()][str(instance_id)]["health"] = health
+
+    def set_time_created(self, scale_set_id: str, instance_id: str, when: str) -> None:
+        """Backdate an instance: its ``timeCreated`` becomes ``when`` (ISO 8601), as if made then."""
+        with self.emu.lock:
+            self.instances[scale_set_id.lower()][str(instance_id)]["timeCreated"] = when
 
     def set_image_health(self, image_id: str, health: str | None) -> None:
         """Every instance booted from the image version ``image_id`` answers ``health`` (None: healthy again)."""
