@@ -5,11 +5,11 @@ A test module imports the fixtures by their function names (``from azure_data_su
 azure_hosts_server_fixture, data_planes_fixture  # noqa: F401``); they are named without ``_fixture``:
 
 - ``azure_hosts_server`` (session): the proxy (AzureHosts) with one KeyVaultEmulator and one BlobEmulator.
-
-- ``data_planes``: both services reset for this test and ``HTTPS_PROXY``/``NO_PROXY`` set for this process, with
-  ``.vault`` (KeyVaultEmulator), ``.blob`` (BlobEmulator), ``.arm`` (the ArmContext), ``.key_client(vault=...)``
-  and ``.crypto_client(key)`` (azure-keyvault-keys), ``.blob_service(account=...)`` (azure-storage-blob), each
-  on the ArmContext's ClientSecretCredential, SDK retries off, trusting the test CA.
+- ``data_planes``: both services reset for this test (and azure-keyvault-keys' process-wide cache of challenges
+  cleared), ``HTTPS_PROXY``/``NO_PROXY`` set for this process, with ``.vault`` (KeyVaultEmulator), ``.blob``
+  (BlobEmulator), ``.arm`` (the ArmContext), ``.key_client(vault=...)`` and ``.crypto_client(key)``
+  (azure-keyvault-keys), ``.blob_service(account=...)`` (azure-storage-blob), each on the ArmContext's
+  ClientSecretCredential, SDK retries off, trusting the test CA.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from azure.keyvault.keys import KeyClient
+from azure.keyvault.keys._shared import http_challenge_cache
 from azure.keyvault.keys.crypto import CryptographyClient
 from azure.storage.blob import BlobServiceClient
 from emulators.azure_hosts import AzureHosts
@@ -62,4 +63,6 @@ def data_planes_fixture(arm, azure_hosts_server, monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv(name, value)
     vault.reset()
     blob.reset()
+    # The SDK keeps each vault's challenge for the whole process: cleared, every test starts with one.
+    http_challenge_cache.clear()
     return DataPlanes(arm, hosts, vault, blob)

@@ -16,7 +16,6 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ServiceRequestError,
 )
-from azure.keyvault.keys._shared import http_challenge_cache
 from azure.keyvault.keys.crypto import SignatureAlgorithm
 from azure.storage.blob import BlobImmutabilityPolicyMode, ImmutabilityPolicy
 from azure_data_support import azure_hosts_server_fixture, data_planes_fixture  # noqa: F401
@@ -46,7 +45,6 @@ def raw_to_der(raw: bytes) -> bytes:
 
 
 def test_a_first_call_is_challenged_then_sent_with_a_token_for_the_vault(data_planes):
-    http_challenge_cache.clear()  # the SDK keeps a vault's challenge for the whole process
     key_id = data_planes.vault.create_key("image-signer")
 
     key = data_planes.key_client().get_key("image-signer")
