@@ -28,9 +28,9 @@ from .._core.errors import InvalidInput, PhoenixError
 from .errors import AlreadyExists, AzureApiError
 
 try:
-    from azure.storage.blob import BlobImmutabilityPolicyMode, ContainerClient, ContentSettings, ImmutabilityPolicy
+    from azure.storage.blob import ContainerClient, ContentSettings, ImmutabilityPolicy
 except ImportError:  # reported by the connection (require_azure) or by the first call
-    BlobImmutabilityPolicyMode = ContainerClient = ContentSettings = ImmutabilityPolicy = None
+    ContainerClient = ContentSettings = ImmutabilityPolicy = None
 
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 # COMPLIANCE: a locked policy, which no one can shorten or remove; GOVERNANCE: an unlocked one.

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-from azure_data_support import azure_hosts_server_fixture, data_planes_fixture  # noqa: F401
+from azure_data_support import azure_hosts_server_fixture, data_planes_fixture  # noqa: F401  # pylint: disable=unused-import
 from harness import run_playbook
 
 from ansible_collections.phoenix.immutable.plugins.module_utils import audit

@@ -18,7 +18,7 @@ from azure.core.exceptions import (
 )
 from azure.keyvault.keys.crypto import SignatureAlgorithm
 from azure.storage.blob import BlobImmutabilityPolicyMode, ImmutabilityPolicy
-from azure_data_support import azure_hosts_server_fixture, data_planes_fixture  # noqa: F401
+from azure_data_support import azure_hosts_server_fixture, data_planes_fixture  # noqa: F401  # pylint: disable=unused-import
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 

@@ -10,7 +10,7 @@ the backend's signer, and a trust policy whose ``kms_key`` is resolved through t
 from __future__ import annotations
 
 import pytest
-from azure_data_support import azure_hosts_server_fixture, data_planes_fixture  # noqa: F401
+from azure_data_support import azure_hosts_server_fixture, data_planes_fixture  # noqa: F401  # pylint: disable=unused-import
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ansible_collections.phoenix.immutable.plugins.module_utils import providers
