@@ -158,3 +158,73 @@ def test_the_key_service_is_found_through_the_azure_provider(data_planes, arm):
     backend = provider.signing_keys()
     assert isinstance(backend, AzureKeyVaultKeys) and backend.cloud == "azure"
     assert keys.verify(backend.signer(key_id).public_key, SIGNED, backend.signer(key_id).sign(SIGNED))
+
+
+# ----- image_sign and image_verify with a Key Vault key (needs the Azure image backend, _azure/images.py)
+
+
+def gallery_image_version(azure, name="web", version="1.0.0"):
+    """An image version in the connection's gallery, made through azure-mgmt-compute; its id."""
+    from azure.mgmt.compute.models import (
+        GalleryArtifactVersionFullSource,
+        GalleryImage,
+        GalleryImageIdentifier,
+        GalleryImageVersion,
+        GalleryImageVersionStorageProfile,
+    )
+
+    compute, group, gallery = azure.compute(), azure.params()["resource_group"], azure.params()["gallery"]
+    definition = GalleryImage(
+        location=azure.emu.location,
+        os_type="Linux",
+        os_state="Generalized",
+        hyper_v_generation="V2",
+        identifier=GalleryImageIdentifier(publisher="phoenix", offer=name, sku="debian-12"),
+    )
+    compute.gallery_images.begin_create_or_update(group, gallery, name, definition).result()
+    body = GalleryImageVersion(
+        location=azure.emu.location,
+        storage_profile=GalleryImageVersionStorageProfile(
+            source=GalleryArtifactVersionFullSource(id=azure.source_image(group))
+        ),
+    )
+    return compute.gallery_image_versions.begin_create_or_update(group, gallery, name, version, body).result().id
+
+
+def test_image_sign_with_a_key_vault_key_verifies_with_image_verify_and_another_key_is_refused(
+    data_planes, azure, tmp_path
+):
+    pytest.importorskip("ansible_collections.phoenix.immutable.plugins.module_utils._azure.images")
+    from harness import run_playbook
+
+    key_id = data_planes.vault.create_key("image-approver")
+    other = data_planes.vault.create_key("someone-else")
+    image_id = gallery_image_version(azure)
+    tasks = [
+        {"name": "sign", "phoenix.immutable.image_sign": {"image_id": image_id, "kms_key": key_id}},
+        {"name": "again", "phoenix.immutable.image_sign": {"image_id": image_id, "kms_key": key_id}},
+    ]
+    for title, trusted in (("verify", key_id), ("other", other)):
+        policy = {"keys": [{"name": "approver", "kms_key": trusted}]}
+        tasks.append(
+            {
+                "name": title,
+                "phoenix.immutable.image_verify": {"image_id": image_id, "policy": policy},
+                "ignore_errors": True,
+            }
+        )
+
+    run = run_playbook(
+        tasks,
+        env={**azure.env(), **data_planes.hosts.env()},
+        module_defaults={"group/phoenix.immutable.azure": {"cloud": "azure"}},
+    )
+
+    assert run.rc == 0, run.explain()
+    signed = run.task("sign")["result"]
+    assert signed["changed"] is True and signed["api_calls"][SIGN] == 1, signed
+    assert run.task("again")["result"]["changed"] is False
+    assert run.task("verify")["result"]["verified"] is True
+    refused = run.task("other")["result"]
+    assert refused["verified"] is False and refused["failed"] is True, refused
+    assert data_planes.vault.calls["Sign"] == 1
