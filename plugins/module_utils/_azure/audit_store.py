@@ -43,10 +43,8 @@ SECONDS_A_DAY = 86400
 RUN_KEY = "phoenix_audit_run"
 HEAD_KEY = "phoenix_audit_head"
 LINES_KEY = "phoenix_audit_lines"
-_CONTAINER_URL = re.compile(r"^https://(?P<host>[^/?#]+)/(?P<container>[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])?)/?$")
-_ACCOUNT_AND_CONTAINER = re.compile(
-    r"^(?P<account>[a-z0-9]{3,24})/(?P<container>[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])?)$"
-)
+_CONTAINER_URL = re.compile(r"^https://(?P<host>[^/?#]+)/(?P<container>[a-z0-9][a-z0-9-]{1,61}[a-z0-9])/?$")
+_ACCOUNT_AND_CONTAINER = re.compile(r"^(?P<account>[a-z0-9]{3,24})/(?P<container>[a-z0-9][a-z0-9-]{1,61}[a-z0-9])$")
 ROLE_HINT = (
     "Give the identity in use the role Storage Blob Data Contributor on the container (reading its properties and "
     "creating blobs), and check that the storage account allows Entra ID authorization."
