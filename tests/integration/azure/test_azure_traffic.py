@@ -275,3 +275,18 @@ def test_a_canary_is_a_share_of_instances_in_blues_pool_and_blue_leaves_it_at_10
     assert calls(traffic, "PATCH Microsoft.Compute/virtualMachineScaleSets") == 2  # web-b's model, web-a's
     assert calls(traffic, "POST Microsoft.Compute/virtualMachineScaleSets/manualupgrade") == 2  # web-b's 1, web-a's 2
     assert set(traffic.backend_health(blue).values()) == {"healthy"} and len(traffic.backend_health(blue)) == 2
+
+
+def test_a_flexible_scale_set_is_refused_before_any_change(setup, traffic, blue):
+    flexible = setup.arm.group_path(setup.group) + "/providers/Microsoft.Compute/virtualMachineScaleSets/web-flex"
+    setup.arm.emu.put_resource(
+        flexible,
+        "Microsoft.Compute/virtualMachineScaleSets",
+        properties={"orchestrationMode": "Flexible", "virtualMachineProfile": {}},
+    )
+
+    with pytest.raises(PhoenixError, match="Flexible orchestration") as refused:
+        traffic.attach("web-flex", blue)
+
+    assert refused.value.code == "Unsupported"
+    assert calls(traffic, "PATCH Microsoft.Compute/virtualMachineScaleSets") == 0
