@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from .._core.canonical import canonical_json, sha256_hex
 from .._core.errors import PhoenixError
 from . import inventory
+from .attestations import SBOM_FORMAT, SBOM_MEDIA_TYPE
 from .inventory import DEB, RPM, Distribution
 from .purl import full_version, package_purl, parse_purl, upstream_of
 
 SPEC_VERSION = "1.5"
 SCHEMA_URI = "http://cyclonedx.org/schema/bom-1.5.schema.json"
-FORMAT = "https://cyclonedx.org/bom/v1.5"
-MEDIA_TYPE = "application/vnd.cyclonedx+json"
+FORMAT = SBOM_FORMAT
+MEDIA_TYPE = SBOM_MEDIA_TYPE
 COLLECTION = "phoenix.immutable"
 READER = "package-database-reader"
 READER_VERSION = "1"
