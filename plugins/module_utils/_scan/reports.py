@@ -57,8 +57,14 @@ def _finding(identifier, aliases, package, purl, installed, fixed, word, score, 
 
 
 def read_trivy(document, source="Trivy report"):
-    if not isinstance(document, dict) or not isinstance(document.get("Results", []), list):
-        raise _report_error(TRIVY, source, "no Results list")
+    # Trivy writes SchemaVersion always and Results where it found something to scan; neither means
+    # this is not a Trivy report, and reading it as "no vulnerabilities" would pass anything.
+    if (
+        not isinstance(document, dict)
+        or not ("SchemaVersion" in document or "Results" in document)
+        or not isinstance(document.get("Results") or [], list)
+    ):
+        raise _report_error(TRIVY, source, "no SchemaVersion or Results list")
     findings, seen = [], set()
     for result in document.get("Results") or []:
         for vulnerability in (result or {}).get("Vulnerabilities") or []:
@@ -94,8 +100,8 @@ def read_trivy(document, source="Trivy report"):
 
 
 def read_grype(document, source="Grype report"):
-    if not isinstance(document, dict) or not isinstance(document.get("matches", []), list):
-        raise _report_error(GRYPE, source, "no matches list")
+    if not isinstance(document, dict) or not isinstance(document.get("matches"), list):
+        raise _report_error(GRYPE, source, "no matches list (grype writes one, empty when it finds nothing)")
     findings, seen = [], set()
     for entry in document.get("matches") or []:
         vulnerability = (entry or {}).get("vulnerability") or {}

@@ -138,7 +138,11 @@ def parse_sbom_json(data, what="SBOM"):
     except (UnicodeDecodeError, ValueError) as error:
         raise PhoenixError("%s is not JSON: %s" % (what, error), code="InvalidSbom") from None
     if not isinstance(document, dict) or document.get("bomFormat") != "CycloneDX":
-        raise PhoenixError("%s is not a CycloneDX JSON document" % what, code="InvalidSbom")
+        raise PhoenixError(
+            "%s is not a CycloneDX JSON document (no bomFormat CycloneDX)" % what,
+            code="InvalidSbom",
+            hint="Give the SBOM the bake recorded, or one syft wrote with -o cyclonedx-json.",
+        )
     return document
 
 

@@ -64,3 +64,15 @@ def test_a_report_that_is_not_one_is_refused(tmp_path):
         reports.read_report(tmp_path / "trivy.json", "clair")
     with pytest.raises(PhoenixError, match="No such file"):
         reports.read_report(tmp_path / "missing.json", "trivy")
+
+
+@pytest.mark.parametrize("report_format", ["trivy", "grype"])
+def test_a_json_document_of_another_kind_is_not_read_as_a_clean_report(tmp_path, report_format):
+    (tmp_path / "other.json").write_text(json.dumps({"hello": "world"}))
+    with pytest.raises(PhoenixError, match="cannot read the %s report" % report_format):
+        reports.read_report(tmp_path / "other.json", report_format)
+
+
+def test_clean_reports_have_no_findings():
+    assert reports.read_trivy({"SchemaVersion": 2})[0] == []
+    assert reports.read_grype({"matches": []})[0] == []
