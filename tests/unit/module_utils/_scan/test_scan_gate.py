@@ -5,14 +5,15 @@ each refusal naming the finding or rule."""
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import pytest
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core import policy as policy_module
-from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.model import Disk, Image
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.statement import build_statement
-from ansible_collections.phoenix.immutable.plugins.module_utils._scan import attestations, gate
+from ansible_collections.phoenix.immutable.plugins.module_utils._scan import attestations, gate, xccdf
 
 UTC = datetime.UTC
 NOW = datetime.datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -305,3 +306,44 @@ def test_an_empty_or_malformed_scan_section_refuses_the_whole_policy(public_pem,
     with pytest.raises(InvalidInput, match=message) as caught:
         parse({"keys": [{"public_key": public_pem}], **section})
     assert "invalid trust policy policy.yml" in str(caught.value)
+
+
+# -- OpenSCAP results into the compliance predicate -------------------------------------------------------
+
+XCCDF = Path(__file__).resolve().parents[3] / "fixtures" / "xccdf" / "results-standard.xml"
+
+
+def test_openscap_results_become_the_compliance_predicate_and_meet_the_gate():
+    summary = xccdf.read_results(XCCDF)
+    assert summary["profile"] == PROFILE and summary["finished"] == "2026-12-01T10:03:10+00:00"
+    assert summary["passed_rules"] == [
+        "xccdf_org.ssgproject.content_rule_package_telnet_removed",  # fixed counts as passed
+        "xccdf_org.ssgproject.content_rule_sshd_disable_empty_passwords",
+        ROOT_LOGIN,
+    ]
+    assert summary["failed_rules"] == [  # an error is not a pass; notapplicable/notselected are neither
+        "xccdf_org.ssgproject.content_rule_audit_rules_immutable",
+        "xccdf_org.ssgproject.content_rule_partition_for_tmp",
+    ]
+    assert summary["scanner"] == {"uri": "pkg:generic/openscap", "version": "1.3.10"}
+    predicate = attestations.compliance_predicate(
+        summary["profile"], summary["passed_rules"], summary["failed_rules"], summary["finished"], summary["scanner"]
+    )
+    assert (predicate["passed"], predicate["failed"]) == (3, 2)
+    lenient = gate.parse_compliance({"profile": PROFILE, "max_failed": 2, "required_rules": [ROOT_LOGIN]})
+    assert gate.check_compliance(lenient, predicate) == []
+    [refusal] = gate.check_compliance(gate.parse_compliance({"profile": PROFILE, "max_failed": 1}), predicate)
+    assert refusal.reason == "noncompliant" and "content_rule_partition_for_tmp" in refusal.message
+
+
+def test_openscap_results_that_are_not_refused(tmp_path):
+    with pytest.raises(PhoenixError, match="no TestResult of profile other"):
+        xccdf.read_results(XCCDF, profile="other")
+    (tmp_path / "bad.xml").write_text("<not-closed>")
+    with pytest.raises(PhoenixError, match="not XML"):
+        xccdf.read_results(tmp_path / "bad.xml")
+    (tmp_path / "odd.xml").write_text(
+        '<TestResult><profile idref="p"/><rule-result idref="r"><result>maybe</result></rule-result></TestResult>'
+    )
+    with pytest.raises(PhoenixError, match="result 'maybe'"):
+        xccdf.read_results(tmp_path / "odd.xml")
