@@ -25,7 +25,7 @@ from .._core.canonical import canonical_json, sha256_hex
 from .._core.errors import PhoenixError
 from . import inventory
 from .attestations import SBOM_FORMAT, SBOM_MEDIA_TYPE
-from .inventory import DEB, RPM, Distribution
+from .inventory import RPM, Distribution
 from .purl import full_version, package_purl, parse_purl, upstream_of
 
 SPEC_VERSION = "1.5"
@@ -197,9 +197,10 @@ def sbom_components(document):
             purl = parse_purl(component["purl"])
         except PhoenixError:
             continue  # a component whose purl is not one cannot be matched by package; others still are
-        version = full_version(purl) or str(component.get("version", ""))
-        if purl.type in (DEB, RPM) and component.get("version"):
-            version = str(component["version"]) if purl.type == DEB else version
+        # An rpm's purl carries its epoch as a qualifier: put it back. Otherwise the component's own version
+        # is the package manager's (syft and the reader both write it in full).
+        listed = str(component.get("version") or "")
+        version = (full_version(purl) or listed) if purl.type == RPM else (listed or purl.version)
         source, source_version = upstream_of(purl)
         found.append(
             Component(
