@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import PhoenixError
 from ansible_collections.phoenix.immutable.plugins.module_utils._scan import versions
@@ -177,3 +179,33 @@ def test_parse_rpm(version, parsed):
 def test_malformed_rpm_versions_are_refused(version):
     with pytest.raises(InvalidVersion):
         compare_rpm(version, "1.0")
+
+
+# -- properties: each comparison is a consistent order over the versions it accepts ----------------------
+
+DPKG_VERSIONS = st.builds(
+    lambda epoch, upstream, revision: (("%d:" % epoch) if epoch is not None else "") + upstream + revision,
+    st.one_of(st.none(), st.integers(min_value=0, max_value=3)),
+    st.from_regex(r"\A[0-9][0-9a-z.+~]{0,6}\Z"),
+    st.one_of(st.just(""), st.from_regex(r"\A-[0-9a-z+~.]{1,5}\Z")),
+)
+RPM_VERSIONS = st.builds(
+    lambda epoch, version, release: (("%d:" % epoch) if epoch is not None else "") + version + release,
+    st.one_of(st.none(), st.integers(min_value=0, max_value=3)),
+    st.from_regex(r"\A[0-9a-zA-Z][0-9a-zA-Z._+~^]{0,6}\Z"),
+    st.from_regex(r"\A-[0-9a-z._~^]{1,5}\Z"),  # with a release: rpm's order is total then
+)
+
+
+@pytest.mark.parametrize(
+    "comparator, strategy", [(compare_dpkg, DPKG_VERSIONS), (compare_rpm, RPM_VERSIONS)], ids=["dpkg", "rpm"]
+)
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_the_order_is_antisymmetric_and_transitive(comparator, strategy, data):
+    first, second, third = (data.draw(strategy) for position in range(3))
+    assert comparator(first, first) == 0
+    assert comparator(first, second) == -comparator(second, first)
+    ordered = sorted([first, second, third], key=functools.cmp_to_key(comparator))
+    assert comparator(ordered[0], ordered[1]) <= 0 and comparator(ordered[1], ordered[2]) <= 0
+    assert comparator(ordered[0], ordered[2]) <= 0
