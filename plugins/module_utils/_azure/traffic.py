@@ -11,12 +11,13 @@ core moves traffic by instance counts (green joins blue's pool with a share of b
 at 100 blue leaves). ``set_shares`` and ``create_backend_like`` are refused: the core never calls them on a
 MEMBERSHIP backend, and a pool carries no tags that could tell one made for a service from someone else's.
 
-A group (a scale set) is attached by naming the pool in its model's primary IP configuration (one PATCH of the
-model's NIC configurations; the rest of the model is never touched), and detached by removing every reference to
-the pool. A Uniform scale set's instances keep the model they were built with: the instances whose applied
-network profile does not yet say what the model says are brought to the latest model (``manualupgrade``) and
-waited for, which also applies any other change of the model not yet rolled out to them. Both are idempotent
-and resume after a kill: the instances are compared every time, not only after a change of the model.
+A group (a Uniform scale set; a Flexible one is refused) is attached by naming the pool in its model's primary IP
+configuration (one PATCH of the model's NIC configurations; the rest of the model is never touched), and detached
+by removing every reference to the pool. A Uniform scale set's instances keep the model they were built with: the
+instances whose applied network profile does not yet say what the model says are brought to the latest model
+(``manualupgrade``) and waited for, which also applies any other change of the model not yet rolled out to them.
+Both are idempotent and resume after a kill: the instances are compared every time, not only after a change of
+the model.
 
 ``backend_health`` asks ARM what the probes of the rules that send to the pool see
 (``LoadBalancerLoadBalancingRules_Health``, a long-running POST per rule): per IP configuration ``Up`` or ``Down``,
@@ -211,6 +212,16 @@ class AzureTrafficBackend(TrafficBackend):
                 raise
             return  # a scale set that is gone is in no pool
         properties = scale_set.get("properties") or {}
+        if (properties.get("orchestrationMode") or "Uniform").lower() != "uniform":
+            # A Flexible scale set's instances are VMs with NICs of their own: its model reaches new ones only.
+            raise PhoenixError(
+                "scale set %s uses %s orchestration: only Uniform scale sets are put into or taken out of a backend "
+                "pool" % (scale_set.get("id", name), properties["orchestrationMode"]),
+                resource=scale_set.get("id", name),
+                code="Unsupported",
+                cloud="azure",
+                hint="Use Uniform scale sets for the service's groups.",
+            )
         configurations = pools.interface_configurations(properties.get("virtualMachineProfile"))
         if attached:
             changed = pools.with_pool(configurations, pool_id)

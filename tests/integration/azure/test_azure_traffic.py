@@ -256,3 +256,37 @@ def test_a_swap_naming_alarms_on_azure_is_refused_before_any_call(azure_params):
     with pytest.raises(InvalidInput, match="web-5xx-rate.*not read on azure") as refused:
         alarms.check_alarm_names(["web-5xx-rate"])
     assert "Nothing was changed" in refused.value.hint and alarms.api_calls() == {}
+
+
+def test_a_canary_is_a_share_of_instances_in_blues_pool_and_blue_leaves_it_at_100(setup, traffic, blue):
+    setup.scale_set("web-b", capacity=0)
+    resize = setup.compute.virtual_machine_scale_sets.begin_update
+
+    resize(setup.group, "web-b", {"sku": {"capacity": 1}}).result()  # 25 % of blue's 2 + 2: one of green's
+    traffic.attach("web-b", blue)
+    at_first_step = setup.members(blue)
+    resize(setup.group, "web-b", {"sku": {"capacity": 2}}).result()  # made from the model: in the pool at once
+    traffic.attach("web-b", blue)
+    at_full = setup.members(blue)
+    traffic.detach("web-a", blue)
+
+    assert len(at_first_step) == 3 and len(at_full) == 4
+    assert setup.members(blue) == sorted(setup.instance_ids("web-b"))
+    assert calls(traffic, "PATCH Microsoft.Compute/virtualMachineScaleSets") == 2  # web-b's model, web-a's
+    assert calls(traffic, "POST Microsoft.Compute/virtualMachineScaleSets/manualupgrade") == 2  # web-b's 1, web-a's 2
+    assert set(traffic.backend_health(blue).values()) == {"healthy"} and len(traffic.backend_health(blue)) == 2
+
+
+def test_a_flexible_scale_set_is_refused_before_any_change(setup, traffic, blue):
+    flexible = setup.arm.group_path(setup.group) + "/providers/Microsoft.Compute/virtualMachineScaleSets/web-flex"
+    setup.arm.emu.put_resource(
+        flexible,
+        "Microsoft.Compute/virtualMachineScaleSets",
+        properties={"orchestrationMode": "Flexible", "virtualMachineProfile": {}},
+    )
+
+    with pytest.raises(PhoenixError, match="Flexible orchestration") as refused:
+        traffic.attach("web-flex", blue)
+
+    assert refused.value.code == "Unsupported"
+    assert calls(traffic, "PATCH Microsoft.Compute/virtualMachineScaleSets") == 0
