@@ -23,7 +23,9 @@ kernel picks, with a certificate of a test CA made at start-up (`emulators.tls`;
   ``Failed`` with an error.
 - **Resources**: resource groups, Compute Gallery galleries, image definitions and image versions
   (`emulators.arm_compute`); virtual machines with power states, deallocate and generalize, and their OS
-  disks (`emulators.arm_vm`). `put_resource()` plants what is not served yet (a NIC, a managed image).
+  disks (`emulators.arm_vm`); virtual networks, subnets, security groups (`emulators.arm_network`), public
+  addresses and NICs (`emulators.arm_network_interfaces`). `put_resource()` plants what is not served yet (a
+  managed image).
 - **Call counting** per operation id of Azure's REST specifications (``Galleries_CreateOrUpdate``,
   ``GalleryImageVersions_ListByGalleryImage``), polls as ``AsyncOperations_Get`` and ``OperationResults_Get``,
   identity as ``Identity_OpenIdConfiguration`` and ``Identity_Token``; a call answered with a fault counts.
@@ -65,6 +67,8 @@ from emulators.arm_compute import (
     ResourceType,
 )
 from emulators.arm_identity import ClientApp, EntraId
+from emulators.arm_network import NetworkSecurityGroups, Subnets, VirtualNetworks
+from emulators.arm_network_interfaces import NetworkInterfaces, PublicIPAddresses
 from emulators.arm_operations import AsyncOperation, Operations
 from emulators.arm_vm import Disks, VirtualMachines
 from emulators.ledger import CallLedger, Fault
@@ -171,6 +175,11 @@ class ArmEmulator:
             GalleryImageVersions(self),
             Disks(self),
             self.virtual_machines,
+            VirtualNetworks(self),
+            Subnets(self),
+            NetworkSecurityGroups(self),
+            PublicIPAddresses(self),
+            NetworkInterfaces(self),
         ]
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[[Request], Answer]]] = []
         openid = r"/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration"
