@@ -66,6 +66,14 @@ def not_found_reference(target: str, referrer: str) -> ArmError:
     )
 
 
+def time_passes(emu: Any, resource_id: str) -> None:
+    """ARM's operations run on their own, polled or not: a read of a resource moves those in progress on it one
+    step, so that one whose answer was lost (nobody has its URL to poll) ends too."""
+    for operation in list(emu.operations.values()):
+        if operation.status == "InProgress" and operation.resource_id.lower() == resource_id.lower():
+            emu.lro._advance(operation)  # noqa: SLF001 - the emulator's own clock
+
+
 class NetworkResourceType(ResourceType):
     """A Microsoft.Network type: names up to 80 characters, an etag, UpdateTags for PATCH, read-only references."""
 
@@ -104,7 +112,9 @@ class NetworkResourceType(ResourceType):
         return self.emu.shape(resource)
 
     def get(self, request: Request) -> Answer:
-        return Answer(200, self.shape(self.find(request.match)))
+        resource = self.find(request.match)
+        time_passes(self.emu, resource["id"])
+        return Answer(200, self.shape(resource))
 
     def list(self, request: Request) -> Answer:
         self.check_parents(request.match)

@@ -5,7 +5,8 @@ managed image or a marketplace reference) on network interfaces that must exist;
 `Microsoft.Compute/disks` resource, deleted with the VM only when ``osDisk.deleteOption`` is ``Delete`` (ARM's
 default is ``Detach``: the disk stays, as on Azure), like a NIC with ``deleteOption: Delete``. Power states move
 through the actions' operations: ``start``, ``powerOff`` and ``deallocate`` (long-running), ``generalize``
-(synchronous; the VM must be stopped or deallocated, and can never start again).
+(synchronous; the VM must be stopped or deallocated, and can never start again). Reading a VM moves the
+operations in progress on it one step (`emulators.arm_network.time_passes`): one whose answer was lost ends.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from emulators.arm_api import (
     required_parameter,
 )
 from emulators.arm_compute import IMAGE_NAME, ResourceType
+from emulators.arm_network import time_passes
 
 _DISPLAY = {
     "starting": "VM starting",
@@ -241,12 +243,14 @@ class VirtualMachines(ResourceType):
         return self.emu.operations[answer.headers["Azure-AsyncOperation"].split("/operations/")[1].split("?")[0]]
 
     def get(self, request: Request) -> Answer:
+        time_passes(self.emu, self.find(request.match)["id"])
         resource = self.emu.shape(self.find(request.match))
         if request.query.get("$expand", "").lower() == "instanceview":
             resource["properties"]["instanceView"] = self._instance_view(resource)
         return Answer(200, resource)
 
     def instance_view(self, request: Request) -> Answer:
+        time_passes(self.emu, self.find(request.match)["id"])
         return Answer(200, self._instance_view(self.find(request.match)))
 
     def _instance_view(self, resource: dict[str, Any]) -> dict[str, Any]:
