@@ -60,10 +60,10 @@ from emulators.arm_api import Answer, ArmError, Request, check_api_version, no_r
 from emulators.arm_compute import (
     Galleries,
     GalleryImages,
-    GalleryImageVersions,
     ResourceGroups,
     ResourceType,
 )
+from emulators.arm_gallery import GalleryImageVersions, SubscriptionReads
 from emulators.arm_identity import ClientApp, EntraId
 from emulators.arm_operations import AsyncOperation, Operations
 from emulators.arm_vm import Disks, VirtualMachines
@@ -171,6 +171,7 @@ class ArmEmulator:
             GalleryImageVersions(self),
             Disks(self),
             self.virtual_machines,
+            SubscriptionReads(self),
         ]
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[[Request], Answer]]] = []
         openid = r"/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration"
