@@ -5,7 +5,8 @@
   ``endOfLifeDate`` and ``excludeFromLatest``; every mutation a long-running operation.
 - `SubscriptionReads`: what a subscription lists across its resource groups: its locations
   (``Subscriptions_ListLocations``, the regions a version may be replicated to) and every virtual machine
-  (``VirtualMachines_ListAll``, to find what uses a version).
+  (``VirtualMachines_ListAll``) and scale set (``VirtualMachineScaleSets_ListAll``, those the scale-set
+  emulator makes or a test plants), to find what uses a version.
 """
 
 from __future__ import annotations
@@ -289,7 +290,13 @@ class SubscriptionReads(ResourceType):
                 "GET",
                 _SUBSCRIPTION + "/providers/Microsoft.Compute/virtualMachines",
                 "VirtualMachines_ListAll",
-                self.virtual_machines,
+                self._listing("Microsoft.Compute/virtualMachines"),
+            ),
+            (
+                "GET",
+                _SUBSCRIPTION + "/providers/Microsoft.Compute/virtualMachineScaleSets",
+                "VirtualMachineScaleSets_ListAll",
+                self._listing("Microsoft.Compute/virtualMachineScaleSets"),
             ),
         ]
 
@@ -302,10 +309,13 @@ class SubscriptionReads(ResourceType):
         ]
         return Answer(200, {"value": value})
 
-    def virtual_machines(self, request: Request) -> Answer:
-        items = [
-            self.emu.shape(item)
-            for item in self.emu.resources.values()
-            if item["type"].lower() == "microsoft.compute/virtualmachines"
-        ]
-        return Answer(200, self.emu.page(items, request))
+    def _listing(self, resource_type: str) -> Any:
+        def handler(request: Request) -> Answer:
+            items = [
+                self.emu.shape(item)
+                for item in self.emu.resources.values()
+                if item["type"].lower() == resource_type.lower()
+            ]
+            return Answer(200, self.emu.page(items, request))
+
+        return handler
