@@ -16,16 +16,20 @@ Fixtures:
   `.client(service, region=None)`, `.env`, `.calls`.
 - `service`: a service seeded in the emulator (`emulators.fleet.seed_service`), used by the swap and the
   contract tests.
+- `signing_key`: a P-256 signing key in PEM files (`path`, `public`, `keyid`), for the GCP and Azure tests.
 - `playbook`: `run_playbook` with the emulator's environment and, for a list of tasks, the
   module_defaults `group/phoenix.immutable.aws: {region, endpoint_url}` filled in.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 TESTS_DIR = Path(__file__).resolve().parent
 # tests/ for `emulators` and `harness`; tools/ for what tests share with the Makefile (stage_collection).
@@ -105,3 +109,19 @@ def playbook(aws):
         return run_playbook(playbook, env=environment, module_defaults=module_defaults, **options)
 
     return run
+
+
+@pytest.fixture
+def signing_key(tmp_path: Path) -> dict[str, str]:
+    """A P-256 signing key in PEM files: ``path`` (private), ``public``, and its ``keyid``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = tmp_path / "build.pem"
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public = tmp_path / "build.pub"
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {"path": str(private), "public": str(public), "keyid": hashlib.sha256(der).hexdigest()}

@@ -12,17 +12,16 @@ options:
       - The cloud the resource lives in.
       - Each cloud takes its own connection options besides O(region) and O(endpoint_url); see the
         options of that cloud.
-      - V(gcp) takes its connection options in this release; its backends follow, and a step whose backend
-        is not there yet refuses V(gcp) before any change, saying so. Azure follows.
     type: str
     default: aws
-    choices: [aws, gcp]
+    choices: [aws, gcp, azure]
   region:
     description:
       - The region to work in.
       - On V(aws), falls back to the E(AWS_REGION) then E(AWS_DEFAULT_REGION) environment variables, then to
         the region of O(profile).
       - On V(gcp), falls back to E(GCP_REGION), then to the region of C(zone).
+      - On V(azure), the location; C(location) is its Azure name and wins when both are given.
     type: str
   endpoint_url:
     description:
@@ -32,5 +31,7 @@ options:
       - On V(gcp), the Compute Engine API base URL (V(https://compute.googleapis.com/compute/v1/) by default);
         falls back to E(GCP_ENDPOINT_URL). Cloud KMS and Cloud Storage have C(kms_endpoint_url) and
         C(storage_endpoint_url).
+      - On V(azure), Azure Resource Manager's URL; C(resource_manager_url) is its Azure name and wins when both
+        are given.
     type: str
 """

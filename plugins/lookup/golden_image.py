@@ -47,6 +47,7 @@ extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
+  - phoenix.immutable.azure
   - phoenix.immutable.policy
 notes:
   - O(policy) is required and must list C(promoters).
@@ -100,7 +101,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils.providers import
 
 CACHE_FOLDER = "phoenix-golden-image"
 # Options that name who asks and where; the secret ones are never written to the cache key in clear.
-SECRET_OPTIONS = ("secret_key", "session_token", "access_token", "service_account_contents")
+SECRET_OPTIONS = ("secret_key", "session_token", "access_token", "service_account_contents", "secret")
 
 
 def _cache_dir():

@@ -12,7 +12,8 @@ from .providers import PROVIDERS, SUPPORTED_CLOUDS
 
 # Doc fragment phoenix.immutable.cloud. ``region`` and ``endpoint_url`` mean the same on every cloud, so they are
 # declared once, with no environment fallback: each provider reads its own cloud's variables when they are unset
-# (AWS_REGION, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL; GCP_REGION, GCP_ENDPOINT_URL).
+# (AWS_REGION, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL; GCP_REGION, GCP_ENDPOINT_URL; on Azure they stand for
+# location and resource_manager_url).
 CLOUD = dict(
     cloud=dict(type="str", default="aws", choices=list(SUPPORTED_CLOUDS)),
     region=dict(type="str"),
@@ -23,6 +24,8 @@ CLOUD = dict(
 AWS_CONNECTION = PROVIDERS["aws"].options
 # Doc fragment phoenix.immutable.gcp: the options GcpProvider declares.
 GCP_CONNECTION = PROVIDERS["gcp"].options
+# Doc fragment phoenix.immutable.azure: the options AzureProvider declares.
+AZURE_CONNECTION = PROVIDERS["azure"].options
 
 
 def cloud_options(providers):

@@ -11,6 +11,7 @@ import os
 
 from ansible.module_utils.basic import env_fallback
 
+from ._azure.environment import ENV_FALLBACKS as AZURE_ENV_FALLBACKS
 from ._core.errors import InvalidInput
 from ._core.provider import Provider
 from ._gcp.environment import ENV_FALLBACKS as GCP_ENV_FALLBACKS
@@ -213,8 +214,99 @@ class GcpProvider(Provider):
         return GcpRolloutStore(self.connection, traffic=self.traffic)
 
 
+def _azure_options():
+    """AzureProvider.options: each option's environment fallback from the one table in ``_azure/environment.py``."""
+    rules = dict(
+        subscription_id=dict(type="str"),
+        tenant=dict(type="str"),
+        client_id=dict(type="str"),
+        secret=dict(type="str", no_log=True),
+        cloud_environment=dict(type="str", choices=["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"]),
+        resource_group=dict(type="str"),
+        location=dict(type="str"),
+        resource_manager_url=dict(type="str"),
+        authority_host=dict(type="str"),
+        ca_bundle=dict(type="path"),
+        gallery=dict(type="str"),
+        key_vault_url=dict(type="str", no_log=False),
+        polling_interval=dict(type="float"),
+    )
+    for name, spec in rules.items():
+        spec["fallback"] = (env_fallback, list(AZURE_ENV_FALLBACKS[name]))
+    return rules
+
+
+class AzureProvider(Provider):
+    """Every Azure backend, on one AzureConnection (one credential, its clients' requests counted together).
+
+    Connection options left unset fall back to the environment (``_azure/environment.py``); the shared
+    ``region`` and ``endpoint_url`` stand for ``location`` and ``resource_manager_url``.
+    """
+
+    cloud = "azure"
+    doc_fragment = "phoenix.immutable.azure"
+    options = _azure_options()
+
+    def __init__(self, params):
+        from ._azure.connection import AzureConnection
+
+        self.connection = AzureConnection.from_params(params)
+
+    def images(self, region=None):
+        from ._azure.images import AzureImageBackend
+
+        return AzureImageBackend(self.connection, region)
+
+    def builders(self):
+        from ._azure.builders import AzureBuilderBackend
+
+        return AzureBuilderBackend(self.connection)
+
+    def signing_keys(self, region=None):
+        return self.key_service(self.connection, region)
+
+    @staticmethod
+    def key_service(connection, region=None):
+        from ._azure.kms import AzureKeyVaultKeys
+
+        return AzureKeyVaultKeys(connection, region)
+
+    def groups(self):
+        from ._azure.groups import AzureGroupBackend
+
+        return AzureGroupBackend(self.connection, traffic=self.traffic)
+
+    def traffic(self):
+        from ._azure.traffic import AzureTrafficBackend
+
+        return AzureTrafficBackend(self.connection)
+
+    def health(self):
+        from ._azure.health import AzureHealthBackend
+
+        return AzureHealthBackend(self.connection)
+
+    def instances(self):
+        from ._azure.instances import AzureInstanceBackend
+
+        return AzureInstanceBackend(self.connection)
+
+    def audit_store(self, container, prefix="phoenix-audit/", lock_mode=None, retention_days=None):
+        """A blob container (``container``), with its immutability policy where the container has one."""
+        from ._azure.audit_store import BlobAuditStore
+
+        return BlobAuditStore(
+            self.connection, container, prefix=prefix, lock_mode=lock_mode, retention_days=retention_days
+        )
+
+    def rollout_store(self):
+        from ._azure.rollout_store import AzureRolloutStore
+
+        return AzureRolloutStore(self.connection, traffic=self.traffic)
+
+
 # The provider map: one entry per cloud.
-PROVIDERS = {"aws": AwsProvider, "gcp": GcpProvider}
+PROVIDERS = {"aws": AwsProvider, "gcp": GcpProvider, "azure": AzureProvider}
 SUPPORTED_CLOUDS = tuple(PROVIDERS)
 
 
@@ -224,9 +316,10 @@ def image_id_patterns():
     A trust policy's ``revoked`` entries are told apart by these (see ``_core.policy.parse_policy``).
     """
     from ._aws.identifiers import IMAGE_ID_PATTERN as aws_image_id
+    from ._azure.identifiers import IMAGE_ID_PATTERN as azure_image_id
     from ._gcp.identifiers import IMAGE_ID_PATTERN as gcp_image_id
 
-    return {"aws": aws_image_id, "gcp": gcp_image_id}
+    return {"aws": aws_image_id, "gcp": gcp_image_id, "azure": azure_image_id}
 
 
 def provider(params):

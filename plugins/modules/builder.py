@@ -117,6 +117,7 @@ extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
+  - phoenix.immutable.azure
   - phoenix.immutable.wait
 attributes:
   check_mode:

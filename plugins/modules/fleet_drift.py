@@ -83,6 +83,7 @@ extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
+  - phoenix.immutable.azure
   - phoenix.immutable.policy
   - phoenix.immutable.wait
 attributes:

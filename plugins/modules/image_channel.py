@@ -56,6 +56,7 @@ extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
+  - phoenix.immutable.azure
   - phoenix.immutable.policy
 attributes:
   check_mode:

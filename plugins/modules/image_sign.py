@@ -69,6 +69,7 @@ extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
+  - phoenix.immutable.azure
 attributes:
   check_mode:
     support: full

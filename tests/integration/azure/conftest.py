@@ -7,11 +7,18 @@
   `.rest(method, path, ...)` (a plain HTTPS call with a token, for what no installed SDK client serves:
   resource groups), `.group(name)` (a resource group made through that) and `.source_image(group)` (a managed
   image planted as an image version's source), `.network_interface(group)` (a NIC planted for a VM).
+- `azure`: `arm` with the collection's resource group and Compute Gallery made, and calls counted from there:
+  `.params(**options)` (a task's connection options for the emulator), `.connection(**options)` (a real
+  AzureConnection with a fast retry policy), `.env()` (the environment of an ansible-playbook run: AWX's
+  variable names and the collection's own).
+- `azure_params`, `azure_connection`: `azure.params()` and `azure.connection()`; `playbook(tasks, **options)`:
+  ansible-playbook with `cloud: azure` for the Azure group and the emulator's environment.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,9 +26,22 @@ import requests
 from azure.identity import ClientSecretCredential
 from azure.mgmt.compute import ComputeManagementClient
 from emulators.arm import ArmEmulator
+from harness import run_playbook
+
+from ansible_collections.phoenix.immutable.plugins.module_utils._azure.connection import AzureConnection
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.retry import RetryPolicy
 
 # What the clients send when the test does not name one (ARM's resource groups API).
 RESOURCE_GROUPS_API = "2024-03-01"
+AZURE_GROUP = "group/phoenix.immutable.azure"
+# Where the collection's resources live in the tests.
+RESOURCE_GROUP = "rg-phoenix"
+GALLERY = "phoenix_gallery"
+
+
+def fast_retries(max_attempts: int = 6) -> RetryPolicy:
+    """The collection's retry policy with short pauses: the retries are real, the waiting is not."""
+    return RetryPolicy(max_attempts=max_attempts, base_delay=0.01, max_delay=0.05, deadline=60)
 
 
 @dataclasses.dataclass
@@ -100,6 +120,44 @@ class ArmContext:
         self.emu.put_resource(resource_id, "Microsoft.Compute/images", properties={"hyperVGeneration": "V2"})
         return resource_id
 
+    # The collection's view: its connection options, its connection, its environment.
+
+    def params(self, **options: Any) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "cloud": "azure",
+            "subscription_id": self.emu.subscription_id,
+            "tenant": self.emu.tenant_id,
+            "client_id": self.emu.client_id,
+            "secret": self.emu.client_secret,
+            "resource_group": RESOURCE_GROUP,
+            "location": self.emu.location,
+            "resource_manager_url": self.emu.endpoint_url,
+            "authority_host": self.emu.authority_url,
+            "ca_bundle": self.emu.ca_bundle,
+            "gallery": GALLERY,
+            # The emulator answers Retry-After: 0 (poll again now), which the SDK reads as "no advice".
+            "polling_interval": 0,
+        }
+        params.update(options)
+        return params
+
+    def connection(self, **options: Any) -> AzureConnection:
+        retry_policy = options.pop("retry_policy", None) or fast_retries()
+        return AzureConnection.from_params(self.params(**options), environ={}, retry_policy=retry_policy)
+
+    def env(self) -> dict[str, str]:
+        """What AWX's Azure credential injects, and the collection's variables for the rest."""
+        return {
+            **self.emu.env(),
+            "AZURE_RESOURCE_GROUP": RESOURCE_GROUP,
+            "AZURE_LOCATION": self.emu.location,
+            "AZURE_RESOURCE_MANAGER_URL": self.emu.endpoint_url,
+            "AZURE_AUTHORITY_HOST": self.emu.authority_url,
+            "AZURE_CA_BUNDLE": self.emu.ca_bundle,
+            "AZURE_GALLERY": GALLERY,
+            "AZURE_POLLING_INTERVAL": "0",
+        }
+
 
 @pytest.fixture(scope="session")
 def arm_server():
@@ -118,3 +176,32 @@ def arm(arm_server: ArmEmulator, monkeypatch: pytest.MonkeyPatch) -> ArmContext:
     arm_server.page_size = 100
     arm_server.poll_retry_after = 0
     return ArmContext(arm_server)
+
+
+@pytest.fixture
+def azure(arm: ArmContext) -> ArmContext:
+    arm.group(RESOURCE_GROUP)
+    arm.compute().galleries.begin_create_or_update(RESOURCE_GROUP, GALLERY, {"location": arm.emu.location}).result()
+    arm.emu.reset_calls()
+    return arm
+
+
+@pytest.fixture
+def azure_params(azure: ArmContext) -> dict[str, Any]:
+    return azure.params()
+
+
+@pytest.fixture
+def azure_connection(azure: ArmContext) -> AzureConnection:
+    return azure.connection()
+
+
+@pytest.fixture
+def playbook(azure: ArmContext) -> Callable[..., Any]:
+    """``playbook(tasks, **run_playbook_options)`` with cloud azure and the emulator's environment."""
+    env = azure.env()
+
+    def run(tasks, **options):
+        return run_playbook(tasks, env=env, module_defaults={AZURE_GROUP: {"cloud": "azure"}}, **options)
+
+    return run

@@ -5,20 +5,17 @@
   key file: `.emu`, `.seed`, `.key`, `.key_file`, `.connection(**options)` (a real GcpConnection over
   google-auth, with a fast retry policy) and `.waiter()` (the core's waiter, polling without pauses).
 - `gcp`: `gce` with operations done at the first poll; `playbook(tasks, **options)`: ansible-playbook with
-  `cloud: gcp` for the GCP group and the emulator's endpoints and key; `signing_key`: a P-256 key in PEM files.
+  `cloud: gcp` for the GCP group and the emulator's endpoints and key.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from emulators.gce import GceEmulator, GceSeed, ServiceAccountKey
 from harness import run_playbook
 
@@ -113,19 +110,3 @@ def playbook(gcp: GceContext) -> Callable[..., Any]:
         return run_playbook(tasks, env=env, module_defaults={GCP_GROUP: {"cloud": "gcp"}}, **options)
 
     return run
-
-
-@pytest.fixture
-def signing_key(tmp_path: Path) -> dict[str, str]:
-    """A P-256 signing key in PEM files: ``path`` (private), ``public``, and its ``keyid``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    private = tmp_path / "build.pem"
-    private.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    public = tmp_path / "build.pub"
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return {"path": str(private), "public": str(public), "keyid": hashlib.sha256(der).hexdigest()}

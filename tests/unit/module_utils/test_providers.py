@@ -40,22 +40,22 @@ ENTRY_POINTS = [
 
 @pytest.mark.parametrize("entry_point", ENTRY_POINTS)
 def test_an_unsupported_cloud_is_refused(entry_point):
-    with pytest.raises(InvalidInput, match="cloud 'openstack' is not supported; supported: aws, gcp") as raised:
+    with pytest.raises(InvalidInput, match="cloud 'openstack' is not supported; supported: aws, gcp, azure") as raised:
         entry_point({"cloud": "openstack"})
     assert raised.value.resource == "openstack"
-    assert raised.value.hint == "Set the cloud option to one of: aws, gcp."
+    assert raised.value.hint == "Set the cloud option to one of: aws, gcp, azure."
 
 
 def test_images_of_a_cloud_without_a_provider_have_no_key_service():
-    class AzureImages:
-        cloud = "azure"
+    class OpenStackImages:
+        cloud = "openstack"
 
-    with pytest.raises(InvalidInput, match="cloud 'azure' has no key service adapter for signing yet"):
-        providers.signing_key_backend_for(AzureImages())
+    with pytest.raises(InvalidInput, match="cloud 'openstack' has no key service adapter for signing yet"):
+        providers.signing_key_backend_for(OpenStackImages())
 
 
 def test_the_provider_map_names_each_provider_by_its_cloud_and_is_the_choice_of_cloud():
-    assert providers.SUPPORTED_CLOUDS == tuple(providers.PROVIDERS) == ("aws", "gcp")
+    assert providers.SUPPORTED_CLOUDS == tuple(providers.PROVIDERS) == ("aws", "gcp", "azure")
     for cloud, provider_class in providers.PROVIDERS.items():
         assert provider_class.cloud == cloud
         assert provider_class.doc_fragment == "phoenix.immutable.%s" % cloud
@@ -178,8 +178,8 @@ def test_the_provider_map_imports_no_adapter_until_a_backend_is_asked_for():
         "import sys\n"
         "from ansible_collections.phoenix.immutable.plugins.module_utils import argspec, providers\n"
         "print(sorted(name for name in sys.modules if '._aws' in name or name.split('.')[0] in "
-        "('boto3', 'botocore', 'google', 'requests') or ('._gcp' in name and not name.endswith('._gcp.environment')"
-        " and not name.endswith('._gcp'))))"
+        "('boto3', 'botocore', 'google', 'requests', 'azure') or any(('.%s' % adapter) in name and not "
+        "name.endswith(('.%s.environment' % adapter, '.%s' % adapter)) for adapter in ('_gcp', '_azure'))))"
     )
     env = dict(os.environ, PYTHONPATH=str(collections_root()))
     found = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
