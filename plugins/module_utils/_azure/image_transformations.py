@@ -98,6 +98,11 @@ def image_name(version, definition_name):
     return (version.tags or {}).get(NAME_TAG) or "%s-%s" % (definition_name, version.name)
 
 
+def _text(value):
+    """An SDK enum member (a str subclass) as plain text, for results."""
+    return None if value is None else str(getattr(value, "value", value))
+
+
 def _utc(value):
     return format_utc(parse_utc(value)) if value else ""
 
@@ -115,7 +120,6 @@ def image_from_version(version, definition, subscription_id, region, reason=None
     profile = version.publishing_profile
     storage = version.storage_profile
     os_disk = storage.os_disk_image if storage else None
-    source = storage.source if storage else None
     return model.Image(
         cloud="azure",
         id=version.id,
@@ -131,12 +135,12 @@ def image_from_version(version, definition, subscription_id, region, reason=None
         disks=[
             model.Disk(
                 device="os",
-                snapshot_id=(source.virtual_machine_id or source.id) if source else None,
+                snapshot_id=None,  # the version owns its storage: no snapshot of its own to list or delete
                 size_gb=os_disk.size_in_gb if os_disk else None,
             )
         ],
         deprecation_time=_utc(profile.end_of_life_date if profile else None) or None,
-        cloud_state=version.provisioning_state,
+        cloud_state=_text(version.provisioning_state),
         state_reason=state_reason,
         family=definition.name,
     )
