@@ -62,10 +62,10 @@ from emulators.arm_api import Answer, ArmError, Request, check_api_version, no_r
 from emulators.arm_compute import (
     Galleries,
     GalleryImages,
-    GalleryImageVersions,
     ResourceGroups,
     ResourceType,
 )
+from emulators.arm_gallery import GalleryImageVersions, SubscriptionReads
 from emulators.arm_identity import ClientApp, EntraId
 from emulators.arm_network import NetworkSecurityGroups, Subnets, VirtualNetworks
 from emulators.arm_network_interfaces import NetworkInterfaces, PublicIPAddresses
@@ -180,6 +180,7 @@ class ArmEmulator:
             NetworkSecurityGroups(self),
             PublicIPAddresses(self),
             NetworkInterfaces(self),
+            SubscriptionReads(self),
         ]
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[[Request], Answer]]] = []
         openid = r"/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration"
