@@ -374,8 +374,6 @@ def _check_linux_logins(os_profile: dict[str, Any], image_os: str) -> None:
             "Authentication using either SSH or by user name and password must be enabled in Linux profile.",
             "linuxConfiguration",
         )
-    if not keys and not os_profile.get("adminPassword"):
-        raise required_parameter("adminPassword")
     expected = "/home/%s/.ssh/authorized_keys" % os_profile["adminUsername"]
     for key in keys:
         if not str(key.get("keyData") or "").startswith(("ssh-rsa ", "ssh-ed25519 ")):
