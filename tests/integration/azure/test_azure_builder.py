@@ -436,3 +436,11 @@ def test_a_given_security_group_is_used_and_two_are_refused(azure, network, back
     assert inventory(azure, network) == {**NOTHING, "groups": ["mine"]}
     with pytest.raises(ResourceNotFoundError):
         network.network_interfaces.get(RESOURCE_GROUP, "phoenix-builder-bake-2-nic")
+
+
+def test_a_tag_name_arm_refuses_fails_clearly_and_leaves_nothing(azure, network, backend, key_dir):
+    with pytest.raises(PhoenixError) as refused:
+        workflow(backend).present(request(key_dir, tags={"team/web": "yes"}, public_address=True))
+
+    assert refused.value.code == "InvalidTagNameCharacters" and "team/web" in refused.value.message
+    assert inventory(azure, network) == NOTHING and not os.listdir(key_dir)
