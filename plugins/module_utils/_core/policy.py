@@ -14,6 +14,11 @@ A policy (YAML or JSON; see docs/signing.md):
     max_age_days: 90             # refuse images created longer ago
     allowed_owners: ["123456789012"]        # accounts the image must belong to
     revoked: [<image id>, <descriptor sha256>, <keyid>]   # images, image descriptors, signing keys
+    vulnerabilities: {max_severity: high, allow: [{id, reason, expires}], max_scan_age_days: 7}
+    compliance: {profile: <XCCDF profile id>, max_failed: 0, required_rules: [<rule id>]}
+
+The two scan sections are parsed (and refused when empty or malformed) by ``_scan/gate.py``, which also
+holds their verdicts on an image's scan attestations.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from .._scan import gate
 from . import dsse, keys
 from .canonical import number, sha256_hex
 from .descriptor import descriptor_digest
@@ -57,6 +63,8 @@ POLICY_FIELDS = (
     "allowed_owners",
     "revoked",
     "promoters",
+    "vulnerabilities",
+    "compliance",
 )
 KEY_FIELDS = ("name", "public_key", "kms_key", "region")
 MAX_AGE_DAYS_LIMIT = 36500
@@ -110,6 +118,9 @@ class TrustPolicy:
     source: str = INLINE  # the policy file's path, or INLINE for a mapping
     # Keys allowed to promote an image to a channel (image_channel, the golden_image lookup); see _core/channels.py.
     promoters: list = field(default_factory=list)
+    # The scan gates (_scan/gate.py): VulnerabilityRules and ComplianceRules, None where the policy has none.
+    vulnerabilities: object = None
+    compliance: object = None
 
     @property
     def revoked_images(self):
@@ -151,6 +162,8 @@ class TrustPolicy:
             "allowed_owners": self.allowed_owners,
             "revoked": self.revoked,
             "promoters": [key.to_dict() for key in self.promoters],
+            "vulnerabilities": self.vulnerabilities.to_dict() if self.vulnerabilities else None,
+            "compliance": self.compliance.to_dict() if self.compliance else None,
         }
 
 
@@ -228,6 +241,11 @@ def parse_policy(document, base_dir=None, source=INLINE, *, image_id_patterns):
         revoked=revoked,
         promoters=_promoters(document.get("promoters"), base_dir, source),
         source=source,
+        # Present means gated: an empty or malformed section is refused, never read as no gate.
+        vulnerabilities=gate.parse_vulnerabilities(document["vulnerabilities"], source)
+        if "vulnerabilities" in document
+        else None,
+        compliance=gate.parse_compliance(document["compliance"], source) if "compliance" in document else None,
     )
 
 
