@@ -15,7 +15,7 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from images_support import GALLERY, RESOURCE_GROUP, make_vm, plant_version
+from images_support import GALLERY, RESOURCE_GROUP, make_scale_set, make_vm, plant_version
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.codec import AZURE_CODEC
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.image_transformations import NAME_TAG
@@ -239,12 +239,7 @@ def test_absent_is_refused_while_a_vm_or_a_scale_set_uses_the_version_then_delet
     used = plant_version(azure, "web", "1.0.0", "web-1")
     vm = make_vm(azure, "web-server-1", image_id=used)
     definition_id = used.rsplit("/versions/", 1)[0]
-    scale_set = azure.group_path(RESOURCE_GROUP) + "/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss"
-    azure.emu.put_resource(
-        scale_set,
-        "Microsoft.Compute/virtualMachineScaleSets",
-        properties={"virtualMachineProfile": {"storageProfile": {"imageReference": {"id": definition_id}}}},
-    )
+    scale_set = make_scale_set(azure, "web-vmss", definition_id)
     absent = {"name": "absent", "phoenix.immutable.image": {"state": "absent", "image_id": used}, "ignore_errors": True}
 
     refused = playbook([absent])
@@ -255,8 +250,7 @@ def test_absent_is_refused_while_a_vm_or_a_scale_set_uses_the_version_then_delet
     assert version_of(azure, used).provisioning_state == "Succeeded"
 
     azure.compute().virtual_machines.begin_delete(RESOURCE_GROUP, "web-server-1").result()
-    with azure.emu.lock:
-        del azure.emu.resources[scale_set.lower()]
+    azure.compute().virtual_machine_scale_sets.begin_delete(RESOURCE_GROUP, "web-vmss").result()
     run = playbook([{**absent, "ignore_errors": False}, {**absent, "name": "again", "ignore_errors": False}])
     assert run.rc == 0, run.explain()
     assert run.task("absent")["result"]["changed"] is True

@@ -8,7 +8,16 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from images_support import GALLERY, RESOURCE_GROUP, backend, deallocate, fast_waiter, make_vm, plant_version
+from images_support import (
+    GALLERY,
+    RESOURCE_GROUP,
+    backend,
+    deallocate,
+    fast_waiter,
+    make_scale_set,
+    make_vm,
+    plant_version,
+)
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.image_transformations import NAME_TAG
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.images import (
@@ -137,12 +146,7 @@ def test_the_retention_prunes_unused_versions_only_and_keeps_those_vms_and_scale
         set_published(azure, made[number], 10 - number)
     # web-1: a VM runs it; web-2: a scale set launches it; web-3, web-4: nothing; web-5: the newest (keep 1).
     make_vm(azure, "web-server-1", image_id=made[1])
-    scale_set = azure.group_path(RESOURCE_GROUP) + "/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss"
-    azure.emu.put_resource(
-        scale_set,
-        "Microsoft.Compute/virtualMachineScaleSets",
-        properties={"virtualMachineProfile": {"storageProfile": {"imageReference": {"id": made[2]}}}},
-    )
+    make_scale_set(azure, "web-vmss", made[2])
     images = backend(azure)
     request = PruneRequest(families=["web"], keep=1, action="delete", reap_builders=False)
 
