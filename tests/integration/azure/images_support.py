@@ -101,7 +101,8 @@ def plant_version(
     return made.result().id
 
 
-def make_scale_set(azure: Any, name: str, image_id: str, group: str = RESOURCE_GROUP) -> str:
-    """An empty scale set launching ``image_id`` (a version's or a definition's id), made through the SDK; its id."""
-    body = scale_set(azure.emu.location, image_id, prefix=name)
+def make_scale_set(azure: Any, name: str, image_id: str, capacity: int = 0, group: str = RESOURCE_GROUP) -> str:
+    """A scale set of ``capacity`` launching ``image_id`` (a version's or a definition's id), made or changed (its
+    instances keep their image: Manual upgrades) through the SDK; its id."""
+    body = scale_set(azure.emu.location, image_id, prefix=name, capacity=capacity)
     return azure.compute().virtual_machine_scale_sets.begin_create_or_update(group, name, body).result().id
