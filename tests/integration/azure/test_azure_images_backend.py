@@ -184,3 +184,27 @@ def test_the_workflow_images_a_builder_into_a_named_family_and_reads_it_back_by_
     assert definition.tags == {"phoenix:managed": "true"}
     [found] = images.find_by_name("web-2026-12-03-1")
     assert found.id == image["id"] and found.tags[images.codec.key(tagging.MANAGED)] == "true"
+
+
+def test_copies_to_several_regions_in_parallel_each_add_their_region_and_none_is_lost(azure):
+    azure.emu.operation_polls = 3
+    vm = make_vm(azure, "builder-1")
+    images = backend(azure)
+    regions = ["westeurope", "uksouth", "japaneast"]
+
+    outcome = ImageWorkflow(images, fast_waiter()).present(
+        ImageRequest(name="web-2026-12-03-1", instance_id=vm, stop_instance=True, copy_to_regions=regions)
+    )
+
+    image_id = outcome.image["id"]
+    assert [copy["id"] for copy in outcome.copies] == [image_id] * 3
+    version = azure.compute().gallery_image_versions.get(
+        RESOURCE_GROUP, GALLERY, "web", image_id.rsplit("/", 1)[1], expand="ReplicationStatus"
+    )
+    assert sorted(region.name for region in version.publishing_profile.target_regions) == sorted(
+        [azure.emu.location, *regions]
+    )
+    assert {item.state for item in version.replication_status.summary} == {"Completed"}
+    assert azure.emu.calls["GalleryImageVersions_Update"] == 3  # one region added at a time
+    for region in regions:
+        assert images.in_region(region).get(image_id).state == AVAILABLE
