@@ -50,14 +50,20 @@ options:
         key: all_changes
   cloud:
     description:
-      - The cloud of O(s3_bucket), V(aws) for an S3 bucket or V(gcp) for a Cloud Storage bucket.
+      - The cloud of O(s3_bucket), V(aws) for an S3 bucket, V(gcp) for a Cloud Storage bucket or V(azure) for a
+        blob container.
       - On V(gcp) the connection comes from the environment variables of the C(phoenix.immutable.gcp) options
         (C(GCP_PROJECT), C(GCP_SERVICE_ACCOUNT_FILE) or AWX's C(GCE_CREDENTIALS_FILE_PATH),
         C(GCP_STORAGE_ENDPOINT_URL) ...); O(s3_region) and O(s3_endpoint_url) are for V(aws) only.
         O(s3_retention_days) is then checked against the bucket's retention policy, which must be locked for
         O(s3_object_lock_mode=COMPLIANCE).
+      - On V(azure), O(s3_bucket) is a blob container, C(https://ACCOUNT.blob.core.windows.net/CONTAINER) or
+        C(ACCOUNT/CONTAINER), and the connection comes from the environment variables of the
+        C(phoenix.immutable.azure) options (C(AZURE_SUBSCRIPTION_ID), C(AZURE_TENANT), C(AZURE_CLIENT_ID),
+        C(AZURE_SECRET) ...). O(s3_retention_days) needs a container with version-level immutability; each blob
+        then carries its own policy, C(Locked) for O(s3_object_lock_mode=COMPLIANCE), C(Unlocked) for V(GOVERNANCE).
     type: str
-    choices: [aws, gcp]
+    choices: [aws, gcp, azure]
     default: aws
     env:
       - name: PHOENIX_AUDIT_CLOUD

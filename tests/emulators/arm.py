@@ -25,6 +25,7 @@ kernel picks, with a certificate of a test CA made at start-up (`emulators.tls`;
   (`emulators.arm_compute`); virtual machines with power states, deallocate and generalize, and their OS
   disks (`emulators.arm_vm`); virtual machine scale sets and their instances (`emulators.arm_scaleset`).
   `put_resource()` plants what is not served yet (a NIC, a managed image).
+- **Load balancers** (`emulators.arm_loadbalancer`): Standard load balancers, their pools' members whatever names them.
 - **Call counting** per operation id of Azure's REST specifications (``Galleries_CreateOrUpdate``,
   ``GalleryImageVersions_ListByGalleryImage``), polls as ``AsyncOperations_Get`` and ``OperationResults_Get``,
   identity as ``Identity_OpenIdConfiguration`` and ``Identity_Token``; a call answered with a fault counts.
@@ -66,6 +67,7 @@ from emulators.arm_compute import (
 )
 from emulators.arm_gallery import GalleryImageVersions, SubscriptionReads
 from emulators.arm_identity import ClientApp, EntraId
+from emulators.arm_loadbalancer import LoadBalancers
 from emulators.arm_operations import AsyncOperation, Operations
 from emulators.arm_scaleset import VirtualMachineScaleSets
 from emulators.arm_vm import Disks, VirtualMachines
@@ -174,6 +176,7 @@ class ArmEmulator:
             Disks(self),
             self.virtual_machines,
             VirtualMachineScaleSets(self),
+            LoadBalancers(self),
             SubscriptionReads(self),
         ]
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[[Request], Answer]]] = []

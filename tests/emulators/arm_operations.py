@@ -33,6 +33,7 @@ class AsyncOperation:
     polls_to_done: int
     on_done: Callable[[], None] | None = None
     on_fail: Callable[[], None] | None = None
+    result: Callable[[], Any] | None = None  # the outcome a POST action answers on its Location, once done
     polls: int = 0
     status: str = "InProgress"
     error: dict[str, str] | None = None
@@ -73,11 +74,13 @@ class Operations:
         location_header: bool = False,
         provider: str = "Microsoft.Compute",
         location: str | None = None,
+        result: Callable[[], Any] | None = None,
     ) -> dict[str, str]:
         """Record a long-running operation of ``request`` on ``resource_id``; return its answer's headers.
 
         ``on_done`` completes the mutation when the operation succeeds, ``on_fail`` undoes or marks it when it
-        fails (`fail_operations`). ``location_header`` adds a ``Location`` (DELETE and POST, as ARM answers them).
+        fails (`fail_operations`). ``location_header`` adds a ``Location`` (DELETE and POST, as ARM answers them);
+        ``result`` makes the answer of a POST action that Location gives once the operation succeeded.
         """
         operation_id = str(uuid.uuid4())
         operation = AsyncOperation(
@@ -89,6 +92,7 @@ class Operations:
             self.emu.operation_polls,
             on_done=on_done,
             on_fail=on_fail,
+            result=result,
             start_time=now_iso(),
         )
         fault = self.faults.get(request.operation)
@@ -138,6 +142,8 @@ class Operations:
         if operation.status == "Failed":
             error = operation.error or {"code": "InternalOperationError", "message": "The operation failed."}
             return Answer(operation.error_status, {"error": dict(error)})
+        if operation.result is not None:
+            return Answer(200, operation.result())
         resource = self.emu.get(operation.resource_id)
         if operation.method == "DELETE" or resource is None:
             return Answer(204, None)

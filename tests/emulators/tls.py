@@ -5,8 +5,9 @@ trusts it the honest way: `TestCertificates.ca_bundle` is a PEM file holding onl
 `connection_verify` (azure-core) or `ca_bundle` (the collection's option); verification stays on.
 
 `TestCertificates.create(folder)` makes a P-256 CA and a server certificate it signs, valid for
-``IP:127.0.0.1`` and ``DNS:localhost``, writes them under ``folder`` and returns their paths;
-`server_context()` is an `ssl.SSLContext` that serves with them.
+``IP:127.0.0.1``, ``DNS:localhost`` and the Azure data planes' host names (`DATA_PLANE_NAMES`, served by
+`emulators.azure_hosts` through its proxy), writes them under ``folder`` and returns their paths;
+`in_folder(folder)` finds them again; `server_context()` is an `ssl.SSLContext` that serves with them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ __all__ = ["TestCertificates"]
 VALIDITY = datetime.timedelta(days=2)
 # A clock a little behind the emulator's host must still accept the certificates.
 BACKDATE = datetime.timedelta(minutes=10)
+# Key Vault's and Blob Storage's hosts (<vault>.vault.azure.net, <account>.blob.core.windows.net): the Azure
+# SDK checks a vault's challenge against its host name, so those are served under their real names.
+DATA_PLANE_NAMES = ("*.vault.azure.net", "*.blob.core.windows.net")
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class TestCertificates:
             .add_extension(
                 x509.SubjectAlternativeName(
                     [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                    + [x509.DNSName(name) for name in DATA_PLANE_NAMES]
                 ),
                 critical=False,
             )
@@ -109,6 +114,12 @@ class TestCertificates:
             )
         )
         return cls(ca_bundle, certificate, private_key)
+
+    @classmethod
+    def in_folder(cls, folder: Path | str) -> TestCertificates:
+        """The certificates `create` wrote under ``folder`` (another server of the same emulator serves with them)."""
+        folder = Path(folder)
+        return cls(folder / "ca.pem", folder / "server.pem", folder / "server.key")
 
     def server_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -364,7 +364,13 @@ def sdk_error(error, operation, resource=None, polling=False):
     if isinstance(error, HttpResponseError):
         status = error.status_code
         odata = getattr(error, "error", None)
-        code = getattr(odata, "code", None) or getattr(error, "reason", None) or type(error).__name__
+        # ARM and Key Vault put the code in the error body; Blob Storage in x-ms-error-code (``error_code``).
+        code = (
+            getattr(odata, "code", None)
+            or getattr(error, "error_code", None)
+            or getattr(error, "reason", None)
+            or type(error).__name__
+        )
         message = getattr(odata, "message", None) or error.message or str(error)
         if isinstance(error, ClientAuthenticationError) and (status is None or status < 400):
             return api_error(401, code, message, operation, resource)

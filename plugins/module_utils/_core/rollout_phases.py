@@ -395,11 +395,13 @@ class RolloutPhases:
                     seen["evidence"],
                     weight=weight,
                 ) from None
-        if green is not None and backend not in green.backends:
+        # Attached and detached at every step, not only when the group's backends say otherwise: a group may name a
+        # pool before all its instances are in it (a scale set's model), and a run killed in between resumes here.
+        if green is not None:
             self.traffic.attach(ctx.green, backend)
         if weight >= 100:
             blue = self.groups.get(record.blue_group)
-            if blue is not None and backend in blue.backends:
+            if blue is not None:
                 self.traffic.detach(record.blue_group, backend)
 
     def _gate(self, ctx, seconds, phase, announce=None):
@@ -491,8 +493,7 @@ class RolloutPhases:
                 "group %s to be healthy at size %d again" % (record.blue_group, blue_size),
             )
         if self.membership:
-            if record.blue_backend not in blue.backends:
-                self.traffic.attach(record.blue_group, record.blue_backend)
+            self.traffic.attach(record.blue_group, record.blue_backend)
             self.traffic.detach(ctx.green, record.blue_backend)
             backend = None
         else:

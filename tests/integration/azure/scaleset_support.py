@@ -45,24 +45,27 @@ def gallery_images(arm: Any, group: str, versions: tuple[str, ...] = ("1.0.0",))
     """Image versions of one definition in a new gallery of ``group``, made through the SDK; their ids."""
     compute, location = arm.compute(), arm.emu.location
     source = arm.source_image(group)
-    compute.galleries.begin_create_or_update(group, GALLERY, Gallery(location=location))
+    poller = compute.galleries.begin_create_or_update(group, GALLERY, Gallery(location=location))
     arm.emu.settle()
+    poller.result()  # the poller's thread is done: no poll of it arrives later
     definition = GalleryImage(
         location=location,
         os_type="Linux",
         os_state="Generalized",
         identifier=GalleryImageIdentifier(publisher="phoenix", offer="web", sku="debian-12"),
     )
-    compute.gallery_images.begin_create_or_update(group, GALLERY, IMAGE, definition)
+    poller = compute.gallery_images.begin_create_or_update(group, GALLERY, IMAGE, definition)
     arm.emu.settle()
+    poller.result()
     made = []
     for version in versions:
         body = GalleryImageVersion(
             location=location,
             storage_profile=GalleryImageVersionStorageProfile(source=GalleryArtifactVersionFullSource(id=source)),
         )
-        compute.gallery_image_versions.begin_create_or_update(group, GALLERY, IMAGE, version, body)
+        poller = compute.gallery_image_versions.begin_create_or_update(group, GALLERY, IMAGE, version, body)
         arm.emu.settle()
+        poller.result()
         made.append(compute.gallery_image_versions.get(group, GALLERY, IMAGE, version).id)
     return made
 

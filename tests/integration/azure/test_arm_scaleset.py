@@ -145,8 +145,9 @@ def test_a_new_model_reaches_new_instances_and_upgraded_ones_and_a_bad_image_fai
         GROUP, "web-a", VirtualMachineScaleSetUpdate(sku=Sku(capacity=2), virtual_machine_profile=model)
     ).result()
     old, new = instances(compute, "web-a")
-    scale_sets.begin_update_instances(GROUP, "web-a", VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=["0"]))
-    arm.emu.settle()
+    scale_sets.begin_update_instances(
+        GROUP, "web-a", VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=["0"])
+    ).result()
     upgraded = compute.virtual_machine_scale_set_vms.get(GROUP, "web-a", "0", expand="instanceView")
     emulated.set_image_health(newer, None)
     emulated.set_instance_health(made.id, "1", "unhealthy")
@@ -181,14 +182,20 @@ def test_an_image_definition_boots_its_latest_version_recorded_as_exact_version(
 def test_scale_sets_and_their_instances_are_listed_in_pages(arm, web):
     compute, (image, _newer) = web
     arm.group("rg-other")
-    for name in ("web-a", "web-b", "web-c"):
+    pollers = [
         compute.virtual_machine_scale_sets.begin_create_or_update(
             GROUP, name, scale_set(arm.emu.location, image, capacity=5 if name == "web-a" else 0)
         )
-    compute.virtual_machine_scale_sets.begin_create_or_update(
-        "rg-other", "api-a", scale_set(arm.emu.location, image, prefix="api")
+        for name in ("web-a", "web-b", "web-c")
+    ]
+    pollers.append(
+        compute.virtual_machine_scale_sets.begin_create_or_update(
+            "rg-other", "api-a", scale_set(arm.emu.location, image, prefix="api")
+        )
     )
     arm.emu.settle()
+    for poller in pollers:
+        poller.result()  # no poll of these arrives while the lists are counted
     arm.emu.page_size = 2
 
     with arm.emu.counting() as calls:

@@ -34,10 +34,17 @@ class Service:
         compute = azure.compute()
         location = self.emu.location
         base = scale_set(location, self.image, pools=(self.pool,), subnet=self.subnet, tags={"cost-centre": "42"})
-        self.base = compute.virtual_machine_scale_sets.begin_create_or_update(RESOURCE_GROUP, "web-base", base)
-        blue = scale_set(location, self.image, capacity=2, pools=(self.pool,), subnet=self.subnet)
-        compute.virtual_machine_scale_sets.begin_create_or_update(RESOURCE_GROUP, "web-a", blue)
+        pollers = [
+            compute.virtual_machine_scale_sets.begin_create_or_update(RESOURCE_GROUP, "web-base", base),
+            compute.virtual_machine_scale_sets.begin_create_or_update(
+                RESOURCE_GROUP,
+                "web-a",
+                scale_set(location, self.image, capacity=2, pools=(self.pool,), subnet=self.subnet),
+            ),
+        ]
         self.emu.settle()
+        for poller in pollers:
+            poller.result()  # its thread is done: no poll of it is counted later
         self.base = compute.virtual_machine_scale_sets.get(RESOURCE_GROUP, "web-base").id
         self.emu.reset_calls()
 

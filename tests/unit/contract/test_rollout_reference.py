@@ -245,3 +245,17 @@ def test_instances_added_at_a_canary_step_that_stay_unhealthy_roll_back(world):
         world.rollout(timeout=60, **CANARY).deployed()
     assert failure.value.code == "RolledBack"
     assert set(world.cloud.groups) == {"web-blue"} and world.pool_members() == ["web-blue"]
+
+
+def test_on_membership_green_is_attached_at_every_step_whatever_its_backends_say(world):
+    """A group may name a pool before all its instances are in it (a scale set's model): attach is idempotent, so
+    the core attaches at each step rather than trusting Group.backends, and a run killed mid-attach finishes it."""
+    seen = []
+    attach, detach = world.traffic.attach, world.traffic.detach
+    world.traffic.attach = lambda group, backend: seen.append(("attach", group)) or attach(group, backend)
+    world.traffic.detach = lambda group, backend: seen.append(("detach", group)) or detach(group, backend)
+
+    world.rollout(**CANARY).deployed()
+
+    world.assert_serves("img-green")
+    assert seen[:3] == [("attach", "web-a")] * 3 and ("detach", "web-blue") in seen[3:]
