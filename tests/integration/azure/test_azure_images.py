@@ -18,7 +18,9 @@ from images_support import GALLERY, RESOURCE_GROUP, make_scale_set, make_vm, pla
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.codec import AZURE_CODEC
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.image_transformations import NAME_TAG
+from ansible_collections.phoenix.immutable.plugins.module_utils._azure.rollout_store import AzureRolloutStore
 from ansible_collections.phoenix.immutable.plugins.module_utils._core import tags as tagging
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import RolloutRecord
 
 SIG_PREFIX = AZURE_CODEC.key(tagging.SIGNATURE) + ":"
 PROMOTION_PREFIX = AZURE_CODEC.key(tagging.PROMOTION) + ":"
@@ -366,7 +368,7 @@ def aged(azure, image_id, days_old):
     return image_id
 
 
-def test_image_prune_deletes_only_unused_versions_keeping_the_channels_and_every_version_in_use(
+def test_image_prune_deletes_only_unused_versions_keeping_the_channels_services_and_every_version_in_use(
     azure, playbook, signing_key, tmp_path
 ):
     managed = {AZURE_CODEC.key(tagging.MANAGED): "true"}
@@ -376,10 +378,14 @@ def test_image_prune_deletes_only_unused_versions_keeping_the_channels_and_every
         )
         for number in range(1, 7)
     }
-    # web-1: a VM runs it; web-2: a scale set launches it; web-3: the channel's image; web-4, web-5: nothing;
-    # web-6: the newest, kept by keep: 1.
+    # web-1: a VM runs it; web-2: a scale set launches it; web-3: the channel's image; web-4: a service's rollout
+    # record names it as the previous image; web-5: nothing; web-6: the newest, kept by keep: 1.
     make_vm(azure, "web-server-1", image_id=made[1])
     make_scale_set(azure, "web-vmss", made[2])
+    base = make_scale_set(azure, "web-base", made[6])
+    record = RolloutRecord(service="web", role="blue", rollout="R1", phase="done", previous_image=made[4])
+    assert AzureRolloutStore(azure.connection()).create("web-b", base, [], record) is True
+    azure.emu.settle()
     trusted = [{"name": "build", "public_key": signing_key["public"]}]
     policy = write_policy(tmp_path, {"keys": trusted, "promoters": trusted}, "trust.yml")
     prune = {"name": ["web"], "keep": 1, "action": "delete", "reap_builders": False}
@@ -399,7 +405,7 @@ def test_image_prune_deletes_only_unused_versions_keeping_the_channels_and_every
     )
     assert setup.rc == 0, setup.explain()
     plan = playbook([{"name": "plan", "phoenix.immutable.image_prune": prune}], check=True)
-    assert sorted(image["id"] for image in plan.task("plan")["result"]["pruned"]) == [made[4], made[5]], plan.explain()
+    assert sorted(image["id"] for image in plan.task("plan")["result"]["pruned"]) == [made[5]], plan.explain()
 
     run = playbook(
         [
@@ -409,10 +415,10 @@ def test_image_prune_deletes_only_unused_versions_keeping_the_channels_and_every
     )
     assert run.rc == 0, run.explain()
     result = run.task("prune")["result"]
-    assert result["changed"] is True and sorted(image["id"] for image in result["pruned"]) == [made[4], made[5]]
+    assert result["changed"] is True and [image["id"] for image in result["pruned"]] == [made[5]]
     kept = {image["id"]: " ".join(image["reasons"]) for image in result["kept"]}
     assert "virtual machine" in kept[made[1]] and "scale set" in kept[made[2]], kept
-    assert "channel" in kept[made[3]] and made[6] in kept, kept
+    assert "channel" in kept[made[3]] and "previous image" in kept[made[4]] and made[6] in kept, kept
     assert run.task("again")["result"]["changed"] is False
     versions = azure.compute().gallery_image_versions.list_by_gallery_image(RESOURCE_GROUP, GALLERY, "web")
-    assert sorted(version.name for version in versions) == ["1.0.1", "1.0.2", "1.0.3", "1.0.6"]
+    assert sorted(version.name for version in versions) == ["1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.6"]
