@@ -5,8 +5,7 @@
   ``endOfLifeDate`` and ``excludeFromLatest``; every mutation a long-running operation.
 - `SubscriptionReads`: what a subscription lists across its resource groups: its locations
   (``Subscriptions_ListLocations``, the regions a version may be replicated to) and every virtual machine
-  (``VirtualMachines_ListAll``) and scale set (``VirtualMachineScaleSets_ListAll``, those the scale-set
-  emulator makes or a test plants), to find what uses a version.
+  (``VirtualMachines_ListAll``), to find what uses a version (`emulators.arm_scaleset` lists the scale sets).
 """
 
 from __future__ import annotations
@@ -291,12 +290,6 @@ class SubscriptionReads(ResourceType):
                 _SUBSCRIPTION + "/providers/Microsoft.Compute/virtualMachines",
                 "VirtualMachines_ListAll",
                 self._listing("Microsoft.Compute/virtualMachines"),
-            ),
-            (
-                "GET",
-                _SUBSCRIPTION + "/providers/Microsoft.Compute/virtualMachineScaleSets",
-                "VirtualMachineScaleSets_ListAll",
-                self._listing("Microsoft.Compute/virtualMachineScaleSets"),
             ),
         ]
 

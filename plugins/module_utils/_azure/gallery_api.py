@@ -215,6 +215,16 @@ def list_all_scale_sets(connection):
     )
 
 
+def list_scale_set_instances(connection, resource_group, name):
+    """The instances of a scale set, each with the image it booted (``imageReference.exactVersion``)."""
+    compute = connection.compute()
+    return connection.call(
+        "VirtualMachineScaleSetVMs_List",
+        lambda: list(compute.virtual_machine_scale_set_vms.list(resource_group, name)),
+        resource="%s/virtualMachineScaleSets/%s" % (resource_group, name),
+    )
+
+
 # -- the subscription ----------------------------------------------------------------------------
 
 

@@ -10,6 +10,9 @@ version, its definition and the region, the same at every read.
 The collection's name of the image and its description live in tags of their own (``NAME_TAG``,
 ``DESCRIPTION_TAG``): a version is named ``x.y.z`` by Azure. They are read into ``name`` and
 ``description``, not shown among the image's tags, and kept by every tag change.
+
+Also here, as pure functions: version names from bake times (``version_name``), the family of an image's
+name (``family_of_name``), and the search's match of a name glob and tags (``matches``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import re
 
 from .._core import model
 from .._core import tags as tagging
+from .._core.channels import VERSION_SUFFIX
 from .._core.timeutil import format_utc, parse_utc
 from .codec import AZURE_CODEC
 
@@ -183,3 +187,33 @@ def image_reference_text(reference):
         return reference.id
     parts = (reference.publisher, reference.offer, reference.sku, reference.exact_version or reference.version)
     return ":".join(part or "" for part in parts) if reference.publisher else None
+
+
+def version_name(when):
+    """``YEAR.MMDD.SECONDS`` of a UTC time: ordered as the times are, each part a 32-bit integer."""
+    return "%d.%d.%d" % (when.year, when.month * 100 + when.day, when.hour * 3600 + when.minute * 60 + when.second)
+
+
+def family_of_name(name):
+    """The image definition an image of this name goes to when no family is given (``_core/channels.py``)."""
+    return VERSION_SUFFIX.sub("", name) or name
+
+
+def version_key(name):
+    try:
+        return tuple(int(part) for part in name.split("."))
+    except ValueError:
+        return ()
+
+
+def matches(image, name_pattern, tags):
+    if name_pattern and not _glob(name_pattern).match(image.name):
+        return False
+    return all(image.tags.get(key) == value for key, value in tags.items())
+
+
+def _glob(pattern):
+    """``*`` any characters, ``?`` one, everything else itself (as image_info documents)."""
+    return re.compile(
+        "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern) + r"\Z"
+    )

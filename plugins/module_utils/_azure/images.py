@@ -42,7 +42,6 @@ import threading
 from .._core import tags as tagging
 from .._core.backends import ImageBackend
 from .._core.builders import GONE
-from .._core.channels import VERSION_SUFFIX
 from .._core.errors import InvalidInput, PhoenixError
 from .._core.model import PENDING, ImageUser
 from .._core.timeutil import utcnow
@@ -53,14 +52,18 @@ from .image_transformations import (
     DESCRIPTION_TAG,
     HIDDEN_TAGS,
     NAME_TAG,
+    family_of_name,
     image_from_version,
     image_name,
     image_reference_text,
     is_generalized,
     location_name,
+    matches,
     placeholder,
     power_state,
     target_regions,
+    version_key,
+    version_name,
 )
 
 try:
@@ -80,6 +83,7 @@ VM_REFERENCE = re.compile(
     r"/virtualMachines/(?P<name>[^/]+)/?\Z",
     re.IGNORECASE,
 )
+VM_SCALE_SET_GROUP = re.compile(r"^/subscriptions/[^/]+/resourceGroups/(?P<group>[^/]+)/", re.IGNORECASE)
 # An image definition's name, as Compute allows it.
 DEFINITION_NAME = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9._]{0,78}[A-Za-z0-9])?\Z")
 FORBIDDEN_KEY_CHARACTERS = frozenset("<>%&\\?/")
@@ -87,16 +91,6 @@ PUBLISHER = "phoenix-immutable"
 REPLICAS_PER_REGION = 1
 # How many following seconds a version name is tried in when the bake's own second is taken.
 VERSION_ATTEMPTS = 5
-
-
-def version_name(when):
-    """``YEAR.MMDD.SECONDS`` of a UTC time: ordered as the times are, each part a 32-bit integer."""
-    return "%d.%d.%d" % (when.year, when.month * 100 + when.day, when.hour * 3600 + when.minute * 60 + when.second)
-
-
-def family_of_name(name):
-    """The image definition an image of this name goes to when no family is given (``_core/channels.py``)."""
-    return VERSION_SUFFIX.sub("", name) or name
 
 
 class _Shared:
@@ -206,7 +200,7 @@ class AzureImageBackend(ImageBackend):
         ]
         if not candidates:
             return None
-        newest = max(candidates, key=lambda version: _version_key(version.name))
+        newest = max(candidates, key=lambda version: version_key(version.name))
         return self.get(newest.id)
 
     def _reference(self, image_ref):
@@ -294,7 +288,7 @@ class AzureImageBackend(ImageBackend):
                 for version, definition in self._versions()
                 if self.region in target_regions(version)
             ]
-        return [image for image in images if _matches(image, name_pattern, tags)]
+        return [image for image in images if matches(image, name_pattern, tags)]
 
     def _check_owners(self, owners):
         others = [owner for owner in owners or [] if owner not in ("self", self.subscription_id)]
@@ -518,8 +512,14 @@ class AzureImageBackend(ImageBackend):
             api.update_version(self.connection, group, gallery, definition, version, update)
 
     def users(self, image):
+        """Every VM, scale set and scale set instance of the subscription made from the version.
+
+        A reference to the definition is to its latest version: a VM or an instance that records the version
+        it booted (``exactVersion``) is a user of that one, anything else (a scale set's model, whose next
+        instances boot the latest) of the definition's latest version now.
+        """
         target = image.id.lower()
-        definition_id = target.rsplit("/versions/", 1)[0]
+        definition_id, version = target.rsplit("/versions/", 1)
         latest = []  # computed once, when a user names the definition
 
         def launches(reference):
@@ -528,6 +528,8 @@ class AzureImageBackend(ImageBackend):
                 return True
             if reference_id != definition_id:
                 return False
+            if reference.exact_version:
+                return reference.exact_version.lower() == version
             if not latest:
                 head = self._latest(*self._reference(definition_id)[:3])
                 latest.append(head.id.lower() if head is not None else None)
@@ -543,6 +545,12 @@ class AzureImageBackend(ImageBackend):
             storage = profile.storage_profile if profile is not None else None
             if storage is not None and launches(storage.image_reference):
                 users.append(ImageUser("scale set", scale_set.id, scale_set.name))
+            # Instances keep the image they booted until upgraded to a model that names another.
+            group = VM_SCALE_SET_GROUP.match(scale_set.id).group("group")
+            for instance in api.list_scale_set_instances(self.connection, group, scale_set.name):
+                storage = instance.storage_profile
+                if storage is not None and launches(storage.image_reference):
+                    users.append(ImageUser("scale set instance", instance.id, scale_set.name))
         return users
 
     def delete(self, image):
@@ -579,13 +587,6 @@ def _vm_key(group, name):
     return "%s/%s" % (group.lower(), name.lower())
 
 
-def _version_key(name):
-    try:
-        return tuple(int(part) for part in name.split("."))
-    except ValueError:
-        return ()
-
-
 def _builder_not_found(instance_id):
     return PhoenixError(
         "builder VM %s not found" % instance_id,
@@ -594,17 +595,4 @@ def _builder_not_found(instance_id):
         cloud="azure",
         hint="Give instance_id as the id of a VM that exists (/subscriptions/S/resourceGroups/RG/providers/"
         "Microsoft.Compute/virtualMachines/NAME).",
-    )
-
-
-def _matches(image, name_pattern, tags):
-    if name_pattern and not _glob(name_pattern).match(image.name):
-        return False
-    return all(image.tags.get(key) == value for key, value in tags.items())
-
-
-def _glob(pattern):
-    """``*`` any characters, ``?`` one, everything else itself (as image_info documents)."""
-    return re.compile(
-        "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern) + r"\Z"
     )

@@ -21,6 +21,7 @@ from azure.mgmt.compute.models import (
     StorageProfile,
     VirtualMachine,
 )
+from scaleset_support import scale_set
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.image_transformations import NAME_TAG
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.images import AzureImageBackend
@@ -98,3 +99,10 @@ def plant_version(
     )
     made = compute.gallery_image_versions.begin_create_or_update(RESOURCE_GROUP, GALLERY, definition, version, body)
     return made.result().id
+
+
+def make_scale_set(azure: Any, name: str, image_id: str, capacity: int = 0, group: str = RESOURCE_GROUP) -> str:
+    """A scale set of ``capacity`` launching ``image_id`` (a version's or a definition's id), made or changed (its
+    instances keep their image: Manual upgrades) through the SDK; its id."""
+    body = scale_set(azure.emu.location, image_id, prefix=name, capacity=capacity)
+    return azure.compute().virtual_machine_scale_sets.begin_create_or_update(group, name, body).result().id

@@ -1,25 +1,26 @@
 """Azure Compute Gallery image versions through the collection's modules and lookup on the ARM emulator.
 
-Each playbook runs the real modules (image, image_info, image_sign, image_verify, image_channel) and the
-golden_image lookup with ``cloud: azure`` against this test's emulator, and the tests read what was written
-back through azure-mgmt-compute, not through the backend under test. image_prune needs every Azure backend of
-a cloud (groups and builders too), so the retention is driven through the core here
-(test_azure_images_backend.py) and the module's own test waits for those backends.
+Each playbook runs the real modules (image, image_info, image_sign, image_verify, image_channel, image_prune)
+and the golden_image lookup with ``cloud: azure`` against this test's emulator, and the tests read what was
+written back through azure-mgmt-compute, not through the backend under test.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from images_support import GALLERY, RESOURCE_GROUP, make_vm, plant_version
+from images_support import GALLERY, RESOURCE_GROUP, make_scale_set, make_vm, plant_version
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.codec import AZURE_CODEC
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.image_transformations import NAME_TAG
+from ansible_collections.phoenix.immutable.plugins.module_utils._azure.rollout_store import AzureRolloutStore
 from ansible_collections.phoenix.immutable.plugins.module_utils._core import tags as tagging
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import RolloutRecord
 
 SIG_PREFIX = AZURE_CODEC.key(tagging.SIGNATURE) + ":"
 PROMOTION_PREFIX = AZURE_CODEC.key(tagging.PROMOTION) + ":"
@@ -239,12 +240,7 @@ def test_absent_is_refused_while_a_vm_or_a_scale_set_uses_the_version_then_delet
     used = plant_version(azure, "web", "1.0.0", "web-1")
     vm = make_vm(azure, "web-server-1", image_id=used)
     definition_id = used.rsplit("/versions/", 1)[0]
-    scale_set = azure.group_path(RESOURCE_GROUP) + "/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss"
-    azure.emu.put_resource(
-        scale_set,
-        "Microsoft.Compute/virtualMachineScaleSets",
-        properties={"virtualMachineProfile": {"storageProfile": {"imageReference": {"id": definition_id}}}},
-    )
+    scale_set = make_scale_set(azure, "web-vmss", definition_id)
     absent = {"name": "absent", "phoenix.immutable.image": {"state": "absent", "image_id": used}, "ignore_errors": True}
 
     refused = playbook([absent])
@@ -255,8 +251,7 @@ def test_absent_is_refused_while_a_vm_or_a_scale_set_uses_the_version_then_delet
     assert version_of(azure, used).provisioning_state == "Succeeded"
 
     azure.compute().virtual_machines.begin_delete(RESOURCE_GROUP, "web-server-1").result()
-    with azure.emu.lock:
-        del azure.emu.resources[scale_set.lower()]
+    azure.compute().virtual_machine_scale_sets.begin_delete(RESOURCE_GROUP, "web-vmss").result()
     run = playbook([{**absent, "ignore_errors": False}, {**absent, "name": "again", "ignore_errors": False}])
     assert run.rc == 0, run.explain()
     assert run.task("absent")["result"]["changed"] is True
@@ -359,3 +354,71 @@ def test_image_channel_promotes_a_signed_version_and_the_lookup_resolves_the_new
         [{"name": "golden", "ansible.builtin.debug": {"msg": "{{ %s }}" % (lookup % (policy, connection))}}]
     )
     assert copied.task("golden")["result"]["msg"] == [made["web-2"]], copied.explain()
+
+
+# -- image_prune ---------------------------------------------------------------------------------
+
+
+def aged(azure, image_id, days_old):
+    """Age a version (its publishedDate orders a family's images)."""
+    when = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=days_old)
+    with azure.emu.lock:
+        profile = azure.emu.resources[image_id.lower()]["properties"]["publishingProfile"]
+        profile["publishedDate"] = when.strftime("%Y-%m-%dT%H:%M:%S.0000000+00:00")
+    return image_id
+
+
+def test_image_prune_deletes_only_unused_versions_keeping_the_channels_services_and_every_version_in_use(
+    azure, playbook, signing_key, tmp_path
+):
+    managed = {AZURE_CODEC.key(tagging.MANAGED): "true"}
+    made = {
+        number: aged(
+            azure, plant_version(azure, "web", "1.0.%d" % number, "web-%d" % number, tags=managed), 10 - number
+        )
+        for number in range(1, 7)
+    }
+    # web-1: a VM runs it; web-2: a scale set launches it; web-3: the channel's image; web-4: a service's rollout
+    # record names it as the previous image; web-5: nothing; web-6: the newest, kept by keep: 1.
+    make_vm(azure, "web-server-1", image_id=made[1])
+    make_scale_set(azure, "web-vmss", made[2])
+    base = make_scale_set(azure, "web-base", made[6])
+    record = RolloutRecord(service="web", role="blue", rollout="R1", phase="done", previous_image=made[4])
+    assert AzureRolloutStore(azure.connection()).create("web-b", base, [], record) is True
+    azure.emu.settle()
+    trusted = [{"name": "build", "public_key": signing_key["public"]}]
+    policy = write_policy(tmp_path, {"keys": trusted, "promoters": trusted}, "trust.yml")
+    prune = {"name": ["web"], "keep": 1, "action": "delete", "reap_builders": False}
+    setup = playbook(
+        [
+            sign_task("sign", made[3], key=signing_key["path"]),
+            {
+                "name": "promote",
+                "phoenix.immutable.image_channel": {
+                    "image_id": made[3],
+                    "channel": "prod",
+                    "policy": policy,
+                    "key": signing_key["path"],
+                },
+            },
+        ]
+    )
+    assert setup.rc == 0, setup.explain()
+    plan = playbook([{"name": "plan", "phoenix.immutable.image_prune": prune}], check=True)
+    assert sorted(image["id"] for image in plan.task("plan")["result"]["pruned"]) == [made[5]], plan.explain()
+
+    run = playbook(
+        [
+            {"name": "prune", "phoenix.immutable.image_prune": prune},
+            {"name": "again", "phoenix.immutable.image_prune": prune},
+        ]
+    )
+    assert run.rc == 0, run.explain()
+    result = run.task("prune")["result"]
+    assert result["changed"] is True and [image["id"] for image in result["pruned"]] == [made[5]]
+    kept = {image["id"]: " ".join(image["reasons"]) for image in result["kept"]}
+    assert "virtual machine" in kept[made[1]] and "scale set" in kept[made[2]], kept
+    assert "channel" in kept[made[3]] and "previous image" in kept[made[4]] and made[6] in kept, kept
+    assert run.task("again")["result"]["changed"] is False
+    versions = azure.compute().gallery_image_versions.list_by_gallery_image(RESOURCE_GROUP, GALLERY, "web")
+    assert sorted(version.name for version in versions) == ["1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.6"]

@@ -8,13 +8,22 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from images_support import GALLERY, RESOURCE_GROUP, backend, deallocate, fast_waiter, make_vm, plant_version
+from images_support import (
+    GALLERY,
+    RESOURCE_GROUP,
+    backend,
+    deallocate,
+    fast_waiter,
+    make_scale_set,
+    make_vm,
+    plant_version,
+)
 
-from ansible_collections.phoenix.immutable.plugins.module_utils._azure.image_transformations import NAME_TAG
-from ansible_collections.phoenix.immutable.plugins.module_utils._azure.images import (
-    VERSION_ATTEMPTS,
+from ansible_collections.phoenix.immutable.plugins.module_utils._azure.image_transformations import (
+    NAME_TAG,
     version_name,
 )
+from ansible_collections.phoenix.immutable.plugins.module_utils._azure.images import VERSION_ATTEMPTS
 from ansible_collections.phoenix.immutable.plugins.module_utils._core import tags as tagging
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.images import ImageRequest, ImageWorkflow
@@ -128,21 +137,20 @@ def test_tags_leave_room_for_the_name_and_description_and_refuse_what_arm_refuse
     assert azure.emu.calls["VirtualMachines_Get"] == 0
 
 
-def test_the_retention_prunes_unused_versions_only_and_keeps_those_vms_and_scale_sets_use(azure):
+def test_the_retention_prunes_unused_versions_only_and_keeps_those_vms_scale_sets_and_their_instances_use(azure):
     made = {}
-    for number in range(1, 6):
+    for number in range(1, 7):
         made[number] = plant_version(
             azure, "web", "1.0.%d" % number, "web-%d" % number, tags={"phoenix:managed": "true"}
         )
         set_published(azure, made[number], 10 - number)
-    # web-1: a VM runs it; web-2: a scale set launches it; web-3, web-4: nothing; web-5: the newest (keep 1).
+    # web-1: a VM runs it; web-2: a scale set's model launches it; web-3: an instance of a scale set whose model
+    # moved on to web-6 (Manual upgrade: the instance keeps what it booted); web-4, web-5: nothing; web-6: the
+    # newest (keep 1), and that scale set's model.
     make_vm(azure, "web-server-1", image_id=made[1])
-    scale_set = azure.group_path(RESOURCE_GROUP) + "/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss"
-    azure.emu.put_resource(
-        scale_set,
-        "Microsoft.Compute/virtualMachineScaleSets",
-        properties={"virtualMachineProfile": {"storageProfile": {"imageReference": {"id": made[2]}}}},
-    )
+    make_scale_set(azure, "web-vmss", made[2])
+    make_scale_set(azure, "api-vmss", made[3], capacity=1)
+    make_scale_set(azure, "api-vmss", made[6], capacity=1)
     images = backend(azure)
     request = PruneRequest(families=["web"], keep=1, action="delete", reap_builders=False)
 
@@ -150,15 +158,14 @@ def test_the_retention_prunes_unused_versions_only_and_keeps_those_vms_and_scale
     outcome = RetentionWorkflow(images, waiter=fast_waiter()).prune(request)
     again = RetentionWorkflow(images, waiter=fast_waiter()).prune(request)
 
-    assert sorted(image["id"] for image in plan.pruned) == [made[3], made[4]]
-    assert sorted(image["id"] for image in outcome.pruned) == [made[3], made[4]] and outcome.changed
+    assert sorted(image["id"] for image in plan.pruned) == [made[4], made[5]]
+    assert sorted(image["id"] for image in outcome.pruned) == [made[4], made[5]] and outcome.changed
     kept = {image["id"]: " ".join(image["reasons"]) for image in outcome.kept}
-    assert "virtual machine" in kept[made[1]] and "scale set" in kept[made[2]] and made[5] in kept, kept
-    assert again.changed is False
-    left = sorted(
-        v.name for v in azure.compute().gallery_image_versions.list_by_gallery_image(RESOURCE_GROUP, GALLERY, "web")
-    )
-    assert left == ["1.0.1", "1.0.2", "1.0.5"]
+    assert "virtual machine" in kept[made[1]] and "scale set" in kept[made[2]], kept
+    assert "scale set instance" in kept[made[3]] and "api-vmss/virtualMachines/0" in kept[made[3]], kept
+    assert made[6] in kept and again.changed is False
+    versions = azure.compute().gallery_image_versions.list_by_gallery_image(RESOURCE_GROUP, GALLERY, "web")
+    assert sorted(version.name for version in versions) == ["1.0.1", "1.0.2", "1.0.3", "1.0.6"]
 
 
 def test_the_workflow_images_a_builder_into_a_named_family_and_reads_it_back_by_name(azure):
@@ -177,3 +184,27 @@ def test_the_workflow_images_a_builder_into_a_named_family_and_reads_it_back_by_
     assert definition.tags == {"phoenix:managed": "true"}
     [found] = images.find_by_name("web-2026-12-03-1")
     assert found.id == image["id"] and found.tags[images.codec.key(tagging.MANAGED)] == "true"
+
+
+def test_copies_to_several_regions_in_parallel_each_add_their_region_and_none_is_lost(azure):
+    azure.emu.operation_polls = 3
+    vm = make_vm(azure, "builder-1")
+    images = backend(azure)
+    regions = ["westeurope", "uksouth", "japaneast"]
+
+    outcome = ImageWorkflow(images, fast_waiter()).present(
+        ImageRequest(name="web-2026-12-03-1", instance_id=vm, stop_instance=True, copy_to_regions=regions)
+    )
+
+    image_id = outcome.image["id"]
+    assert [copy["id"] for copy in outcome.copies] == [image_id] * 3
+    version = azure.compute().gallery_image_versions.get(
+        RESOURCE_GROUP, GALLERY, "web", image_id.rsplit("/", 1)[1], expand="ReplicationStatus"
+    )
+    assert sorted(region.name for region in version.publishing_profile.target_regions) == sorted(
+        [azure.emu.location, *regions]
+    )
+    assert {item.state for item in version.replication_status.summary} == {"Completed"}
+    assert azure.emu.calls["GalleryImageVersions_Update"] == 3  # one region added at a time
+    for region in regions:
+        assert images.in_region(region).get(image_id).state == AVAILABLE

@@ -8,11 +8,12 @@ import pytest
 from azure.mgmt.compute.models import GalleryImageVersion
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.image_transformations import (
+    family_of_name,
     location_name,
     state_in,
     target_regions,
+    version_name,
 )
-from ansible_collections.phoenix.immutable.plugins.module_utils._azure.images import family_of_name, version_name
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.model import (
     AVAILABLE,
     DEREGISTERED,
