@@ -19,28 +19,19 @@ are deleted.
 
 from __future__ import annotations
 
-from .._core import model
 from .._core.backends import InstanceBackend
-from .._core.timeutil import format_utc, parse_utc
-from . import scale_sets
+from . import gallery_api, scale_sets
 from .codec import AZURE_CODEC
 from .errors import AzureApiError, NotFound
 from .groups import needs_members
 from .identifiers import IMAGE_ID_PATTERN, parse_resource_id
+from .image_transformations import image_from_version, location_name
 from .scale_set_transformations import (
     instance_subnets,
     observed_scale_set_vm,
     observed_vm,
     scale_set_of,
 )
-
-IMAGE_STATES = {
-    "Succeeded": model.AVAILABLE,
-    "Creating": model.PENDING,
-    "Updating": model.PENDING,
-    "Failed": model.FAILED,
-    "Deleting": model.DEREGISTERED,
-}
 
 
 class AzureInstanceBackend(InstanceBackend):
@@ -101,20 +92,27 @@ class AzureInstanceBackend(InstanceBackend):
         return found
 
     def images(self, image_ids):
-        """model.Image of each gallery image version that still exists: one list call per image definition."""
+        """model.Image of each gallery image version that still exists, as the image backend reads it (the same
+        name, creation time and disks, so the same descriptor: a signature that verifies there verifies here); one
+        list call and one read of the definition per image definition."""
         definitions = {}
         for image_id in image_ids:
             if image_id and IMAGE_ID_PATTERN.match(image_id):
                 found = parse_resource_id(image_id)
                 key = (found["resource_group"], found["names"][0], found["names"][1])
                 definitions.setdefault(key, set()).add(image_id.lower())
-        images = []
+        images, region = [], location_name(self.connection.location)
         for (group, gallery, image), wanted in sorted(definitions.items()):
             try:
-                versions = scale_sets.list_image_versions(self.connection, group, gallery, image)
+                versions = gallery_api.list_versions(self.connection, group, gallery, image)
+                definition = gallery_api.get_definition(self.connection, group, gallery, image)
             except NotFound:
                 continue
-            images.extend(_image(version) for version in versions if version["id"].lower() in wanted)
+            images.extend(
+                image_from_version(version, definition, self.connection.subscription_id, region)
+                for version in versions
+                if version.id.lower() in wanted
+            )
         return images
 
     # -- changes ---------------------------------------------------------------------------------
@@ -188,24 +186,3 @@ def _interfaces_of(vm):
         for interface in ((vm.get("properties") or {}).get("networkProfile") or {}).get("networkInterfaces") or []
         if interface.get("id")
     ]
-
-
-def _image(version):
-    """A gallery image version as the core's Image."""
-    properties = version.get("properties") or {}
-    publishing = properties.get("publishingProfile") or {}
-    published = publishing.get("publishedDate")
-    end_of_life = publishing.get("endOfLifeDate")
-    where = parse_resource_id(version["id"])
-    return model.Image(
-        cloud="azure",
-        id=version["id"],
-        name="%s/%s" % (where["names"][1], version["name"]),
-        region=version.get("location"),
-        state=IMAGE_STATES.get(properties.get("provisioningState"), model.PENDING),
-        created=format_utc(parse_utc(published, "published date")) if published else "",
-        owner=where["subscription"],
-        tags=dict(version.get("tags") or {}),
-        deprecation_time=format_utc(parse_utc(end_of_life, "end of life date")) if end_of_life else None,
-        cloud_state=properties.get("provisioningState"),
-    )
