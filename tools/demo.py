@@ -1,5 +1,5 @@
-"""`make demo`: the golden-image workflow against local emulators, AWS (playbooks/demo.yml) then GCP
-(playbooks/demo_gcp.yml).
+"""`make demo`: the golden-image workflow against local emulators, AWS (playbooks/demo.yml), then GCP
+(playbooks/demo_gcp.yml), then Azure (playbooks/demo_azure.yml).
 
     .venv/bin/python tools/demo.py      (from the repository root; `make demo` does this)
 
@@ -7,11 +7,13 @@ Starts moto on 127.0.0.1 in this process, seeds it (a patched base image and a b
 running from it), runs playbooks/demo.yml with real ansible-playbook, showing its output as it goes,
 then prints a summary: each task's outcome, the images now in the emulated account in both regions,
 and the API calls the playbook made, by action. Then the same for GCP on the GCE emulator
-(tests/emulators/gce.py, seeded by tools/demo_gcp.py). Both runs write one audit trail, shown at the end
-with the cloud of each change. Credentials and endpoints reach the playbooks through the environment, as
-AWX credentials would provide them; nothing but 127.0.0.1 is contacted.
+(tests/emulators/gce.py, seeded by tools/demo_gcp.py), and for Azure on the ARM emulator with Key Vault and
+Blob Storage (tests/emulators/arm.py, keyvault.py, blob.py behind azure_hosts.py; seeded by tools/demo_azure.py).
+The three runs write one audit trail, shown at the end with the cloud of each change. Credentials and
+endpoints reach the playbooks through the environment, as AWX credentials would provide them; nothing but
+127.0.0.1 is contacted.
 
-Exit status: 0 when both playbooks succeeded, else non-zero.
+Exit status: 0 when the three playbooks succeeded, else non-zero.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from harness import PlaybookTimeout, collections_root, run_playbook  # noqa: E40
 from harness.playbook import CALLBACK_NAME  # noqa: E402
 
 sys.path.insert(0, str(collections_root()))
+from demo_azure import run_azure_part  # noqa: E402
 from demo_gcp import run_gcp_part  # noqa: E402
 
 from ansible_collections.phoenix.immutable.plugins.module_utils import audit  # noqa: E402
 
 DEMO_PLAYBOOK = REPO_ROOT / "playbooks" / "demo.yml"
 GCP_PLAYBOOK = REPO_ROOT / "playbooks" / "demo_gcp.yml"
+AZURE_PLAYBOOK = REPO_ROOT / "playbooks" / "demo_azure.yml"
 SECOND_REGION = "us-west-2"
 TIMEOUT = 900
 # The demo's own audit trail: the audit_log callback writes it, the playbook verifies it at its end.
@@ -106,7 +110,7 @@ def audit_table(path: Path) -> list[str]:
 
 
 def main() -> int:
-    for playbook in (DEMO_PLAYBOOK, GCP_PLAYBOOK):
+    for playbook in (DEMO_PLAYBOOK, GCP_PLAYBOOK, AZURE_PLAYBOOK):
         if not playbook.is_file():
             print("error: the demo playbook %s is missing; nothing to run" % playbook.relative_to(REPO_ROOT))
             return 2
@@ -176,16 +180,11 @@ def main() -> int:
     finally:
         emu.stop()
 
-    gcp = run_gcp_part(
-        GCP_PLAYBOOK,
-        AUDIT_LOG.parent,
-        audit_env={
-            "ANSIBLE_CALLBACKS_ENABLED": "%s,phoenix.immutable.audit_log" % CALLBACK_NAME,
-            "PHOENIX_AUDIT_LOG": str(AUDIT_LOG),
-        },
-        section=section,
-        timeout=TIMEOUT,
-    )
+    audit_env = {
+        "ANSIBLE_CALLBACKS_ENABLED": "%s,phoenix.immutable.audit_log" % CALLBACK_NAME,
+        "PHOENIX_AUDIT_LOG": str(AUDIT_LOG),
+    }
+    gcp = run_gcp_part(GCP_PLAYBOOK, AUDIT_LOG.parent, audit_env=audit_env, section=section, timeout=TIMEOUT)
     section("GCP summary: %d tasks, ansible-playbook exit status %s" % (len(gcp.run.tasks), gcp.run.rc))
     for record in gcp.run.tasks:
         if " : " not in record["task"] or record["status"] in ("failed", "unreachable"):
@@ -201,13 +200,31 @@ def main() -> int:
     for action, count in sorted(gcp.calls.items(), key=lambda item: (-item[1], item[0])):
         print("  %5d  %s" % (count, action))
 
-    section("Audit trail of both clouds: %s" % AUDIT_LOG.relative_to(REPO_ROOT))
+    azure = run_azure_part(AZURE_PLAYBOOK, AUDIT_LOG.parent, audit_env=audit_env, section=section, timeout=TIMEOUT)
+    section("Azure summary: %d tasks, ansible-playbook exit status %s" % (len(azure.run.tasks), azure.run.rc))
+    for record in azure.run.tasks:
+        if " : " not in record["task"] or record["status"] in ("failed", "unreachable"):
+            print(outcome(record))
+
+    section("State of the (emulated) cloud: image versions of gallery %s" % azure.service.gallery)
+    print("\n".join(azure.tables["images"]))
+
+    section("The web service's scale sets and load balancer pool")
+    print("\n".join(azure.tables["groups"]))
+
+    section("API calls made by the Azure playbook: %d" % sum(azure.calls.values()))
+    for action, count in sorted(azure.calls.items(), key=lambda item: (-item[1], item[0])):
+        print("  %5d  %s" % (count, action))
+
+    section("Audit trail of the three clouds: %s" % AUDIT_LOG.relative_to(REPO_ROOT))
     print("\n".join(audit_table(AUDIT_LOG)))
     print("  the GCP run's lines, put into Cloud Storage by the audit_log callback:")
     print("\n".join(gcp.tables["audit"]))
+    print("  the Azure run's lines, put into Blob Storage by the audit_log callback:")
+    print("\n".join(azure.tables["audit"]))
 
     status = 0
-    for cloud, rc in (("", run.rc), ("GCP ", gcp.run.rc)):
+    for cloud, rc in (("", run.rc), ("GCP ", gcp.run.rc), ("Azure ", azure.run.rc)):
         if rc != 0:
             print("\nThe %sdemo playbook FAILED (exit status %s)." % (cloud, rc))
             status = status or (rc if rc > 0 else 1)
