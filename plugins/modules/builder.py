@@ -28,6 +28,14 @@ description:
     C(ssh_key). Labels carry the builder's name and expiry, the firewall rule's description the same as JSON.
     GCE has no status checks, so the builder counts as reachable once C(RUNNING). O(ssh_key) is then an OpenSSH
     public key line and O(access_rule_ids) firewall rule names whose target tags the builder gets.
+  - On Azure (O(cloud=azure)) a builder is a Linux VM in the connection's O(resource_group) and O(location), on
+    a network interface of its own (and a public IP address with O(public_address=true)); its access rule a
+    network security group on that NIC allowing tcp/22 from O(ssh_cidrs), and its SSH key an Ed25519 key whose
+    public half is in the VM's OS profile; RV(actions) name them C(network_security_group) and C(ssh_key), and
+    the NIC, public address and OS disk a crashed bake left C(resource). O(subnet_id) is a subnet id,
+    C(VNET/SUBNET) or a subnet name of the resource group (default its only virtual network's first subnet),
+    O(access_rule_ids) one network security group (id or name). The builder counts as reachable once ARM
+    reports it provisioned and running.
 author:
   - Phoenix maintainers (@phoenix-immutable)
 options:
@@ -61,7 +69,8 @@ options:
   machine_type:
     description:
       - The builder's size.
-      - Default the cloud's default, a small one (V(t3.micro) on AWS, V(e2-small) on GCP).
+      - Default the cloud's default, a small one (V(t3.micro) on AWS, V(e2-small) on GCP, V(Standard_B2s) on
+        Azure).
     type: str
     aliases: [instance_type]
   subnet_id:
@@ -111,7 +120,7 @@ options:
   connection_user:
     description:
       - The user to connect as, returned in RV(connection.user) (the base image's default user).
-      - Default the cloud's default (V(ec2-user) on AWS, V(phoenix) on GCP).
+      - Default the cloud's default (V(ec2-user) on AWS, V(phoenix) on GCP, V(azureuser) on Azure).
     type: str
 extends_documentation_fragment:
   - phoenix.immutable.cloud

@@ -23,8 +23,9 @@ kernel picks, with a certificate of a test CA made at start-up (`emulators.tls`;
   ``Failed`` with an error.
 - **Resources**: resource groups, Compute Gallery galleries, image definitions and image versions
   (`emulators.arm_compute`); virtual machines with power states, deallocate and generalize, and their OS
-  disks (`emulators.arm_vm`); virtual machine scale sets and their instances (`emulators.arm_scaleset`).
-  `put_resource()` plants what is not served yet (a NIC, a managed image).
+  disks (`emulators.arm_vm`); virtual machine scale sets and their instances (`emulators.arm_scaleset`);
+  virtual networks, subnets, security groups (`emulators.arm_network`), public addresses and NICs
+  (`emulators.arm_network_interfaces`). `put_resource()` plants what is not served yet (a managed image).
 - **Load balancers** (`emulators.arm_loadbalancer`): Standard load balancers, their pools' members whatever names them.
 - **Call counting** per operation id of Azure's REST specifications (``Galleries_CreateOrUpdate``,
   ``GalleryImageVersions_ListByGalleryImage``), polls as ``AsyncOperations_Get`` and ``OperationResults_Get``,
@@ -62,12 +63,14 @@ from emulators.arm_api import Answer, ArmError, Request, check_api_version, no_r
 from emulators.arm_compute import (
     Galleries,
     GalleryImages,
-    GalleryImageVersions,
     ResourceGroups,
     ResourceType,
 )
+from emulators.arm_gallery import GalleryImageVersions, SubscriptionReads
 from emulators.arm_identity import ClientApp, EntraId
 from emulators.arm_loadbalancer import LoadBalancers
+from emulators.arm_network import NetworkSecurityGroups, Subnets, VirtualNetworks
+from emulators.arm_network_interfaces import NetworkInterfaces, PublicIPAddresses
 from emulators.arm_operations import AsyncOperation, Operations
 from emulators.arm_scaleset import VirtualMachineScaleSets
 from emulators.arm_vm import Disks, VirtualMachines
@@ -177,6 +180,12 @@ class ArmEmulator:
             self.virtual_machines,
             VirtualMachineScaleSets(self),
             LoadBalancers(self),
+            VirtualNetworks(self),
+            Subnets(self),
+            NetworkSecurityGroups(self),
+            PublicIPAddresses(self),
+            NetworkInterfaces(self),
+            SubscriptionReads(self),
         ]
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[[Request], Answer]]] = []
         openid = r"/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration"

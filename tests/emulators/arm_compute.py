@@ -1,4 +1,4 @@
-"""The ARM emulator's resource types: resource groups and Azure Compute Gallery (galleries, images, versions).
+"""The ARM emulator's resource types: resource groups and Azure Compute Gallery galleries and image definitions.
 
 `ResourceType` serves one ARM resource type under a resource group (CreateOrUpdate, Get, Update, Delete and
 a list of the parent's children) with ARM's rules; a subclass says where the type lives, its operation ids
@@ -17,7 +17,6 @@ from emulators.arm_api import (
     check_tags,
     invalid_parameter,
     normalize_location,
-    now_iso,
     parent_resource_not_found,
     property_change_not_allowed,
     required_parameter,
@@ -33,14 +32,6 @@ _GROUP = _SUBSCRIPTION + r"/resourceGroups/(?P<group>[^/]+)"
 GROUP_NAME = re.compile(r"^[-\w._()]{0,89}[-\w_()]$")
 GALLERY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._]{0,78}[A-Za-z0-9])?$")
 IMAGE_NAME = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9._]{0,78}[A-Za-z0-9])?$")
-VERSION_NAME = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-SOURCE_TYPES = (
-    "microsoft.compute/virtualmachines",
-    "microsoft.compute/images",
-    "microsoft.compute/disks",
-    "microsoft.compute/snapshots",
-    "microsoft.compute/galleries/images/versions",
-)
 
 
 class ResourceType:
@@ -451,105 +442,6 @@ class GalleryImages(ResourceType):
                 if stored.get(field_name) != existing["properties"].get(field_name):
                     raise property_change_not_allowed("galleryImage.properties.%s" % field_name)
         return stored
-
-
-class GalleryImageVersions(ResourceType):
-    """``Microsoft.Compute/galleries/images/versions``: an image version (``x.y.z``) replicated to regions."""
-
-    segments = (("galleries", "gallery"), ("images", "image"), ("versions", "version"))
-    operation_prefix = "GalleryImageVersions"
-    list_operation = "ListByGalleryImage"
-
-    def check_name(self, name: str) -> None:
-        match = VERSION_NAME.match(name)
-        if not match or any(int(part) > 2**31 - 1 for part in match.groups()):
-            raise invalid_parameter(
-                "The gallery image version name '%s' is invalid. It must be in the format "
-                "<MajorVersion>.<MinorVersion>.<Patch>, each a 32-bit integer." % name,
-                "galleryImageVersionName",
-            )
-
-    def validate(self, properties, existing, resource):
-        target = "galleryImageVersion.properties"
-        storage = properties.get("storageProfile")
-        source = storage.get("source") if isinstance(storage, dict) else None
-        if not isinstance(source, dict) or not (source.get("id") or source.get("virtualMachineId")):
-            raise required_parameter("%s.storageProfile.source" % target)
-        source_id = source.get("virtualMachineId") or source.get("id")
-        source_resource = self.emu.get(source_id)
-        if source_resource is None or source_resource["type"].lower() not in SOURCE_TYPES:
-            raise invalid_parameter(
-                "The source '%s' of the image version is not an existing virtual machine, managed image, disk, "
-                "snapshot or image version." % source_id,
-                "%s.storageProfile.source.id" % target,
-            )
-        if source.get("virtualMachineId") and source_resource["type"].lower() != "microsoft.compute/virtualmachines":
-            raise invalid_parameter("'%s' is not a virtual machine." % source_id, "%s.storageProfile.source" % target)
-        definition = self.emu.get(resource["id"].rsplit("/versions/", 1)[0])
-        if (
-            source_resource["type"].lower() == "microsoft.compute/virtualmachines"
-            and definition is not None
-            and definition["properties"].get("osState") == "Generalized"
-            and not self.emu.virtual_machines.is_generalized(source_id)
-        ):
-            raise invalid_parameter(
-                "The virtual machine '%s' is not generalized: an image version of a Generalized image definition "
-                "needs a generalized source." % source_id,
-                "%s.storageProfile.source.virtualMachineId" % target,
-            )
-        if existing is not None and storage.get("source") != existing["properties"]["storageProfile"].get("source"):
-            raise property_change_not_allowed("%s.storageProfile" % target)
-
-        publishing = dict(properties.get("publishingProfile") or {})
-        replicas = publishing.get("replicaCount", 1)
-        if not isinstance(replicas, int) or not 1 <= replicas <= 100:
-            raise invalid_parameter(
-                "replicaCount must be between 1 and 100.", "%s.publishingProfile.replicaCount" % target
-            )
-        publishing["replicaCount"] = replicas
-        publishing.setdefault("storageAccountType", "Standard_LRS")
-        publishing["excludeFromLatest"] = bool(publishing.get("excludeFromLatest", False))
-        regions = publishing.get("targetRegions")
-        if regions is None:
-            regions = [{"name": resource["location"]}]
-        if not isinstance(regions, list) or not all(isinstance(item, dict) and item.get("name") for item in regions):
-            raise invalid_parameter(
-                "targetRegions must be a list of regions with names.", "%s.publishingProfile" % target
-            )
-        publishing["targetRegions"] = [
-            {"regionalReplicaCount": replicas, "storageAccountType": publishing["storageAccountType"], **item}
-            for item in regions
-        ]
-        if resource["location"] not in {normalize_location(item["name"]) for item in regions}:
-            raise invalid_parameter(
-                "The target regions of the image version must include its location '%s'." % resource["location"],
-                "%s.publishingProfile.targetRegions" % target,
-            )
-        publishing["publishedDate"] = (
-            existing["properties"]["publishingProfile"]["publishedDate"] if existing else now_iso()
-        )
-        stored = {key: value for key, value in properties.items() if key not in ("storageProfile", "publishingProfile")}
-        stored["publishingProfile"] = publishing
-        stored["storageProfile"] = {
-            "source": dict(source),
-            "osDiskImage": {"sizeInGB": 30, "hostCaching": "ReadWrite"},
-        }
-        stored.setdefault("safetyProfile", {"allowDeletionOfReplicatedLocations": False})
-        return stored
-
-    def get(self, request: Request) -> Answer:
-        resource = self.emu.shape(self.find(request.match))
-        if request.query.get("$expand", "").lower() == "replicationstatus":
-            done = resource["properties"]["provisioningState"] == "Succeeded"
-            state = "Completed" if done else "InProgress"
-            resource["properties"]["replicationStatus"] = {
-                "aggregatedState": state,
-                "summary": [
-                    {"region": item["name"], "state": state, "details": "", "progress": 100 if done else 0}
-                    for item in resource["properties"]["publishingProfile"]["targetRegions"]
-                ],
-            }
-        return Answer(200, resource)
 
 
 def _merge_patch(target: Any, patch: Any) -> Any:

@@ -5,7 +5,8 @@ managed image or a marketplace reference) on network interfaces that must exist;
 `Microsoft.Compute/disks` resource, deleted with the VM only when ``osDisk.deleteOption`` is ``Delete`` (ARM's
 default is ``Detach``: the disk stays, as on Azure), like a NIC with ``deleteOption: Delete``. Power states move
 through the actions' operations: ``start``, ``powerOff`` and ``deallocate`` (long-running), ``generalize``
-(synchronous; the VM must be stopped or deallocated, and can never start again).
+(synchronous; the VM must be stopped or deallocated, and can never start again). Reading a VM moves the
+operations in progress on it one step (`emulators.arm_network.time_passes`): one whose answer was lost ends.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from emulators.arm_api import (
     required_parameter,
 )
 from emulators.arm_compute import IMAGE_NAME, ResourceType
+from emulators.arm_network import time_passes
 
 _DISPLAY = {
     "starting": "VM starting",
@@ -122,6 +124,7 @@ class VirtualMachines(ResourceType):
         for part in ("computerName", "adminUsername"):
             if not os_profile.get(part):
                 raise required_parameter("osProfile.%s" % part)
+        _check_linux_logins(os_profile, image_os)
         os_profile.pop("adminPassword", None)  # ARM never returns it
         os_profile.setdefault("secrets", [])
         interfaces = (properties.get("networkProfile") or {}).get("networkInterfaces") or []
@@ -136,6 +139,13 @@ class VirtualMachines(ResourceType):
                     "Resource %s referenced by resource %s was not found. Please make sure that the referenced "
                     "resource exists, and that both resources are in the same region."
                     % (interface.get("id"), resource["id"]),
+                )
+            holder = self._holder_of(target["id"])
+            if holder is not None and holder.lower() != resource["id"].lower():
+                raise ArmError(
+                    400,
+                    "NicInUse",
+                    "Network Interface %s is used by existing resource %s." % (target["id"], holder),
                 )
         os_disk = dict(storage.get("osDisk") or {})
         os_disk.setdefault("name", "%s_OsDisk_1_%s" % (resource["name"], secrets.token_hex(16)))
@@ -157,6 +167,23 @@ class VirtualMachines(ResourceType):
             timeCreated=now_iso(),
         )
         return stored
+
+    def _holder_of(self, interface_id: str) -> str | None:
+        """The VM a network interface is attached to, or None."""
+        for vm in self.emu.resources.values():
+            if vm["type"] != self.type_name:
+                continue
+            for interface in (vm["properties"].get("networkProfile") or {}).get("networkInterfaces") or []:
+                if str(interface.get("id", "")).lower() == interface_id.lower():
+                    return vm["id"]
+        return None
+
+    def list(self, request: Request) -> Answer:
+        answer = super().list(request)
+        if request.query.get("$expand", "").lower() == "instanceview":
+            for item in answer.body["value"]:
+                item["properties"]["instanceView"] = self._instance_view(item)
+        return answer
 
     def _resolve_image(self, reference: dict[str, Any], resource: dict[str, Any]) -> str:
         """The OS type of the image a VM is made from; 404 as Compute answers when it does not exist."""
@@ -216,12 +243,14 @@ class VirtualMachines(ResourceType):
         return self.emu.operations[answer.headers["Azure-AsyncOperation"].split("/operations/")[1].split("?")[0]]
 
     def get(self, request: Request) -> Answer:
+        time_passes(self.emu, self.find(request.match)["id"])
         resource = self.emu.shape(self.find(request.match))
         if request.query.get("$expand", "").lower() == "instanceview":
             resource["properties"]["instanceView"] = self._instance_view(resource)
         return Answer(200, resource)
 
     def instance_view(self, request: Request) -> Answer:
+        time_passes(self.emu, self.find(request.match)["id"])
         return Answer(200, self._instance_view(self.find(request.match)))
 
     def _instance_view(self, resource: dict[str, Any]) -> dict[str, Any]:
@@ -315,7 +344,13 @@ class VirtualMachines(ResourceType):
                     disk["properties"]["diskState"] = "Unattached"
             for interface in interfaces:
                 if (interface.get("properties") or {}).get("deleteOption") == "Delete":
-                    self.emu.resources.pop(interface["id"].lower(), None)
+                    removed_interface = self.emu.resources.pop(interface["id"].lower(), None) or {}
+                    # A public address goes with its NIC when its own deleteOption says so.
+                    for configuration in (removed_interface.get("properties") or {}).get("ipConfigurations") or []:
+                        public_id = ((configuration.get("properties") or {}).get("publicIPAddress") or {}).get("id")
+                        public = self.emu.resources.get(str(public_id).lower())
+                        if public is not None and public["properties"].get("deleteOption") == "Delete":
+                            del self.emu.resources[public["id"].lower()]
 
         operation.on_done = gone
         return answer
@@ -326,3 +361,29 @@ def _without_outputs(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     return {key: item for key, item in value.items() if key not in ("osDisk", "dataDisks", "secrets")}
+
+
+def _check_linux_logins(os_profile: dict[str, Any], image_os: str) -> None:
+    """A Linux VM needs a way in (a password or SSH keys), and its keys go where the agent puts them."""
+    if image_os != "Linux":
+        return
+    linux = os_profile.get("linuxConfiguration") or {}
+    keys = (linux.get("ssh") or {}).get("publicKeys") or []
+    if linux.get("disablePasswordAuthentication") and not keys:
+        raise invalid_parameter(
+            "Authentication using either SSH or by user name and password must be enabled in Linux profile.",
+            "linuxConfiguration",
+        )
+    expected = "/home/%s/.ssh/authorized_keys" % os_profile["adminUsername"]
+    for key in keys:
+        if not str(key.get("keyData") or "").startswith(("ssh-rsa ", "ssh-ed25519 ")):
+            raise invalid_parameter(
+                "The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid.",
+                "linuxConfiguration.ssh.publicKeys.keyData",
+            )
+        if key.get("path") and key["path"] != expected:
+            raise invalid_parameter(
+                "Destination path for SSH public keys is currently limited to its default value %s due to a known "
+                "issue in Linux provisioning agent." % expected,
+                "linuxConfiguration.ssh.publicKeys.path",
+            )

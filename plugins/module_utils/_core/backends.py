@@ -168,6 +168,12 @@ class BuilderBackend(abc.ABC):
     def delete_ssh_key(self, key_ref, key_dir):
         """Delete an SSH key made for a builder and its private key file; one already gone is fine."""
 
+    def delete_part(self, part_id):
+        """Delete a part of a builder its cloud keeps apart from the instance (``builders.PART``: a network
+        interface, an address, a disk) that ``leftovers`` reported; one already gone is fine. Only a cloud
+        whose leftovers report parts needs this: elsewhere an instance's parts go with it."""
+        raise NotImplementedError("%s reports no builder parts" % type(self).__name__)
+
     @abc.abstractmethod
     def api_calls(self):
         """Calls made so far, by ``service:Operation``."""

@@ -28,6 +28,9 @@ BUILDER_FAILED = "failed"
 # What is made for a builder, besides the instance; each cloud names them in BuilderBackend.kinds.
 ACCESS_RULE = "access_rule"
 SSH_KEY = "ssh_key"
+# A part of a builder its cloud keeps apart from the instance and deletes only when asked (a network interface,
+# a public address, a disk, where instances do not own them), reported by leftovers once the instance is gone.
+PART = "part"
 
 MIN_TTL_SECONDS = 1
 MAX_TTL_SECONDS = 7 * 24 * 3600
@@ -63,7 +66,7 @@ class Builder:
 class Leftover:
     """An access rule or SSH key made for a builder, found on its own (its builder is gone or never was)."""
 
-    kind: str  # ACCESS_RULE or SSH_KEY
+    kind: str  # ACCESS_RULE, SSH_KEY or PART
     id: str
     builder: str
     expires_at: str | None
@@ -452,18 +455,21 @@ class BuilderWorkflow:
         self._plan(outcome, "delete_%s" % self.backend.kinds[leftover.kind], id=leftover.id, name=leftover.builder)
         if self.check_mode:
             return
+        if leftover.kind == SSH_KEY:
+            self.backend.delete_ssh_key(leftover.id, key_dir)
+            return
+        # Some clouds refuse to delete a rule or a part an instance still holds: wait for its builders to end
+        # first (those this run terminated, as the cloud answered; others of that name, as the cloud lists them).
+        builders = ended.get(leftover.builder)
+        if builders is None:
+            builders = self.backend.find(leftover.builder)
+        for builder in builders:
+            if builder.state != GONE:
+                self._wait_gone(builder)
         if leftover.kind == ACCESS_RULE:
-            # Some clouds refuse to delete a rule an instance still holds: wait for its builders to end first
-            # (those this run terminated, as the cloud answered; others of that name, as the cloud lists them).
-            builders = ended.get(leftover.builder)
-            if builders is None:
-                builders = self.backend.find(leftover.builder)
-            for builder in builders:
-                if builder.state != GONE:
-                    self._wait_gone(builder)
             self.backend.delete_access_rule(leftover.id)
         else:
-            self.backend.delete_ssh_key(leftover.id, key_dir)
+            self.backend.delete_part(leftover.id)
 
     def reap(self, key_dir=None, now=None):
         """Remove every builder, and everything made for one, whose expiry has passed."""

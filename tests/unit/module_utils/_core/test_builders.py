@@ -16,6 +16,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._core import tag
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.backends import BuilderBackend
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.builders import (
     ACCESS_RULE,
+    PART,
     RUNNING,
     SSH_KEY,
     Builder,
@@ -238,3 +239,46 @@ def test_the_core_names_no_cloud_default_and_no_aws_word():
     for word in ("t3.micro", "ec2-user", "instance_type", "security_group", "key_pair", "vpc", "aws", "ec2"):
         assert not re.search(re.escape(word), source, re.IGNORECASE), word
     assert not re.search(r"\bName\b", source)
+
+
+class PartedBuilders(MemoryBuilders):
+    """A cloud whose instances leave a network interface behind, reported as a part until it is deleted."""
+
+    kinds = {**MemoryBuilders.kinds, PART: "resource"}
+
+    def __init__(self):
+        super().__init__()
+        self.parts = {}
+        self.deleted = []
+
+    def terminate(self, builder):
+        super().terminate(builder)
+        self.parts["nic-of-%s" % builder.id] = (builder.name, builder.expires_at)
+
+    def leftovers(self, name):
+        parts = [Leftover(PART, part_id, owner, expires) for part_id, (owner, expires) in self.parts.items()]
+        return [part for part in parts if name is None or part.builder == name] + super().leftovers(name)
+
+    def delete_part(self, part_id):
+        assert all(builder.state == "gone" for builder in self.instances.values()), "a part of a live builder"
+        self.deleted.append(part_id)
+        self.parts.pop(part_id)
+
+
+def test_a_part_left_by_a_terminated_builder_is_deleted_after_it_and_named_in_the_clouds_words():
+    backend = PartedBuilders()
+    workflow(backend).present(request(), now=NOW)
+    [builder_id] = list(backend.instances)
+    outcome = workflow(backend).absent("bake-1", key_dir="/keys")
+    assert [action["action"] for action in outcome.actions] == [
+        "terminate_builder",
+        "delete_resource",
+        "delete_firewall_rule",
+        "delete_metadata_key",
+    ]
+    assert backend.deleted == ["nic-of-%s" % builder_id] and backend.parts == {} and backend.rules == {}
+
+
+def test_a_backend_that_reports_no_parts_needs_no_delete_part():
+    with pytest.raises(NotImplementedError, match="MemoryBuilders reports no builder parts"):
+        MemoryBuilders().delete_part("nic-1")
