@@ -9,7 +9,9 @@
   existing one is 412 PreconditionFailed. PUT and PATCH (``sku.capacity``, the model, tags) and DELETE are
   long-running operations; a change of capacity adds instances at once (``Creating``, ``Succeeded`` when the
   operation is) or marks the highest instance ids ``Deleting`` (gone when it is), as Azure's default scale-in
-  policy picks them. Lists by resource group and by subscription page with ``nextLink``.
+  policy picks them. A scale set's operations end in the order they started (ARM runs them one after the
+  other): one nobody polls (its client died, its answer was lost) has ended once a later one has. Lists by
+  resource group and by subscription page with ``nextLink``.
 - **Its instances** (``.../virtualMachineScaleSets/{name}/virtualMachines``, instance ids ``0``, ``1`` ... never
   reused): list (paged; ``$expand=instanceView``), get (``$expand=instanceView``), instanceView, DELETE of one,
   ``POST .../delete`` with ``instanceIds`` (both lower the capacity, as on Azure) and ``POST .../manualupgrade``
@@ -21,6 +23,7 @@
 - **Health**: ``instanceView.vmHealth`` is ``HealthState/unknown`` while an instance is being made, then
   ``HealthState/healthy`` unless a test marked it (`set_instance_health`) or the image it booted
   (`set_image_health`) unhealthy: a bad image makes every instance booted from it fail its health probe.
+  `set_time_created` backdates an instance (for the drift scan's age rule).
 
 Reach the type from a test or another emulator module with `scale_sets_of(emu)`.
 """
@@ -238,9 +241,35 @@ class VirtualMachineScaleSets(ResourceType):
         self._chain(answer, lambda: self._settle(key, created, removed, upgrade), lambda: self._fail(created, removed))
         return answer
 
+    def _operation_of(self, headers: dict[str, str]) -> Any:
+        return self.emu.operations[headers["Azure-AsyncOperation"].split("/operations/")[1].split("?")[0]]
+
+    def _after_earlier(self, headers: dict[str, str]) -> None:
+        """The operation of ``headers`` ends only after every earlier one on its scale set: ARM runs a scale set's
+        operations one after the other, so one that nobody polls (its client died, its answer was lost) has
+        ended by the time a later one has."""
+        operation = self._operation_of(headers)
+        previous = operation.on_done
+
+        def on_done() -> None:
+            for earlier in list(self.emu.operations.values()):
+                if (
+                    earlier is not operation
+                    and earlier.status == "InProgress"
+                    and earlier.resource_id.lower() == operation.resource_id.lower()
+                    and earlier.start_time <= operation.start_time
+                ):
+                    while earlier.status == "InProgress":
+                        self.emu.lro._advance(earlier, force=True)  # noqa: SLF001 - the emulator's own operations
+            if previous:
+                previous()
+
+        operation.on_done = on_done
+
     def _chain(self, answer: Answer, done: Any, failed: Any) -> None:
         """Run ``done`` (``failed``) after what the operation of ``answer`` does when it succeeds (fails)."""
-        operation = self.emu.operations[answer.headers["Azure-AsyncOperation"].split("/operations/")[1].split("?")[0]]
+        self._after_earlier(answer.headers)
+        operation = self._operation_of(answer.headers)
         previous_done, previous_fail = operation.on_done, operation.on_fail
 
         def on_done() -> None:
@@ -474,6 +503,7 @@ class VirtualMachineScaleSets(ResourceType):
         headers = self.emu.start_operation(
             request, scale_set["id"], on_done=gone, on_fail=kept, location_header=True, location=scale_set["location"]
         )
+        self._after_earlier(headers)
         return Answer(202, None, headers)
 
     def delete_instance(self, request: Request) -> Answer:
@@ -499,6 +529,7 @@ class VirtualMachineScaleSets(ResourceType):
         headers = self.emu.start_operation(
             request, scale_set["id"], on_done=upgraded, location_header=True, location=scale_set["location"]
         )
+        self._after_earlier(headers)
         return Answer(202, None, headers)
 
     # for tests and other emulator modules (no call, no operation) -----------------------------------
@@ -517,6 +548,11 @@ class VirtualMachineScaleSets(ResourceType):
             raise ValueError("health must be one of %s or None" % ", ".join(HEALTH_STATES))
         with self.emu.lock:
             self.instances[scale_set_id.lower()][str(instance_id)]["health"] = health
+
+    def set_time_created(self, scale_set_id: str, instance_id: str, when: str) -> None:
+        """Backdate an instance: its ``timeCreated`` becomes ``when`` (ISO 8601), as if made then."""
+        with self.emu.lock:
+            self.instances[scale_set_id.lower()][str(instance_id)]["timeCreated"] = when
 
     def set_image_health(self, image_id: str, health: str | None) -> None:
         """Every instance booted from the image version ``image_id`` answers ``health`` (None: healthy again)."""

@@ -72,7 +72,7 @@ class AzureRolloutStore(RolloutStore):
             ) from None
         tags = dict(users_tags(model.get("tags")))
         tags.update(record_tags(record, None, "scale set %s" % group))
-        body = new_group_body(model, group, self._checked(tags, group), list(backends or ()))
+        body = new_group_body(model, self._checked(tags, group), list(backends or ()))
         try:
             scale_sets.create_scale_set(self.connection, self.resource_group, group, body)
         except PreconditionFailed:

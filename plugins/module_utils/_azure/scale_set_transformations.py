@@ -127,29 +127,36 @@ def latest_version(versions):
     return max(candidates, key=lambda version: tuple(int(part) for part in version["name"].split(".")))["id"]
 
 
-def new_group_body(base, name, tags, backends):
-    """A scale set of capacity 0 with the base's model, in ``backends`` (pool ids) only, carrying ``tags``."""
-    properties = base.get("properties") or {}
-    profile = copy.deepcopy(profile_of(base))
+# What ARM fills in on a scale set: not sent back when a new one copies it.
+SCALE_SET_OUTPUTS = ("provisioningState", "uniqueId", "timeCreated")
+IDENTITY_OUTPUTS = ("principalId", "tenantId")
+
+
+def new_group_body(base, tags, backends):
+    """A scale set of capacity 0 copying the base (its model and settings, its identity and zones) with its
+    primary IP configuration in ``backends`` (pool ids) only and no other pool, carrying ``tags``."""
+    properties = {key: value for key, value in (base.get("properties") or {}).items() if key not in SCALE_SET_OUTPUTS}
+    properties = copy.deepcopy(properties)
+    profile = properties.setdefault("virtualMachineProfile", {})
     profile.pop("timeCreated", None)
     configurations = ip_configurations(profile)
+    primary = next(
+        (index for index, item in enumerate(configurations) if (item.get("properties") or {}).get("primary")), 0
+    )
     for index, configuration in enumerate(configurations):
         settings = configuration.setdefault("properties", {})
-        settings["loadBalancerBackendAddressPools"] = [{"id": pool} for pool in backends] if index == 0 else []
-    sku = base.get("sku") or {}
-    body = {
-        "location": base["location"],
-        "sku": {"name": sku.get("name"), "tier": sku.get("tier"), "capacity": 0},
-        "tags": dict(tags),
-        "properties": {"virtualMachineProfile": profile},
-    }
-    for setting in ("upgradePolicy", "overprovision", "singlePlacementGroup", "platformFaultDomainCount"):
-        if setting in properties:
-            body["properties"][setting] = copy.deepcopy(properties[setting])
-    if not body["sku"]["tier"]:
-        del body["sku"]["tier"]
-    if base.get("zones"):
-        body["zones"] = list(base["zones"])
+        settings["loadBalancerBackendAddressPools"] = [{"id": pool} for pool in backends] if index == primary else []
+    sku = {key: value for key, value in (base.get("sku") or {}).items() if key in ("name", "tier") and value}
+    body = {"location": base["location"], "sku": dict(sku, capacity=0), "tags": dict(tags), "properties": properties}
+    for setting in ("zones", "plan", "extendedLocation"):
+        if base.get(setting):
+            body[setting] = copy.deepcopy(base[setting])
+    if base.get("identity"):
+        identity = copy.deepcopy({key: value for key, value in base["identity"].items() if key not in IDENTITY_OUTPUTS})
+        for assigned in (identity.get("userAssignedIdentities") or {}).values():
+            for output in IDENTITY_OUTPUTS + ("clientId",):
+                (assigned or {}).pop(output, None)
+        body["identity"] = identity
     return body
 
 

@@ -323,3 +323,20 @@ def test_a_vm_of_no_group_is_deleted(azure, service):
     instances.terminate([vm, vm])
 
     assert azure.emu.get(vm) is None
+
+
+def test_throttling_server_errors_and_a_failed_poll_are_retried_without_doing_anything_twice(azure, service):
+    groups, store = adapters(azure)
+    emu = azure.emu
+    emu.inject_fault("VirtualMachineScaleSets_CreateOrUpdate", status=429, times=2, retry_after=None)
+    emu.inject_fault("VirtualMachineScaleSets_Update", status=503, retry_after=None, after_apply=True)  # lost answer
+    emu.inject_fault("VirtualMachineScaleSetVMs_List", status=429, retry_after=None)
+
+    assert store.create("web-b", service.base, [], first_record()) is True
+    emu.inject_fault("AsyncOperations_Get", status=503, retry_after=None)  # a poll of the launch's operation
+    groups.launch("web-b", service.image_next, 2)
+    launched = groups.get("web-b")
+
+    assert launched.size == 2 and len(launched.live_instances()) == 2 and emu.pending_faults == {}
+    assert [instance.id.rsplit("/", 1)[1] for instance in launched.instances] == ["0", "1"]  # one scale-out only
+    assert emu.calls["VirtualMachineScaleSets_CreateOrUpdate"] == 3 and emu.calls["VirtualMachineScaleSets_Update"] == 2
