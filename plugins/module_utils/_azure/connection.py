@@ -75,16 +75,17 @@ def resolve_options(params, environ=None):
     """The connection options of ``params``, each missing one taken from its environment variables.
 
     The shared ``region`` and ``endpoint_url`` stand for ``location`` and ``resource_manager_url`` when those
-    are not given.
+    are not given, before the environment is read.
     """
     environ = os.environ if environ is None else environ
     resolved = dict(params)
+    # A task's shared option wins over the environment: it was given, the environment only inherited.
+    resolved["location"] = resolved.get("location") or params.get("region")
+    resolved["resource_manager_url"] = resolved.get("resource_manager_url") or params.get("endpoint_url")
     for name, variables in ENV_FALLBACKS.items():
         if resolved.get(name) not in (None, ""):
             continue
         resolved[name] = next((environ[variable] for variable in variables if environ.get(variable)), None)
-    resolved["location"] = resolved.get("location") or params.get("region")
-    resolved["resource_manager_url"] = resolved.get("resource_manager_url") or params.get("endpoint_url")
     return resolved
 
 

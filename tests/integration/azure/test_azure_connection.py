@@ -157,6 +157,13 @@ def test_options_given_win_over_the_environment_and_region_means_location():
     assert options["resource_manager_url"] == "https://arm.example"
 
 
+def test_a_tasks_region_wins_over_the_location_of_the_environment():
+    options = resolve_options({"region": "northeurope"}, environ={"AZURE_LOCATION": "westeurope"})
+
+    assert options["location"] == "northeurope"
+    assert resolve_options({}, environ={"AZURE_LOCATION": "westeurope"})["location"] == "westeurope"
+
+
 def test_a_wrong_secret_is_refused_once_with_a_hint(azure):
     connection = azure.connection(secret="not-the-secret")
 
