@@ -42,7 +42,7 @@ $(STAMP): requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-demo: venv ## Run the golden-image workflow against a local AWS emulator
+demo: venv ## Run the golden-image workflow against local AWS, GCP and Azure emulators
 	$(BIN)/python tools/demo.py
 
 bench: venv ## Benchmarks: cloud API calls and seconds per scenario (benchmarks/results/)
