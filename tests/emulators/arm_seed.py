@@ -116,8 +116,9 @@ class ArmClients:
         return resource_id
 
 
-def gallery_images(arm: Any, group: str, versions: tuple[str, ...] = ("1.0.0",)) -> list[str]:
-    """Image versions of one definition in a new gallery of ``group``, made through the SDK; their ids."""
+def gallery_images(arm: Any, group: str, versions: tuple[str, ...] = ("1.0.0",), image: str = IMAGE) -> list[str]:
+    """Image versions of the definition ``image`` in the gallery of ``group`` (both made, or made again, here),
+    made through the SDK; their ids."""
     compute, location = arm.compute(), arm.emu.location
     source = arm.source_image(group)
     poller = compute.galleries.begin_create_or_update(group, GALLERY, Gallery(location=location))
@@ -127,9 +128,9 @@ def gallery_images(arm: Any, group: str, versions: tuple[str, ...] = ("1.0.0",))
         location=location,
         os_type="Linux",
         os_state="Generalized",
-        identifier=GalleryImageIdentifier(publisher="phoenix", offer="web", sku="debian-12"),
+        identifier=GalleryImageIdentifier(publisher="phoenix", offer=image, sku="debian-12"),
     )
-    poller = compute.gallery_images.begin_create_or_update(group, GALLERY, IMAGE, definition)
+    poller = compute.gallery_images.begin_create_or_update(group, GALLERY, image, definition)
     arm.emu.settle()
     poller.result()
     made = []
@@ -138,10 +139,10 @@ def gallery_images(arm: Any, group: str, versions: tuple[str, ...] = ("1.0.0",))
             location=location,
             storage_profile=GalleryImageVersionStorageProfile(source=GalleryArtifactVersionFullSource(id=source)),
         )
-        poller = compute.gallery_image_versions.begin_create_or_update(group, GALLERY, IMAGE, version, body)
+        poller = compute.gallery_image_versions.begin_create_or_update(group, GALLERY, image, version, body)
         arm.emu.settle()
         poller.result()
-        made.append(compute.gallery_image_versions.get(group, GALLERY, IMAGE, version).id)
+        made.append(compute.gallery_image_versions.get(group, GALLERY, image, version).id)
     return made
 
 
