@@ -59,6 +59,7 @@ class Subject:
     clock: Callable[[], float] | None = None
     # Whether a launch is the image itself, nothing made per rollout to list or discard (a scale set's model).
     launch_is_image: bool = False
+    missing_image: str | None = None  # an image id of the cloud's form that does not exist
     cloud: Any = None  # the reference cloud, for its own tests
     _names: Any = dataclasses.field(default_factory=lambda: itertools.count(1))
 
@@ -356,6 +357,7 @@ def _azure_subject(request):
         missing_backend_id=lb_path(arm, AZURE_RESOURCE_GROUP, service.load_balancer) + "/backendAddressPools/web-z",
         set_alarm=set_alarm,
         launch_is_image=True,
+        missing_image=service.images[0].rsplit("/", 1)[0] + "/9.9.9",
     )
 
 

@@ -123,3 +123,14 @@ def test_a_launch_that_does_not_exist_is_refused(subject):
     subject.groups.discard_launch(made)
     with pytest.raises(PhoenixError):
         subject.groups.launch(name, made, 1)
+
+
+def test_a_launch_of_an_image_that_does_not_exist_is_refused(subject):
+    """Where the launch is the image, a launch that does not exist is an image that does not exist."""
+    if not subject.launch_is_image:
+        pytest.skip("a launch is made per rollout on %s: a discarded one is refused (the test above)" % subject.name)
+    name = subject.create()
+    launch = subject.groups.prepare_launch(subject.base_id(), subject.missing_image, "R1")
+    with pytest.raises(PhoenixError):
+        subject.groups.launch(name, launch, 1)
+    assert subject.groups.get(name).size == 0
