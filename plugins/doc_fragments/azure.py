@@ -88,6 +88,7 @@ requirements:
   - azure-mgmt-compute >= 33.0.0
   - azure-mgmt-network >= 28.0.0
   - azure-keyvault-keys >= 4.9.0 (signing with Key Vault keys)
+  - azure-storage-blob >= 12.23.0 (the audit_log callback's blob container)
 notes:
   - Set these once for every module of the collection with
     C(module_defaults) and the C(group/phoenix.immutable.azure) action group.

@@ -258,3 +258,6 @@ def test_ansible_builder_finds_the_collection_dependencies_through_meta(tmp_path
     wanted = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
     wanted = [line for line in wanted if line and not line.startswith("#")]
     assert [entry.split("  #")[0] for entry in found["python"]] == wanted
+    # The three clouds' SDKs, in the one execution environment.
+    names = {entry.split(">")[0].split("=")[0].split("<")[0].strip() for entry in wanted}
+    assert {"boto3", "google-auth", "azure-identity", "azure-mgmt-compute", "azure-mgmt-network"} <= names, names

@@ -14,6 +14,7 @@ import datetime
 import math
 
 from . import tags as tagging
+from .backends import MEMBERSHIP
 from .errors import PhoenixError
 from .rollout_model import (
     BLUE,
@@ -295,6 +296,12 @@ class RolloutPhases:
 
             evidence = self._gate(ctx, self.spec.step_seconds, SHIFT, announce=announce)
             self._proven_at_full = weight >= 100
+            if self.membership:
+                # No weights: the step's share is green's share of the pool's instances, said as such.
+                blue_instances = 0 if weight >= 100 else (ctx.record.blue_size or self._size(ctx))
+                evidence = dict(
+                    evidence, split=MEMBERSHIP, green_instances=self._wanted(ctx), blue_instances=blue_instances
+                )
             self._finish(entry, evidence=evidence)
 
     def _do_keep_blue(self, ctx):

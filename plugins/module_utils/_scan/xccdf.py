@@ -14,7 +14,7 @@ The results file is the user's own scanner's output, read with the standard libr
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from .._core.errors import PhoenixError
 

@@ -25,6 +25,7 @@ import pytest
 import requests
 from azure.identity import ClientSecretCredential
 from azure.mgmt.compute import ComputeManagementClient
+from azure_names import GALLERY, RESOURCE_GROUP
 from emulators.arm import ArmEmulator
 from harness import run_playbook
 
@@ -34,9 +35,6 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._core.retry impo
 # What the clients send when the test does not name one (ARM's resource groups API).
 RESOURCE_GROUPS_API = "2024-03-01"
 AZURE_GROUP = "group/phoenix.immutable.azure"
-# Where the collection's resources live in the tests.
-RESOURCE_GROUP = "rg-phoenix"
-GALLERY = "phoenix_gallery"
 
 
 def fast_retries(max_attempts: int = 6) -> RetryPolicy:
@@ -109,7 +107,7 @@ class ArmContext:
         return answer.json()
 
     def network_interface(self, group: str = "rg-images", name: str = "builder-nic") -> str:
-        """A network interface planted in ``group`` (the emulator serves no network API yet)."""
+        """A network interface planted in ``group`` without its subnet (the network tests make real ones)."""
         resource_id = self.group_path(group) + "/providers/Microsoft.Network/networkInterfaces/" + name
         self.emu.put_resource(resource_id, "Microsoft.Network/networkInterfaces", properties={"ipConfigurations": []})
         return resource_id

@@ -4,7 +4,7 @@ and their environment fallbacks, the one retry policy, long-running operations, 
 from __future__ import annotations
 
 import pytest
-from conftest import GALLERY, RESOURCE_GROUP
+from azure_names import GALLERY, RESOURCE_GROUP
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.connection import (
     AzureConnection,

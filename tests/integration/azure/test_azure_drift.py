@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 
-from conftest import RESOURCE_GROUP
+from azure_names import RESOURCE_GROUP
 from emulators.arm_scaleset import scale_sets_of
 from scaleset_support import gallery_images, scale_set
 

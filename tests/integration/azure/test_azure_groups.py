@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import RESOURCE_GROUP
+from azure_names import RESOURCE_GROUP
 from emulators.arm_scaleset import scale_sets_of
 from scaleset_support import gallery_images, pool_id, scale_set, subnet_id
 

@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from conftest import RESOURCE_GROUP
+from azure_names import RESOURCE_GROUP
 from emulators.arm_scaleset import members_of_pool, scale_sets_of
 from harness.processes import in_thread, kill_ansible_runs
 from harness.rollouts import RECORD_POINT_IDS, RECORD_POINTS
@@ -178,6 +178,12 @@ def test_a_canary_adds_greens_instances_to_the_pool_step_by_step(playbook, servi
     assert observer.blue_lowest == service.size  # blue served with all it had until it left
     shifts = [line for line in result["progress"] if line.startswith("web: shift")]
     assert [line.split("%")[0] for line in shifts] == ["web: shift 50", "web: shift 100"]
+    # The evidence says what a step's share is on a pool without weights: instances, not a weight.
+    steps = [phase["evidence"] for phase in result["rollout"]["phases"] if phase.get("phase") == "shift"]
+    assert [(step["split"], step["green_instances"], step["blue_instances"]) for step in steps] == [
+        ("membership", 1, 2),
+        ("membership", 2, 0),
+    ]
     assert service.groups() == ["web-b", "web-base"]
 
 

@@ -101,7 +101,8 @@ def test_dpkg_orders(lower, higher):
 
 @pytest.mark.parametrize("left, right", DPKG_EQUAL)
 def test_dpkg_equal(left, right):
-    assert compare_dpkg(left, right) == 0 and compare_dpkg(right, left) == 0
+    first, second = right, left
+    assert compare_dpkg(left, right) == 0 and compare_dpkg(first, second) == 0
 
 
 @pytest.mark.parametrize("lower, higher", RPM_ORDERED)
@@ -112,7 +113,8 @@ def test_rpm_orders(lower, higher):
 
 @pytest.mark.parametrize("left, right", RPM_EQUAL)
 def test_rpm_equal(left, right):
-    assert compare_rpm(left, right) == 0 and compare_rpm(right, left) == 0
+    first, second = right, left
+    assert compare_rpm(left, right) == 0 and compare_rpm(first, second) == 0
 
 
 def test_sorting_a_debian_list_follows_policy_example():
