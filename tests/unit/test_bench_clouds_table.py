@@ -1,4 +1,4 @@
-"""benchmarks/bench_zz_clouds.py's table of AWS and GCP calls side by side: a results file that is missing
+"""benchmarks/bench_zz_clouds.py's table of AWS, GCP and Azure calls side by side: a results file that is missing
 reads "not measured" instead of failing, and a scenario both clouds measured carries their ratio."""
 
 import importlib.util
@@ -28,10 +28,16 @@ def test_missing_results_read_not_measured_and_measured_ones_are_compared():
         "scenario": "bake, empty provisioning",
         "aws_calls": 22,
         "gcp_calls": 33,
+        "azure_calls": "not measured",
         "gcp_per_aws": 1.5,
     }
     assert rows["bake re-run (no-op)"]["aws_calls"] == clouds.NOT_MEASURED
-    assert rows["drift scan"] == {"scenario": "drift scan", "aws_calls": "not measured", "gcp_calls": "not measured"}
+    assert rows["drift scan"] == {
+        "scenario": "drift scan",
+        "aws_calls": "not measured",
+        "gcp_calls": "not measured",
+        "azure_calls": "not measured",
+    }
 
 
 def test_an_absent_or_unreadable_results_file_reads_as_nothing_measured(tmp_path, monkeypatch):
@@ -41,3 +47,34 @@ def test_an_absent_or_unreadable_results_file_reads_as_nothing_measured(tmp_path
 
     assert clouds.read("swap") == ({}, None)
     assert clouds.read("bake") == ({}, None)
+
+
+def test_azure_is_a_third_column_compared_with_aws_per_size():
+    clouds = clouds_table()
+    swap = "all at once with verify, %d instances"
+    drift = "report scan, %d instances, 21 images"
+    results = {
+        "swap": {swap % 2: {"scenario": swap % 2, "calls": 20}},
+        "swap_azure": {
+            name: {"scenario": name, "calls": calls}
+            for name, calls in ((swap % 2, 70), (swap % 10, 90), ("canary 50/100, 2 instances", 86))
+        },
+        "bake_azure": {"re-run (no-op)": {"scenario": "re-run (no-op)", "calls": 5}},
+        "drift_azure": {drift % 100: {"scenario": drift % 100, "calls": 12, "instances": 120}},
+    }
+
+    rows = {row["scenario"]: row for row in clouds.table(results)}
+
+    assert rows["swap all at once with verify, 2 instances"] == {
+        "scenario": "swap all at once with verify, 2 instances",
+        "aws_calls": 20,
+        "gcp_calls": "not measured",
+        "azure_calls": 70,
+        "azure_per_aws": 3.5,
+    }
+    assert rows["swap all at once with verify, 10 instances"]["azure_calls"] == 90
+    assert "azure_per_aws" not in rows["swap all at once with verify, 10 instances"]
+    # Azure's canary of 2 runs other steps: not this row's scenario.
+    assert rows["swap canary 10/50/100"]["azure_calls"] == "not measured"
+    assert rows["bake re-run (no-op)"]["azure_calls"] == 5
+    assert rows["drift scan, 100 group instances"]["azure_instances"] == 120

@@ -198,7 +198,8 @@ def field_tags(name, value, resource):
     """{key: value} of one record field: one tag, or chunks when the value is longer than a tag's."""
     if AZURE_CODEC.fits(value):
         return {AZURE_CODEC.key(RECORD, name): value}
-    return AZURE_CODEC.chunks(RECORD, (name,), value.encode("utf-8"), resource)
+    # A refusal names the field: it is the field the user can shorten.
+    return AZURE_CODEC.chunks(RECORD, (name,), value.encode("utf-8"), "%s (record field %s)" % (resource, name))
 
 
 def record_tags(record, fields, resource):

@@ -1,73 +1,28 @@
 """What the load balancer tests share: azure-mgmt-network on the ARM emulator, a Standard load balancer as a user
 makes it, and pool members planted the way a scale set or a NIC names a pool (the emulator's members register
-themselves by naming it)."""
+themselves by naming it). The load balancer and the network client are emulators.arm_seed's."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.network.models import (
-    BackendAddressPool,
-    FrontendIPConfiguration,
-    LoadBalancer,
-    LoadBalancerSku,
-    LoadBalancingRule,
-    Probe,
-    SubResource,
-)
+from emulators.arm_seed import frontend_subnet_id, lb_path, load_balancer, network_client
 
 SCALE_SET_TYPE = "Microsoft.Compute/virtualMachineScaleSets"
 SCALE_SET_VM_TYPE = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines"
+# The frontend's subnet of `load_balancer`.
+subnet_id = frontend_subnet_id
 
-
-def network_client(arm: Any, **options: Any) -> NetworkManagementClient:
-    """azure-mgmt-network's client on the emulator, as the `arm` fixture builds the compute one."""
-    settings: dict[str, Any] = {
-        "base_url": arm.emu.endpoint_url,
-        "credential_scopes": [arm.emu.credential_scope],
-        "connection_verify": arm.emu.ca_bundle,
-        "retry_total": 0,
-        "polling_interval": 0,
-    }
-    settings.update(options)
-    return NetworkManagementClient(arm.credential(), arm.emu.subscription_id, **settings)
-
-
-def lb_path(arm: Any, group: str, name: str) -> str:
-    return arm.group_path(group) + "/providers/Microsoft.Network/loadBalancers/" + name
-
-
-def subnet_id(arm: Any, group: str) -> str:
-    return arm.group_path(group) + "/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default"
-
-
-def load_balancer(
-    arm: Any, group: str, name: str = "web-lb", pools: tuple[str, ...] = ("web-pool",), rule_pools: Any = None
-) -> LoadBalancer:
-    """A Standard load balancer: one frontend, ``pools``, an HTTP probe and a rule to ``rule_pools`` (default: the
-    first pool, as ``backendAddressPool``; a list: as ``backendAddressPools``)."""
-    path = lb_path(arm, group, name)
-    rule: dict[str, Any] = {
-        "name": "http",
-        "frontend_ip_configuration": SubResource(id=path + "/frontendIPConfigurations/front"),
-        "probe": SubResource(id=path + "/probes/healthz"),
-        "protocol": "Tcp",
-        "frontend_port": 80,
-        "backend_port": 8080,
-    }
-    if rule_pools is None:
-        rule["backend_address_pool"] = SubResource(id=path + "/backendAddressPools/" + pools[0])
-    else:
-        rule["backend_address_pools"] = [SubResource(id=path + "/backendAddressPools/" + pool) for pool in rule_pools]
-    return LoadBalancer(
-        location=arm.emu.location,
-        sku=LoadBalancerSku(name="Standard", tier="Regional"),
-        frontend_ip_configurations=[FrontendIPConfiguration(name="front", subnet={"id": subnet_id(arm, group)})],
-        backend_address_pools=[BackendAddressPool(name=pool) for pool in pools],
-        probes=[Probe(name="healthz", protocol="Http", port=8080, request_path="/healthz")],
-        load_balancing_rules=[LoadBalancingRule(**rule)],
-    )
+__all__ = [
+    "lb_path",
+    "load_balancer",
+    "network_client",
+    "network_profile",
+    "plant_instance",
+    "plant_nic",
+    "plant_scale_set",
+    "subnet_id",
+]
 
 
 def network_profile(pools: list[str]) -> dict[str, Any]:

@@ -1,9 +1,14 @@
-"""The adapters every contract test runs against: `subject` is parametrised over "aws", "gcp" and "reference".
+"""The adapters every contract test runs against: `subject` is parametrised over "aws", "gcp", "azure" and
+"reference".
 
 - "aws": the real AWS adapter (through the provider map, so on one connection) over boto3 against the moto
   server of tests/conftest.py, with the service of `emulators.fleet.seed_service` (fixture `service`).
 - "gcp": the real GCP adapter over google-auth against the GCE emulator of tests/emulators/gce.py, with the
   service of `_gcp_service` (a URL map sending to the backend service of a zonal MIG launching a base template).
+- "azure": the real Azure adapter (AzureGroupBackend, AzureRolloutStore, AzureTrafficBackend, AzureHealthBackend
+  on one AzureConnection) over the Azure SDK against the ARM emulator of tests/emulators/arm.py, with the service
+  of `emulators.arm_seed.seed_service` (a load balancer rule sending to the pool of scale set ``web-blue``, base
+  scale set ``web-base``), as the Azure integration tests seed it.
 - "reference": the in-memory reference cloud of `reference.py`, with the strictest rules of the three clouds.
 
 A test reads the seeded service from the subject (`frontend`, `base`, `blue`, `blue_backend` ...) and acts on
@@ -23,7 +28,9 @@ from reference import Clock, ReferenceCloud, reference_adapters, seed_service
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import RolloutRecord
 
-ADAPTERS = ["aws", "gcp", "reference"]
+ADAPTERS = ["aws", "gcp", "azure", "reference"]
+# Where the Azure subject's service lives.
+AZURE_RESOURCE_GROUP = "rg-phoenix"
 NOT_LANDED = (
     "the AWS adapter on the new fleet interfaces (GroupBackend.prepare_launch, _aws/rollout_store.py) is not "
     "there yet: %s"
@@ -50,6 +57,9 @@ class Subject:
     missing_backend_id: str
     set_alarm: Callable[[str, bool], None]  # make an alarm exist, firing or not
     clock: Callable[[], float] | None = None
+    # Whether a launch is the image itself, nothing made per rollout to list or discard (a scale set's model).
+    launch_is_image: bool = False
+    missing_image: str | None = None  # an image id of the cloud's form that does not exist
     cloud: Any = None  # the reference cloud, for its own tests
     _names: Any = dataclasses.field(default_factory=lambda: itertools.count(1))
 
@@ -276,12 +286,89 @@ def _gcp_service(connection, seed, waiter, emu):
     )
 
 
+@pytest.fixture(scope="session")
+def arm_server():
+    from emulators.arm import ArmEmulator
+
+    with ArmEmulator() as emu:
+        yield emu
+
+
+def _azure_subject(request):
+    from emulators.arm_seed import GALLERY, ArmClients, lb_path, seed_service
+
+    from ansible_collections.phoenix.immutable.plugins.module_utils._azure.connection import AzureConnection
+    from ansible_collections.phoenix.immutable.plugins.module_utils._azure.groups import AzureGroupBackend
+    from ansible_collections.phoenix.immutable.plugins.module_utils._azure.health import AzureHealthBackend
+    from ansible_collections.phoenix.immutable.plugins.module_utils._azure.rollout_store import AzureRolloutStore
+    from ansible_collections.phoenix.immutable.plugins.module_utils._azure.traffic import AzureTrafficBackend
+    from ansible_collections.phoenix.immutable.plugins.module_utils._core.retry import RetryPolicy
+
+    emu = request.getfixturevalue("arm_server")
+    for name, value in emu.env().items():
+        if name.lower() == "no_proxy":
+            request.getfixturevalue("monkeypatch").setenv(name, value)
+    emu.reset()
+    emu.operation_polls = 2
+    emu.poll_retry_after = 0
+    arm = ArmClients(emu)
+    arm.group(AZURE_RESOURCE_GROUP)
+    service = seed_service(arm, AZURE_RESOURCE_GROUP, 2, blue="web-blue")
+    connection = AzureConnection.from_params(
+        {
+            "subscription_id": emu.subscription_id,
+            "tenant": emu.tenant_id,
+            "client_id": emu.client_id,
+            "secret": emu.client_secret,
+            "resource_group": AZURE_RESOURCE_GROUP,
+            "location": emu.location,
+            "resource_manager_url": emu.endpoint_url,
+            "authority_host": emu.authority_url,
+            "ca_bundle": emu.ca_bundle,
+            "gallery": GALLERY,
+            # The emulator answers Retry-After: 0 (poll again now), which the SDK reads as "no advice".
+            "polling_interval": 0,
+        },
+        environ={},
+        retry_policy=RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05, deadline=60),
+    )
+    traffic = AzureTrafficBackend(connection)
+    emu.reset_calls()
+
+    def set_alarm(name, firing):
+        pytest.skip("Azure has no alarms in this collection's scope (a named alarm is refused up front)")
+
+    return Subject(
+        name="azure",
+        groups=AzureGroupBackend(connection, traffic=lambda: traffic),
+        store=AzureRolloutStore(connection, traffic=lambda: traffic),
+        traffic=traffic,
+        health=AzureHealthBackend(connection),
+        service="web",
+        frontend=service.load_balancer,
+        base=service.base,
+        blue=service.blue,
+        blue_size=service.size,
+        blue_backend=service.pool,
+        blue_backend_name="web-pool",
+        blue_image=service.images[0],
+        images=(service.images[1], service.images[2]),
+        subnets=[],
+        missing_backend_id=lb_path(arm, AZURE_RESOURCE_GROUP, service.load_balancer) + "/backendAddressPools/web-z",
+        set_alarm=set_alarm,
+        launch_is_image=True,
+        missing_image=service.images[0].rsplit("/", 1)[0] + "/9.9.9",
+    )
+
+
 @pytest.fixture(params=ADAPTERS)
 def subject(request):
     if request.param == "aws":
         return _aws_subject(request)
     if request.param == "gcp":
         return _gcp_subject(request)
+    if request.param == "azure":
+        return _azure_subject(request)
     return _reference_subject()
 
 

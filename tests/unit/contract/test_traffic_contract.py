@@ -1,8 +1,8 @@
 """TrafficBackend contract: the split it declares, shares, backends found or None, attach and detach.
 
-Run on every adapter (`subject`: aws through moto and gcp on the GCE emulator, WEIGHTED; the reference cloud,
-MEMBERSHIP). What only a WEIGHTED backend does (set_shares, create_backend_like) is skipped on MEMBERSHIP, and
-the other way round.
+Run on every adapter (`subject`: aws through moto and gcp on the GCE emulator, WEIGHTED; azure on the ARM emulator
+and the reference cloud, MEMBERSHIP). What only a WEIGHTED backend does (set_shares, create_backend_like) is
+skipped on MEMBERSHIP, and the other way round.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors imp
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.fleet import Backend
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.tags import SERVICE
 
-SPLITS = {"aws": WEIGHTED, "gcp": WEIGHTED, "reference": MEMBERSHIP}
+SPLITS = {"aws": WEIGHTED, "gcp": WEIGHTED, "azure": MEMBERSHIP, "reference": MEMBERSHIP}
 
 
 def weighted_only(subject):
