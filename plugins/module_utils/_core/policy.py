@@ -323,9 +323,10 @@ def _parse_key(entry, index, base_dir, source):
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: a path with a NUL byte
             raise _bad(
-                source, "keys[%d]: cannot read public key %s: %s" % (index, path, error.strerror or error)
+                source,
+                "keys[%d]: cannot read public key %s: %s" % (index, path, getattr(error, "strerror", None) or error),
             ) from None
         public_key = keys.load_public_key(data, resource="public key %s" % path)
         name = entry.get("name") or text
