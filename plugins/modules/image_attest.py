@@ -20,7 +20,7 @@ description:
     for that is stored as a signed summary (all counts; the findings at or above the lowest severity floor
     that fits) and a compliance result without its passed rules; the full predicate's sha256 is in the
     signed summary, and the full predicate is put in the object store named by O(store) under that digest.
-  - Idempotent: a result already attested by the same key changes nothing.
+  - Idempotent, a result already attested by the same key changes nothing.
 author:
   - Phoenix maintainers (@phoenix-immutable)
 options:
@@ -82,6 +82,7 @@ attributes:
     description: Plans the attestations (form, tags, objects) and refuses what would not fit, without signing.
   diff_mode:
     support: none
+    description: No diff is returned; RV(attestations) and RV(actions) say what changed.
 requirements:
   - cryptography >= 41.0.0
 """
