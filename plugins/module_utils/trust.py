@@ -121,19 +121,26 @@ def policy_given(value):
     return value is not None
 
 
-def verify_image(image_backend, image_id, policy, now=None, key_backend=None):
+def verify_image(image_backend, image_id, policy, now=None, key_backend=None, store=None):
     """The Verification of one image under ``policy`` (a TrustPolicy, dict or path).
 
     Never raises because an image fails verification: the verdict says why (``.reason``). Raises
     PhoenixError for a malformed policy or when the cloud cannot be read. ``key_backend`` fetches the
     public keys of KMS keys the policy trusts; by default the image backend's own cloud provides it.
+    ``store`` (a BlobStore) holds the full reports of summarised scan attestations.
     """
     from ._core.policy import evaluate
 
     policy = _resolved(image_backend, policy, key_backend)
     image = image_backend.get(image_id)
     return evaluate(
-        policy, image, image_backend.codec, image_id=image_id, now=now, region=getattr(image_backend, "region", None)
+        policy,
+        image,
+        image_backend.codec,
+        image_id=image_id,
+        now=now,
+        region=getattr(image_backend, "region", None),
+        store=store,
     )
 
 

@@ -33,6 +33,21 @@ options:
       - V(false) returns the verdicts, RV(verified) false, for reporting.
     type: bool
     default: true
+  store:
+    description:
+      - The object store M(phoenix.immutable.image_attest) put full scan reports in (on AWS an S3 bucket).
+      - Read only when the policy has C(vulnerabilities) or C(compliance) and an image's attestation is a
+        summary that cannot decide alone; without it such an image is refused (fail closed).
+    type: dict
+    suboptions:
+      container:
+        description: The bucket or container.
+        type: str
+        required: true
+      prefix:
+        description: The key prefix of the objects.
+        type: str
+        default: phoenix-attestations/
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
@@ -124,6 +139,7 @@ api_calls:
 """
 
 from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, POLICY, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.attest import attestation_store
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend
 from ansible_collections.phoenix.immutable.plugins.module_utils.trust import (
@@ -137,6 +153,13 @@ ARGUMENT_SPEC = build(
     POLICY,
     image_id=dict(type="list", elements="str", required=True),
     fail_on_unverified=dict(type="bool", default=True),
+    store=dict(
+        type="dict",
+        options=dict(
+            container=dict(type="str", required=True),
+            prefix=dict(type="str", default="phoenix-attestations/"),
+        ),
+    ),
 )
 
 
@@ -146,7 +169,8 @@ def verify(module):
         raise PhoenixError("image_verify needs at least one image_id", code="InvalidInput")
     policy = load_policy(params["policy"])  # None, "" and {} are refused: a policy trusts at least one key
     backend = image_backend(params)
-    verdicts = [verify_image(backend, image_id, policy) for image_id in params["image_id"]]
+    store = attestation_store(params)
+    verdicts = [verify_image(backend, image_id, policy, store=store) for image_id in params["image_id"]]
     results = [verdict.to_dict() for verdict in verdicts]
     failing = [verdict for verdict in verdicts if not verdict.verified]
     result = dict(

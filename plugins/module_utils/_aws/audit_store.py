@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime
 
 from .._core.audit import run_object_key
+from .._core.backends import BlobStore
 from .._core.errors import PhoenixError
 from .api import AwsApi
 
+NO_OBJECT_CODES = ("NoSuchKey", "NotFound", "404")
 NO_LOCK_CODES = ("ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound")
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 
@@ -26,14 +28,27 @@ class AuditStoreApi(AwsApi):
                 return {}
             raise
 
+    def get_object_bytes(self, bucket, key):
+        """The object's bytes, or None when there is no such object."""
+        try:
+            response = self._call("s3", "get_object", resource="s3://%s/%s" % (bucket, key), Bucket=bucket, Key=key)
+        except PhoenixError as error:
+            if error.code in NO_OBJECT_CODES:
+                return None
+            raise
+        return response["Body"].read()
+
     def put_object(self, bucket, key, body, **kwargs):
         return self._call(
             "s3", "put_object", resource="s3://%s/%s" % (bucket, key), Bucket=bucket, Key=key, Body=body, **kwargs
         )
 
 
-class S3AuditStore:
-    """Puts the lines of one run as ``PREFIX/YYYY/MM/DD/<time>-<run>.jsonl`` and says how it is protected."""
+class S3AuditStore(BlobStore):
+    """Puts the lines of one run as ``PREFIX/YYYY/MM/DD/<time>-<run>.jsonl`` and says how it is protected.
+
+    As a BlobStore it keeps content by digest as ``PREFIX/sha256/<hex>`` (attestation reports, SBOMs).
+    """
 
     # What protects objects from being overwritten besides versioning, in the words of messages.
     lock_name = "Object Lock"
@@ -76,3 +91,16 @@ class S3AuditStore:
             "protection": protection,
             "retain_until": retain_until.isoformat() if retain_until else None,
         }
+
+    def blob_key(self, digest):
+        return "%ssha256/%s" % (self.prefix, digest)
+
+    def url_of(self, digest):
+        return "%s/%s" % (self.url, self.blob_key(digest))
+
+    def put_blob(self, digest, data, media_type="application/json"):
+        self.api.put_object(self.bucket, self.blob_key(digest), data, ContentType=media_type)
+        return self.url_of(digest)
+
+    def get_blob(self, digest):
+        return self.api.get_object_bytes(self.bucket, self.blob_key(digest))

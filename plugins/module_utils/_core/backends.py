@@ -394,3 +394,24 @@ class InstanceBackend(abc.ABC):
     @abc.abstractmethod
     def api_calls(self):
         """Calls made so far, by ``service:Operation``."""
+
+
+class BlobStore(abc.ABC):
+    """Content addressed by its sha256 in the cloud's object storage (S3, GCS, blob storage).
+
+    What does not fit in an image's tags (a full vulnerability report, an SBOM) is put here; the signed
+    statement in the tags carries its digest, so whatever ``get_blob`` returns is checked against that
+    digest by the caller before it is believed.
+    """
+
+    @abc.abstractmethod
+    def url_of(self, digest):
+        """Where the blob of ``digest`` (sha256 hex) lives, as a URL of the cloud (``s3://bucket/key``)."""
+
+    @abc.abstractmethod
+    def put_blob(self, digest, data, media_type="application/json"):
+        """Store ``data`` (bytes) under ``digest``; returns ``url_of(digest)``."""
+
+    @abc.abstractmethod
+    def get_blob(self, digest):
+        """The bytes stored under ``digest``, or None when there are none."""

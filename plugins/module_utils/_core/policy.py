@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass, field
 
 from .._scan import gate
+from .._scan.attest import scan_refusals
 from . import dsse, keys
 from .canonical import number, sha256_hex
 from .descriptor import descriptor_digest
@@ -322,9 +323,10 @@ def _parse_key(entry, index, base_dir, source):
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: a path with a NUL byte
             raise _bad(
-                source, "keys[%d]: cannot read public key %s: %s" % (index, path, error.strerror or error)
+                source,
+                "keys[%d]: cannot read public key %s: %s" % (index, path, getattr(error, "strerror", None) or error),
             ) from None
         public_key = keys.load_public_key(data, resource="public key %s" % path)
         name = entry.get("name") or text
@@ -368,6 +370,9 @@ class Verification:
     signatures: list = field(default_factory=list)
     threshold: int = 1
     valid_keys: list = field(default_factory=list)
+    # The scan gates' verdict (_scan/attest.py), when the policy has vulnerabilities or compliance.
+    attestations: list = field(default_factory=list)
+    refusals: list = field(default_factory=list)
 
     def to_dict(self):
         return {
@@ -381,6 +386,8 @@ class Verification:
             "signatures": self.signatures,
             "threshold": self.threshold,
             "valid_keys": self.valid_keys,
+            "attestations": self.attestations,
+            "refusals": self.refusals,
         }
 
 
@@ -460,12 +467,14 @@ def _check_signature(keyid, signature, parsed, trusted_key, live_digest, policy)
     return _result(keyid, trusted_key, reason, detail, statement, parsed.payload)
 
 
-def evaluate(policy, image, codec, image_id=None, now=None, region=None):
+def evaluate(policy, image, codec, image_id=None, now=None, region=None, store=None):
     """The verdict on ``image`` (a model.Image or None) under ``policy``, whose cloud keys are resolved.
 
     ``codec`` (the image backend's ``codec.MetadataCodec``) reads the signatures in the image's tags.
     ``now`` is an aware datetime (default the current UTC time); ``image_id`` and ``region`` name the
-    image in the verdict when it was not found.
+    image in the verdict when it was not found. When the policy has ``vulnerabilities`` or ``compliance``,
+    a signed image must also carry valid scan attestations that pass them; ``store`` (a BlobStore or
+    None) is where summarised attestations' full reports are read from.
     """
     now = now or utcnow()
     image_id = image.id if image is not None else image_id
@@ -528,6 +537,11 @@ def evaluate(policy, image, codec, image_id=None, now=None, region=None):
     verdict.signatures = [{k: v for k, v in result.items() if k != "_statement"} for result in results]
     verdict.valid_keys = valid
     if len(valid) >= policy.threshold:
+        if policy.vulnerabilities is not None or policy.compliance is not None:
+            refusals, verdict.attestations = scan_refusals(policy, image, codec, now, store)
+            if refusals:
+                verdict.refusals = [refusal.to_dict() for refusal in refusals]
+                return _fail(verdict, refusals[0].reason, "; ".join(refusal.message for refusal in refusals))
         verdict.verified = True
         verdict.message = "image %s in %s is signed by %d trusted key(s) of %d required: %s" % (
             image.id,

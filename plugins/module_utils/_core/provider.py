@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import abc
 
+from .backends import BlobStore
+from .errors import PhoenixError
+
 
 class Provider(abc.ABC):
     """One cloud. Subclasses set the three class attributes and implement every factory.
@@ -71,3 +74,21 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def rollout_store(self):
         """Where the swap records the phases of a rollout, so a run that stopped can resume it."""
+
+    def blob_store(self, container, prefix="phoenix-attestations/"):
+        """The BlobStore of ``container`` (a bucket or container of the cloud's object storage).
+
+        The cloud's audit store is one where its adapter implements ``backends.BlobStore``; a cloud whose
+        adapter does not yet is refused with code ``Unsupported``, never silently skipped.
+        """
+        store = self.audit_store(container, prefix=prefix)
+        if not isinstance(store, BlobStore):
+            raise PhoenixError(
+                "storing attestation reports by digest is not supported on %s yet" % self.cloud,
+                resource=container,
+                code="Unsupported",
+                cloud=self.cloud,
+                hint="Leave the store option out: attestations are then kept in the image's tags only "
+                "(summarised when too large).",
+            )
+        return store

@@ -25,6 +25,9 @@ BUILDER_SSH_KEY = "builder-ssh-key"
 # Signatures (image_sign): a DSSE envelope per signing key, chunked across the keys
 # (SIGNATURE, <first 16 hex digits of the keyid>, <chunk number>); see _core/signatures.py.
 SIGNATURE = "sig"
+# Scan attestations (image_attest): a DSSE envelope per predicate kind (sbom, vuln, compliance) and key,
+# chunked as signatures are: (ATTESTATION, <kind>, <keyid digits>, <chunk number>); see _scan/attest.py.
+ATTESTATION = "att"
 
 # Rollouts (blue_green): the rollout's record (rollout_model.RolloutRecord) lives on the groups, written by
 # each adapter's RolloutStore; the backend made for a new group carries the service it belongs to.

@@ -55,8 +55,8 @@ def _hex_digest(value, what):
     return text
 
 
-def sbom_statement(image, sbom_sha256, producer, component_count, timestamp, uri=None):
-    """The statement that ``image`` has the SBOM of digest ``sbom_sha256``, written by ``producer``."""
+def sbom_predicate(sbom_sha256, producer, component_count, timestamp, uri=None):
+    """The SBOM predicate: the SBOM of digest ``sbom_sha256``, written by ``producer``."""
     sbom = {
         "digest": {"sha256": _hex_digest(sbom_sha256, "the SBOM digest")},
         "format": SBOM_FORMAT,
@@ -64,13 +64,17 @@ def sbom_statement(image, sbom_sha256, producer, component_count, timestamp, uri
     }
     if uri:
         sbom["uri"] = str(uri)
-    predicate = {
+    return {
         "sbom": sbom,
         "producer": {"name": str(producer.get("name", "")), "version": str(producer.get("version", ""))},
         "componentCount": int(component_count),
         "timestamp": str(timestamp),
     }
-    return _statement(image, SBOM_PREDICATE, predicate)
+
+
+def sbom_statement(image, sbom_sha256, producer, component_count, timestamp, uri=None):
+    """The statement that ``image`` has the SBOM of digest ``sbom_sha256``, written by ``producer``."""
+    return _statement(image, SBOM_PREDICATE, sbom_predicate(sbom_sha256, producer, component_count, timestamp, uri))
 
 
 def vuln_predicate(

@@ -1,0 +1,198 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: image_attest
+short_description: Sign and store an image's SBOM, vulnerability scan and compliance result as attestations
+version_added: 0.2.0
+description:
+  - Makes an in-toto Statement v1 about the image for each result given (O(sbom), O(vuln_scan),
+    O(compliance)), whose subject is the image's descriptor exactly as in its signature (see
+    M(phoenix.immutable.image_sign)), signs it as a DSSE envelope with a local key or a cloud KMS key, and
+    stores it in the image's own tags under a name of its own per kind (on AWS
+    C(phoenix:att:<kind>:<keyid prefix>:<n>)), apart from signatures and promotions.
+  - A trust policy with C(vulnerabilities) or C(compliance) sections then requires these attestations
+    wherever it is evaluated (M(phoenix.immutable.image_verify), M(phoenix.immutable.blue_green)'s
+    C(verify), M(phoenix.immutable.image_channel), the C(phoenix.immutable.golden_image) lookup).
+  - An attestation may use at most a fifth of the tags the image can carry. A vulnerability scan too large
+    for that is stored as a signed summary (all counts; the findings at or above the lowest severity floor
+    that fits) and a compliance result without its passed rules; the full predicate's sha256 is in the
+    signed summary, and the full predicate is put in the object store named by O(store) under that digest.
+  - Idempotent, a result already attested by the same key changes nothing.
+author:
+  - Phoenix maintainers (@phoenix-immutable)
+options:
+  image_id:
+    description: The image the results are about. It must be available.
+    type: str
+    required: true
+  key:
+    description:
+      - Path of a PEM private key (Ed25519 or ECDSA P-256) on the host that runs the module, as for
+        M(phoenix.immutable.image_sign). Exactly one of O(key) and O(kms_key) is required.
+      - Falls back to the E(PHOENIX_SIGNING_KEY) environment variable.
+    type: path
+  key_passphrase:
+    description:
+      - Passphrase of an encrypted O(key). Falls back to E(PHOENIX_SIGNING_KEY_PASSPHRASE).
+    type: str
+  kms_key:
+    description:
+      - A cloud KMS key to sign with (on AWS an ECC_NIST_P256 SIGN_VERIFY key id, ARN or alias).
+    type: str
+  sbom:
+    description:
+      - The image's CycloneDX JSON SBOM, as a mapping or the path of its file. Its attestation names its
+        digest, producer and component count; the SBOM itself is put in O(store) when given.
+    type: raw
+  vuln_scan:
+    description:
+      - The vulnerability scan, as the C(predicate) M(phoenix.immutable.vuln_scan) returns, its whole
+        result, or the path of a JSON file holding either.
+    type: raw
+  compliance:
+    description:
+      - The compliance result predicate (profile, passed, failed, failedRules, passedRules, metadata), as a
+        mapping or the path of its JSON file.
+    type: raw
+  store:
+    description:
+      - An object store for what does not fit in the tags, addressed by sha256 (on AWS an S3 bucket;
+        not yet supported on GCP and Azure).
+    type: dict
+    suboptions:
+      container:
+        description: The bucket or container.
+        type: str
+        required: true
+      prefix:
+        description: The key prefix; objects are C(<prefix>sha256/<hex>).
+        type: str
+        default: phoenix-attestations/
+extends_documentation_fragment:
+  - phoenix.immutable.cloud
+  - phoenix.immutable.aws
+  - phoenix.immutable.gcp
+  - phoenix.immutable.azure
+attributes:
+  check_mode:
+    support: full
+    description: Plans the attestations (form, tags, objects) and refuses what would not fit, without signing.
+  diff_mode:
+    support: none
+    description: No diff is returned; RV(attestations) and RV(actions) say what changed.
+requirements:
+  - cryptography >= 41.0.0
+"""
+
+EXAMPLES = r"""
+- name: Scan the baked image's SBOM
+  phoenix.immutable.vuln_scan:
+    sbom: "{{ bake_dir }}/sbom.cdx.json"
+    osv: /srv/osv/debian
+  register: scanned
+
+- name: Attest the SBOM and the scan with the build key
+  phoenix.immutable.image_attest:
+    image_id: "{{ golden.image.id }}"
+    key: /etc/phoenix/keys/build.pem
+    sbom: "{{ bake_dir }}/sbom.cdx.json"
+    vuln_scan: "{{ scanned.predicate }}"
+    store:
+      container: my-attestations
+"""
+
+RETURN = r"""
+image_id:
+  description: The image attested.
+  returned: always
+  type: str
+region:
+  description: Its region.
+  returned: always
+  type: str
+keyid:
+  description: The signing key's id, sha256 (hex) of its DER SubjectPublicKeyInfo.
+  returned: always
+  type: str
+attestations:
+  description:
+    - One entry per result given, in the order sbom, vuln, compliance.
+    - C(form) is V(full) or V(summary); C(floor) the lowest severity a vulnerability summary keeps;
+      C(predicate_digest) the sha256 of the full predicate; C(blobs) what was put in O(store).
+  returned: always
+  type: list
+  elements: dict
+actions:
+  description: What was done (in check mode, would be); empty when every result was already attested.
+  returned: always
+  type: list
+  elements: dict
+api_calls:
+  description: Cloud API calls this task made, by service and operation.
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.attest import attest_image, attestation_store
+from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
+from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend, signing_key_backend_for
+from ansible_collections.phoenix.immutable.plugins.module_utils.trust import local_signer
+
+ARGUMENT_SPEC = build(
+    CONNECTION,
+    image_id=dict(type="str", required=True),
+    key=dict(type="path", no_log=False, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY"])),
+    key_passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY_PASSPHRASE"])),
+    kms_key=dict(type="str", no_log=False, fallback=(env_fallback, ["PHOENIX_KMS_KEY"])),
+    sbom=dict(type="raw"),
+    vuln_scan=dict(type="raw"),
+    compliance=dict(type="raw"),
+    store=dict(
+        type="dict",
+        options=dict(
+            container=dict(type="str", required=True),
+            prefix=dict(type="str", default="phoenix-attestations/"),
+        ),
+    ),
+)
+
+
+def run(module):
+    params = module.params
+    backend = image_backend(params)
+    if params["key"]:
+        signer = local_signer(params["key"], params["key_passphrase"] or None)
+    else:
+        signer = signing_key_backend_for(backend).signer(params["kms_key"])
+    result = attest_image(
+        backend,
+        params["image_id"],
+        signer,
+        sbom=params["sbom"],
+        vuln_scan=params["vuln_scan"],
+        compliance=params["compliance"],
+        store=attestation_store(params),
+        check_mode=module.check_mode,
+    )
+    result["api_calls"] = backend.api_calls()
+    return result
+
+
+def main():
+    module = PhoenixModule(
+        ARGUMENT_SPEC,
+        supports_check_mode=True,
+        mutually_exclusive=[("key", "kms_key")],
+        required_one_of=[("key", "kms_key"), ("sbom", "vuln_scan", "compliance")],
+    )
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()
