@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: image_attest
 short_description: Sign and store an image's SBOM, vulnerability scan and compliance result as attestations
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Makes an in-toto Statement v1 about the image for each result given (O(sbom), O(vuln_scan),
     O(compliance)), whose subject is the image's descriptor exactly as in its signature (see
