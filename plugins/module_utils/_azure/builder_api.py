@@ -11,19 +11,15 @@ overwritten. A DELETE of something already gone raises NotFound, as the connecti
 
 from __future__ import annotations
 
-CREATE_ONLY = {"If-None-Match": "*"}
+from .connection import CREATE_ONLY, arm_json
 
 
 def _id(connection, provider_type, name, resource_group=None):
     return connection.resource_id(provider_type, name, resource_group=resource_group)
 
 
-def _json(model):
-    return model.as_dict() if model is not None else None
-
-
 def _listed(connection, operation, listing, *args, **kwargs):
-    return connection.call(operation, lambda: [_json(item) for item in listing(*args, **kwargs)])
+    return [arm_json(item) for item in connection.listed(operation, listing(*args, **kwargs))]
 
 
 # -- virtual machines ----------------------------------------------------------------------------------
@@ -37,7 +33,7 @@ def list_vms(connection):
 
 def get_vm(connection, resource_group, name):
     vms = connection.compute().virtual_machines
-    return _json(
+    return arm_json(
         connection.call(
             "VirtualMachines_Get",
             vms.get,
@@ -51,7 +47,7 @@ def get_vm(connection, resource_group, name):
 
 def create_vm(connection, name, body):
     vms = connection.compute().virtual_machines
-    return _json(
+    return arm_json(
         connection.wait(
             "VirtualMachines_CreateOrUpdate",
             vms.begin_create_or_update,
@@ -127,7 +123,7 @@ def list_nics(connection):
 
 def get_nic(connection, resource_group, name):
     nics = connection.network().network_interfaces
-    return _json(
+    return arm_json(
         connection.call(
             "NetworkInterfaces_Get",
             nics.get,
@@ -140,7 +136,7 @@ def get_nic(connection, resource_group, name):
 
 def create_nic(connection, name, body):
     nics = connection.network().network_interfaces
-    return _json(
+    return arm_json(
         connection.wait(
             "NetworkInterfaces_CreateOrUpdate",
             nics.begin_create_or_update,
@@ -171,7 +167,7 @@ def list_public_ips(connection):
 
 def get_public_ip(connection, resource_group, name):
     addresses = connection.network().public_ip_addresses
-    return _json(
+    return arm_json(
         connection.call(
             "PublicIPAddresses_Get",
             addresses.get,
@@ -184,7 +180,7 @@ def get_public_ip(connection, resource_group, name):
 
 def create_public_ip(connection, name, body):
     addresses = connection.network().public_ip_addresses
-    return _json(
+    return arm_json(
         connection.wait(
             "PublicIPAddresses_CreateOrUpdate",
             addresses.begin_create_or_update,
@@ -218,7 +214,7 @@ def list_nsgs(connection):
 
 def get_nsg(connection, resource_group, name):
     groups = connection.network().network_security_groups
-    return _json(
+    return arm_json(
         connection.call(
             "NetworkSecurityGroups_Get",
             groups.get,
@@ -231,7 +227,7 @@ def get_nsg(connection, resource_group, name):
 
 def create_nsg(connection, name, body):
     groups = connection.network().network_security_groups
-    return _json(
+    return arm_json(
         connection.wait(
             "NetworkSecurityGroups_CreateOrUpdate",
             groups.begin_create_or_update,
@@ -265,7 +261,7 @@ def list_vnets(connection):
 
 def get_subnet(connection, resource_group, network, name):
     subnets = connection.network().subnets
-    return _json(
+    return arm_json(
         connection.call(
             "Subnets_Get",
             subnets.get,

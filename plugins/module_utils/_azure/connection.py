@@ -58,6 +58,9 @@ CLOUD_ENVIRONMENTS = {
     ),
 }
 DEFAULT_CLOUD_ENVIRONMENT = "AzureCloud"
+# The header of a create that must not update: ARM answers 412 PreconditionFailed when the resource exists, so a
+# retry after a lost answer meets its own resource instead of changing it.
+CREATE_ONLY = {"If-None-Match": "*"}
 # Seconds between polls of an operation when ARM's answer carries no Retry-After, or 0 (the SDK's own is 30).
 DEFAULT_POLLING_INTERVAL = 5
 # Path segments of a data-plane URL that name an action rather than a resource (Key Vault's key operations).
@@ -324,6 +327,23 @@ class AzureConnection:
 
         return self.retry_policy.run(attempt, is_transient)
 
+    def pages(self, operation, paged, resource=None):
+        """Each page of an SDK list (an ``ItemPaged``) as a list of its items; every page is one retried call.
+
+        A failed page is asked again from the same ``nextLink``: azure-core's page iterator keeps its place
+        until a page has arrived.
+        """
+        iterator = paged.by_page()
+        while True:
+            page = self.call(operation, next, iterator, None, resource=resource)
+            if page is None:
+                return
+            yield list(page)
+
+    def listed(self, operation, paged, resource=None):
+        """Every item of an SDK list, page by page (``pages``)."""
+        return [item for page in self.pages(operation, paged, resource=resource) for item in page]
+
     # -- counting ----------------------------------------------------------------------------------
 
     def _counter(self, service):
@@ -339,6 +359,11 @@ class AzureConnection:
         """HTTP requests sent so far (polls and token grants included), by ``call_key``."""
         with self._lock:
             return dict(sorted(self._calls.items()))
+
+
+def arm_json(model):
+    """ARM's JSON of an SDK model (its ``as_dict()``); None, or what is JSON already, as it is."""
+    return model.as_dict() if model is not None and hasattr(model, "as_dict") else model
 
 
 def _seconds(value):

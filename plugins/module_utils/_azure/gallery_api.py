@@ -10,6 +10,8 @@ Lists are read whole (every ``nextLink`` page). Nothing here interprets results.
 
 from __future__ import annotations
 
+from .connection import CREATE_ONLY
+
 try:
     from azure.core.rest import HttpRequest
 except ImportError:  # reported by the provider as a missing dependency
@@ -46,10 +48,8 @@ def create_gallery(connection, resource_group, gallery, body):
 
 def list_definitions(connection, resource_group, gallery):
     compute = connection.compute()
-    return connection.call(
-        "GalleryImages_ListByGallery",
-        lambda: list(compute.gallery_images.list_by_gallery(resource_group, gallery)),
-        resource=gallery,
+    return connection.listed(
+        "GalleryImages_ListByGallery", compute.gallery_images.list_by_gallery(resource_group, gallery), resource=gallery
     )
 
 
@@ -83,9 +83,9 @@ def create_definition(connection, resource_group, gallery, definition, body):
 
 def list_versions(connection, resource_group, gallery, definition):
     compute = connection.compute()
-    return connection.call(
+    return connection.listed(
         "GalleryImageVersions_ListByGalleryImage",
-        lambda: list(compute.gallery_image_versions.list_by_gallery_image(resource_group, gallery, definition)),
+        compute.gallery_image_versions.list_by_gallery_image(resource_group, gallery, definition),
         resource=_version_path(resource_group, gallery, definition),
     )
 
@@ -116,7 +116,7 @@ def begin_create_version(connection, resource_group, gallery, definition, versio
         definition,
         version,
         body,
-        headers={"If-None-Match": "*"},
+        headers=dict(CREATE_ONLY),
         resource=_version_path(resource_group, gallery, definition, version),
     )
 
@@ -204,23 +204,21 @@ def generalize_vm(connection, resource_group, name):
 def list_all_vms(connection):
     """Every VM of the subscription, in every resource group."""
     compute = connection.compute()
-    return connection.call("VirtualMachines_ListAll", lambda: list(compute.virtual_machines.list_all()))
+    return connection.listed("VirtualMachines_ListAll", compute.virtual_machines.list_all())
 
 
 def list_all_scale_sets(connection):
     """Every scale set of the subscription, in every resource group."""
     compute = connection.compute()
-    return connection.call(
-        "VirtualMachineScaleSets_ListAll", lambda: list(compute.virtual_machine_scale_sets.list_all())
-    )
+    return connection.listed("VirtualMachineScaleSets_ListAll", compute.virtual_machine_scale_sets.list_all())
 
 
 def list_scale_set_instances(connection, resource_group, name):
     """The instances of a scale set, each with the image it booted (``imageReference.exactVersion``)."""
     compute = connection.compute()
-    return connection.call(
+    return connection.listed(
         "VirtualMachineScaleSetVMs_List",
-        lambda: list(compute.virtual_machine_scale_set_vms.list(resource_group, name)),
+        compute.virtual_machine_scale_set_vms.list(resource_group, name),
         resource="%s/virtualMachineScaleSets/%s" % (resource_group, name),
     )
 

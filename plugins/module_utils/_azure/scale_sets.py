@@ -9,27 +9,15 @@ as ARM's JSON (``as_dict()`` of the SDK's models): nothing here interprets what 
 
 from __future__ import annotations
 
-# What a scale set's If-None-Match: * makes of a create: ARM refuses it with 412 when the name exists.
-CREATE_ONLY = {"If-None-Match": "*"}
+from .connection import CREATE_ONLY, arm_json
+
 INSTANCE_VIEW = "instanceView"
 
 
-def _json(model):
-    return model.as_dict() if model is not None and hasattr(model, "as_dict") else model
-
-
 def pages(connection, operation, paged, resource=None):
-    """Each page of an SDK list (an ItemPaged) as a list of ARM JSON items; every page is one retried call.
-
-    A failed page is asked again from the same continuation token: azure-core's page iterator keeps its
-    place until a page has arrived.
-    """
-    iterator = paged.by_page()
-    while True:
-        page = connection.call(operation, next, iterator, None, resource=resource)
-        if page is None:
-            return
-        yield [_json(item) for item in page]
+    """Each page of an SDK list as a list of ARM JSON items (``AzureConnection.pages``)."""
+    for page in connection.pages(operation, paged, resource=resource):
+        yield [arm_json(item) for item in page]
 
 
 def every(connection, operation, paged, resource=None):
@@ -41,7 +29,7 @@ def every(connection, operation, paged, resource=None):
 
 def get_scale_set(connection, resource_group, name):
     compute = connection.compute()
-    return _json(
+    return arm_json(
         connection.call(
             "VirtualMachineScaleSets_Get",
             compute.virtual_machine_scale_sets.get,
@@ -65,7 +53,7 @@ def list_scale_sets(connection, resource_group):
 def create_scale_set(connection, resource_group, name, body):
     """PUT with If-None-Match: * and wait: PreconditionFailed (412) when a scale set of that name exists."""
     compute = connection.compute()
-    return _json(
+    return arm_json(
         connection.wait(
             "VirtualMachineScaleSets_CreateOrUpdate",
             compute.virtual_machine_scale_sets.begin_create_or_update,
@@ -81,7 +69,7 @@ def create_scale_set(connection, resource_group, name, body):
 def update_scale_set(connection, resource_group, name, patch):
     """PATCH (a JSON merge of ``patch``; tags are replaced as a whole) and wait."""
     compute = connection.compute()
-    return _json(
+    return arm_json(
         connection.wait(
             "VirtualMachineScaleSets_Update",
             compute.virtual_machine_scale_sets.begin_update,
@@ -124,7 +112,7 @@ def list_scale_set_instances(connection, resource_group, name):
 
 def get_scale_set_instance(connection, resource_group, name, instance_id):
     compute = connection.compute()
-    return _json(
+    return arm_json(
         connection.call(
             "VirtualMachineScaleSetVMs_Get",
             compute.virtual_machine_scale_set_vms.get,
@@ -189,7 +177,7 @@ def list_image_versions(connection, resource_group, gallery, image):
 
 def get_image_version(connection, resource_group, gallery, image, version):
     compute = connection.compute()
-    return _json(
+    return arm_json(
         connection.call(
             "GalleryImageVersions_Get",
             compute.gallery_image_versions.get,

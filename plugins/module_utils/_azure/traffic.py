@@ -31,6 +31,7 @@ from .._core.backends import MEMBERSHIP, TrafficBackend
 from .._core.errors import InvalidInput, PhoenixError
 from .._core.fleet import Backend
 from . import pool_transformations as pools
+from . import scale_sets
 from . import traffic_api as api
 from .codec import AZURE_CODEC
 from .errors import AzureApiError, NotFound
@@ -206,7 +207,7 @@ class AzureTrafficBackend(TrafficBackend):
         pool_id = self._pool_id(backend_id)
         resource_group, name = self._scale_set(group)
         try:
-            scale_set = api.get_scale_set(self.connection, resource_group, name)
+            scale_set = scale_sets.get_scale_set(self.connection, resource_group, name)
         except NotFound:
             if attached:
                 raise
@@ -237,11 +238,11 @@ class AzureTrafficBackend(TrafficBackend):
         else:
             changed = pools.without_pool(configurations, pool_id)
         if changed != configurations:
-            api.update_scale_set(self.connection, resource_group, name, pools.network_patch(changed))
+            scale_sets.update_scale_set(self.connection, resource_group, name, pools.network_patch(changed))
         mode = ((properties.get("upgradePolicy") or {}).get("mode") or "Manual").lower()
         if mode == UPGRADE_MANUAL:
             # Existing instances keep the model they were built with until they are upgraded.
-            instances = api.list_scale_set_instances(self.connection, resource_group, name)
+            instances = scale_sets.list_scale_set_instances(self.connection, resource_group, name)
             stale = pools.instances_to_upgrade(instances, pool_id, attached)
             if stale:
                 api.upgrade_instances(self.connection, resource_group, name, stale)
