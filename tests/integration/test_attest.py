@@ -140,7 +140,7 @@ def test_copied_edited_untrusted_and_missing_attestations_are_refused(aws, playb
 
 
 def test_a_scan_too_large_for_the_tags_is_a_signed_summary_with_the_full_report_in_s3(aws, playbook, keys, tmp_path):
-    [image_id] = make_images(aws, ["web-1"], [1]).values()
+    image_id = make_images(aws, ["web-1"], [1])["web-1"]
     aws.client("s3").create_bucket(Bucket="attestations")
     findings = [
         {
