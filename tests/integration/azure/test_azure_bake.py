@@ -14,13 +14,13 @@ import json
 
 import pytest
 import yaml
+from azure_names import GALLERY, RESOURCE_GROUP
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from images_support import plant_version
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.identifiers import parse_resource_id
 
-RESOURCE_GROUP = "rg-phoenix"
 BUILDER_TAG = "phoenix:builder"
 NAME = "web-golden-1"
 
@@ -215,4 +215,36 @@ def test_the_builder_module_launches_reuses_removes_and_reaps_builders(azure, ne
     ]
     reaped = run.task("reap")["result"]
     assert [builder["name"] for builder in reaped["reaped"]] == ["bake-2"]
+    assert leftovers(azure, network, bake_dir) == NOTHING_LEFT
+
+
+def golden_versions(azure):
+    """The image versions of every definition but the base's, by id."""
+    compute = azure.compute()
+    return sorted(
+        version.id
+        for definition in compute.gallery_images.list_by_gallery(RESOURCE_GROUP, GALLERY)
+        if definition.name != "debian-base"
+        for version in compute.gallery_image_versions.list_by_gallery_image(RESOURCE_GROUP, GALLERY, definition.name)
+    )
+
+
+def test_a_failing_test_publishes_nothing_and_leaves_no_builder(azure, network, playbook, bake_dir, base_image):
+    run = playbook([bake_task(bake_dir, base_image, bake_test_tasks=str(bake_dir / "tests-fail.yml"))], timeout=300)
+
+    assert run.rc != 0
+    assert "smoke test failed" in run.stdout + run.stderr
+    assert golden_versions(azure) == []
+    assert leftovers(azure, network, bake_dir) == NOTHING_LEFT
+
+
+def test_a_failure_after_imaging_deletes_the_unsigned_version(azure, network, playbook, bake_dir, base_image):
+    # The first change of a new version's tags is its signature's: the version exists by then, unsigned.
+    azure.emu.inject_fault("GalleryImageVersions_Update", status=403, times=1, retry_after=None)
+
+    run = playbook([bake_task(bake_dir, base_image)], timeout=300)
+
+    assert run.rc != 0
+    assert azure.emu.calls["GalleryImageVersions_Delete"] == 1
+    assert golden_versions(azure) == []
     assert leftovers(azure, network, bake_dir) == NOTHING_LEFT
