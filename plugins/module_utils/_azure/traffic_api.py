@@ -10,11 +10,7 @@ operation (started, retried, waited for within the task's timeout). What they re
 from __future__ import annotations
 
 from .connection import arm_json
-
-
-def _every(connection, operation, paged, resource=None):
-    return [arm_json(item) for item in connection.listed(operation, paged, resource=resource)]
-
+from .scale_sets import every
 
 # -- load balancers ------------------------------------------------------------------------------
 
@@ -28,9 +24,7 @@ def get_load_balancer(connection, resource_group, name):
 
 def list_load_balancers(connection, resource_group):
     network = connection.network()
-    return _every(
-        connection, "LoadBalancers_List", network.load_balancers.list(resource_group), resource=resource_group
-    )
+    return every(connection, "LoadBalancers_List", network.load_balancers.list(resource_group), resource=resource_group)
 
 
 def get_pool(connection, resource_group, balancer, pool):
