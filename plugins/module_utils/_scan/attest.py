@@ -155,6 +155,12 @@ def _envelope_tags(codec, kind, keyid, envelope, resource):
     return codec.chunks(ATTESTATION, (kind, keyid_digits(keyid)), pack_envelope(envelope), resource)
 
 
+def _tags_needed(codec, envelope):
+    # Counted, not chunked: chunks() refuses more than a resource's tags, and a predicate that large must
+    # fall back to its summary instead of failing the attestation.
+    return len(codec.encode_value(pack_envelope(envelope)))
+
+
 def _placeholder(signer, payload):
     return dsse.envelope(payload, [(signer.keyid, b"\0" * keys.MAX_SIGNATURE_LENGTH.get(signer.algorithm, 128))])
 
@@ -192,7 +198,7 @@ def attest(backend, image_id, kind, predicate, signer, store=None, blobs=(), che
     chosen = None
     for candidate in [predicate, *summaries(kind, predicate, url)]:
         payload = canonical_json(statement_of(image, kind, candidate))
-        if len(_envelope_tags(codec, kind, signer.keyid, _placeholder(signer, payload), resource)) <= budget:
+        if _tags_needed(codec, _placeholder(signer, payload)) <= budget:
             chosen = candidate
             break
     if chosen is None:

@@ -136,6 +136,15 @@ def test_a_large_scan_is_summarised_and_its_full_report_checked_against_the_sign
     assert edited.reason == "incomplete scan" and "does not match the signed digest" in edited.message
 
 
+def test_a_scan_larger_than_every_tag_of_the_image_falls_back_to_its_summary(images, key):
+    # 2,000 findings need far more than the 50 tags an image has: the full form is skipped, not refused.
+    predicate = scan_of([CRITICAL] + [low(n) for n in range(2000)])
+    outcome = attest(images, key, attesting.VULN, predicate, store=MemoryStore())
+    assert outcome.form == "summary" and outcome.floor in ("medium", "high", "critical")
+    assert outcome.statement["predicate"]["scanner"]["result"]["counts"]["low"] == 2000
+    assert "PHX-2026-0001" in verdict(images, key, vulnerabilities={"max_severity": "high"}).message
+
+
 def test_summaries_keep_the_counts_and_drop_findings_below_the_floor():
     predicate = scan_of([CRITICAL, low(1), dict(low(2), severity="unknown")])
     forms = attesting.summaries(attesting.VULN, predicate)
