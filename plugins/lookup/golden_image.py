@@ -49,6 +49,7 @@ extends_documentation_fragment:
   - phoenix.immutable.gcp
   - phoenix.immutable.azure
   - phoenix.immutable.policy
+  - phoenix.immutable.attestation_store
 notes:
   - O(policy) is required and must list C(promoters).
 requirements:
@@ -91,6 +92,7 @@ import tempfile
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
+from ansible_collections.phoenix.immutable.plugins.module_utils.attest import attestation_store
 from ansible_collections.phoenix.immutable.plugins.module_utils.channels import (
     OptionAdapter,
     PhoenixError,
@@ -133,6 +135,7 @@ class LookupModule(LookupBase):
         self.set_options(var_options=variables, direct=kwargs)
         options = OptionAdapter(self.get_option)
         params = options.connection_params()
+        params["store"] = self.get_option("store")  # for the policy's scan gates (attest.attestation_store)
         policy_source = self.get_option("policy")
         if isinstance(policy_source, str) and policy_source and not os.path.isabs(os.path.expanduser(policy_source)):
             policy_source = self._loader.path_dwim(policy_source)  # relative to the playbook's folder
@@ -145,7 +148,7 @@ class LookupModule(LookupBase):
         }
         found = []
         try:
-            policy = None
+            policy = store = None
             images = None
             for family in terms:
                 key = self._cache_key(scope, family, channel, policy_source, params)
@@ -154,7 +157,8 @@ class LookupModule(LookupBase):
                     if images is None:
                         images = image_backend(params)
                         policy = trusted_policy(policy_source, images)
-                    model = golden_image(images, str(family), channel, policy).to_dict()
+                        store = attestation_store(params)
+                    model = golden_image(images, str(family), channel, policy, store=store).to_dict()
                     self._store(key, model)
                 found.append(model if detail else model["id"])
         except PhoenixError as error:

@@ -8,6 +8,7 @@ aliases.
 
 from __future__ import annotations
 
+from ._core.backends import BLOB_PREFIX
 from .providers import PROVIDERS, SUPPORTED_CLOUDS
 
 # Doc fragment phoenix.immutable.cloud. ``region`` and ``endpoint_url`` mean the same on every cloud, so they are
@@ -56,6 +57,18 @@ WAIT = dict(
 # Doc fragment phoenix.immutable.policy
 POLICY = dict(
     policy=dict(type="raw"),
+)
+
+# Doc fragment phoenix.immutable.attestation_store: where scan attestations keep what the tags cannot hold
+# (attest.attestation_store reads it).
+ATTESTATION_STORE = dict(
+    store=dict(
+        type="dict",
+        options=dict(
+            container=dict(type="str", required=True),
+            prefix=dict(type="str", default=BLOB_PREFIX),
+        ),
+    ),
 )
 
 

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 
+from ._core.backends import BLOB_PREFIX
 from ._core.canonical import canonical_json
 from ._core.errors import InvalidInput, PhoenixError
 from ._core.signing import existing_image
@@ -22,7 +23,7 @@ from ._scan import sbom as sboms
 from ._scan.attestations import findings_of, sbom_predicate
 from .scan import load_sbom
 
-DEFAULT_PREFIX = "phoenix-attestations/"
+DEFAULT_PREFIX = BLOB_PREFIX
 
 
 def attestation_store(params):
@@ -30,6 +31,12 @@ def attestation_store(params):
     store = params.get("store")
     if not store:
         return None
+    if not isinstance(store, dict) or not store.get("container"):
+        raise InvalidInput(
+            "store must be a mapping naming its container ({container: <bucket or container>, prefix: ...}), not %r"
+            % (store,),
+            resource="store",
+        )
     from .providers import provider
 
     return provider(params).blob_store(store["container"], prefix=store.get("prefix") or DEFAULT_PREFIX)

@@ -8,6 +8,8 @@ policy = trusted_policy("trust.yml", images)            # keys and promoters, KM
 promote(images, "ami-…", "prod", signer, policy)        # signed promotion statement in the image's tags
 withdraw(images, "ami-…", "prod")
 golden_image(images, "web", "prod", policy)             # ChannelImage; PhoenixError when none qualifies
+
+Both take ``store=`` (a BlobStore, ``attest.attestation_store(params)``) for the policy's scan gates.
 """
 
 from __future__ import annotations
@@ -62,23 +64,23 @@ def trusted_policy(source, images, key_backend=None):
     return policy
 
 
-def promote(images, image_id, channel, signer, policy, check_mode=False):
+def promote(images, image_id, channel, signer, policy, check_mode=False, store=None):
     """Promote ``image_id`` to ``channel`` with ``signer``, one of the policy's promoters; a ChannelOutcome."""
-    return _promote(images, image_id, channel, signer, policy, check_mode=check_mode)
+    return _promote(images, image_id, channel, signer, policy, check_mode=check_mode, store=store)
 
 
 def withdraw(images, image_id, channel, check_mode=False):
     return _withdraw(images, image_id, channel, check_mode=check_mode)
 
 
-def golden_image(images, family, channel, policy):
+def golden_image(images, family, channel, policy, store=None):
     """The ChannelImage of ``family`` in ``channel``: newest, validly promoted, satisfying ``policy``.
 
     One listing of the family's images; raises PhoenixError (code NoChannelImage) when none qualifies.
     """
     validate_family(family)
     validate_channel(channel)
-    return channel_image(images.codec, family_images(images, family), family, channel, policy)
+    return channel_image(images.codec, family_images(images, family), family, channel, policy, store=store)
 
 
 class OptionAdapter:

@@ -84,6 +84,7 @@ class _TrustGate:
         self.params = params
         self.policy = None
         self.images = None
+        self.store = None  # the BlobStore of the ``store`` option, for the policy's scan gates
         self.verdicts = []
         from .trust import load_policy, policy_given
 
@@ -98,8 +99,11 @@ class _TrustGate:
         from .trust import verify_image
 
         if self.images is None:
+            from .attest import attestation_store
+
             self.images = image_backend(self.params)
-        verdict = verify_image(self.images, image_id, self.policy)
+            self.store = attestation_store(self.params)
+        verdict = verify_image(self.images, image_id, self.policy, store=self.store)
         self.verdicts.append(verdict.to_dict())
         if not verdict.verified:
             raise PhoenixError(

@@ -184,6 +184,7 @@ extends_documentation_fragment:
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
   - phoenix.immutable.azure
+  - phoenix.immutable.attestation_store
 attributes:
   check_mode:
     support: full
@@ -292,7 +293,7 @@ progress:
            "web: shift 100% → web-b, 2/2 healthy", "web: retire web-a", "web: done, web-b serves ami-0123 in 95 s"]
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import ATTESTATION_STORE, CONNECTION, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.swap import DEFAULTS, swap
 
@@ -307,6 +308,7 @@ HEALTH_OPTIONS = dict(
 
 ARGUMENT_SPEC = build(
     CONNECTION,
+    ATTESTATION_STORE,
     state=dict(type="str", default="deployed", choices=["deployed", "rolled_back"]),
     service=dict(type="str", required=True),
     image_id=dict(type="str"),

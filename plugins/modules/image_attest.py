@@ -57,25 +57,12 @@ options:
       - The compliance result predicate (profile, passed, failed, failedRules, passedRules, metadata), as a
         mapping or the path of its JSON file.
     type: raw
-  store:
-    description:
-      - An object store for what does not fit in the tags, addressed by sha256 (on AWS an S3 bucket;
-        not yet supported on GCP and Azure).
-    type: dict
-    suboptions:
-      container:
-        description: The bucket or container.
-        type: str
-        required: true
-      prefix:
-        description: The key prefix; objects are C(<prefix>sha256/<hex>).
-        type: str
-        default: phoenix-attestations/
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
   - phoenix.immutable.azure
+  - phoenix.immutable.attestation_store
 attributes:
   check_mode:
     support: full
@@ -138,7 +125,7 @@ api_calls:
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import ATTESTATION_STORE, CONNECTION, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.attest import attest_image, attestation_store
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend, signing_key_backend_for
@@ -146,6 +133,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils.trust import loc
 
 ARGUMENT_SPEC = build(
     CONNECTION,
+    ATTESTATION_STORE,
     image_id=dict(type="str", required=True),
     key=dict(type="path", no_log=False, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY"])),
     key_passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY_PASSPHRASE"])),
@@ -153,13 +141,6 @@ ARGUMENT_SPEC = build(
     sbom=dict(type="raw"),
     vuln_scan=dict(type="raw"),
     compliance=dict(type="raw"),
-    store=dict(
-        type="dict",
-        options=dict(
-            container=dict(type="str", required=True),
-            prefix=dict(type="str", default="phoenix-attestations/"),
-        ),
-    ),
 )
 
 

@@ -57,6 +57,7 @@ extends_documentation_fragment:
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
   - phoenix.immutable.azure
+  - phoenix.immutable.attestation_store
   - phoenix.immutable.policy
 attributes:
   check_mode:
@@ -135,7 +136,13 @@ api_calls:
   sample: {"ec2:DescribeImages": 1, "ec2:CreateTags": 1}
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, POLICY, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import (
+    ATTESTATION_STORE,
+    CONNECTION,
+    POLICY,
+    build,
+)
+from ansible_collections.phoenix.immutable.plugins.module_utils.attest import attestation_store
 from ansible_collections.phoenix.immutable.plugins.module_utils.channels import (
     InvalidInput,
     promote,
@@ -149,6 +156,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils.trust import loc
 ARGUMENT_SPEC = build(
     CONNECTION,
     POLICY,
+    ATTESTATION_STORE,
     image_id=dict(type="str", required=True),
     channel=dict(type="str", required=True),
     state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -175,7 +183,15 @@ def converge(module):
             signer = local_signer(params["key"], params["key_passphrase"])
         else:
             signer = signing_key_backend_for(images).signer(params["kms_key"])
-        outcome = promote(images, params["image_id"], params["channel"], signer, policy, check_mode=module.check_mode)
+        outcome = promote(
+            images,
+            params["image_id"],
+            params["channel"],
+            signer,
+            policy,
+            check_mode=module.check_mode,
+            store=attestation_store(params),
+        )
     result = outcome.to_dict()
     if outcome.changed:
         result["diff"] = dict(before=outcome.before, after=outcome.after)

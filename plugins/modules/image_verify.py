@@ -33,26 +33,12 @@ options:
       - V(false) returns the verdicts, RV(verified) false, for reporting.
     type: bool
     default: true
-  store:
-    description:
-      - The object store M(phoenix.immutable.image_attest) put full scan reports in (on AWS an S3 bucket).
-      - Read only when the policy has C(vulnerabilities) or C(compliance) and an image's attestation is a
-        summary that cannot decide alone; without it such an image is refused (fail closed).
-    type: dict
-    suboptions:
-      container:
-        description: The bucket or container.
-        type: str
-        required: true
-      prefix:
-        description: The key prefix of the objects.
-        type: str
-        default: phoenix-attestations/
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
   - phoenix.immutable.azure
+  - phoenix.immutable.attestation_store
   - phoenix.immutable.policy
 attributes:
   check_mode:
@@ -138,7 +124,12 @@ api_calls:
   sample: {"ec2:DescribeImages": 1}
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, POLICY, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import (
+    ATTESTATION_STORE,
+    CONNECTION,
+    POLICY,
+    build,
+)
 from ansible_collections.phoenix.immutable.plugins.module_utils.attest import attestation_store
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend
@@ -150,16 +141,10 @@ from ansible_collections.phoenix.immutable.plugins.module_utils.trust import (
 
 ARGUMENT_SPEC = build(
     CONNECTION,
+    ATTESTATION_STORE,
     POLICY,
     image_id=dict(type="list", elements="str", required=True),
     fail_on_unverified=dict(type="bool", default=True),
-    store=dict(
-        type="dict",
-        options=dict(
-            container=dict(type="str", required=True),
-            prefix=dict(type="str", default="phoenix-attestations/"),
-        ),
-    ),
 )
 
 

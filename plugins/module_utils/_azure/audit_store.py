@@ -14,6 +14,11 @@ for is set on each blob that way, and refused before anything is written where t
 A container-level time-based retention policy also makes the container WORM, but the data plane shows only
 that there is one, not its period or whether it is locked, so a retention of some days cannot be checked
 against it; it is reported in ``protection()``.
+
+As a ``backends.BlobStore`` it keeps content by its sha256 as ``PREFIX/sha256/<hex>`` (attestation reports,
+SBOMs), written the same way: once, with ``If-None-Match: *``. A blob already there with the same MD5 is the
+same content (put again, or an answer lost); one with another MD5 is refused, never overwritten.
+``get_blob`` is Blob_Download, None when there is no blob.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from .._core.audit import run_object_key
+from .._core.backends import BlobStore
 from .._core.errors import InvalidInput, PhoenixError
-from .errors import AlreadyExists, AzureApiError
+from .errors import AlreadyExists, AzureApiError, NotFound
 
 try:
     from azure.storage.blob import ContainerClient, ContentSettings, ImmutabilityPolicy
@@ -88,11 +94,12 @@ def _integer(value):
         return None
 
 
-class BlobAuditStore:
+class BlobAuditStore(BlobStore):
     """Puts the lines of one run as ``PREFIX/YYYY/MM/DD/<time>-<run>.jsonl`` and says how it is protected.
 
     The interface of ``_gcp.audit_store.GcsAuditStore``: ``protection()``, ``key_for()``, ``put_run()``
-    (``version_id`` is the blob's version id, where the account keeps versions), and ``runs()``.
+    (``version_id`` is the blob's version id, where the account keeps versions), and ``runs()``; as a
+    BlobStore, ``url_of()``, ``put_blob()`` and ``get_blob()``.
     """
 
     lock_name = "an immutability policy"
@@ -127,7 +134,7 @@ class BlobAuditStore:
         except AzureApiError as error:
             raise self._container_refusal(error) from None
 
-    def upload_blob(self, key, data, metadata, immutability_policy=None):
+    def upload_blob(self, key, data, metadata, immutability_policy=None, content_type=CONTENT_TYPE):
         """Put Blob of ``key`` only if no blob has that name (``If-None-Match: *``), its MD5 sent along."""
         options = {"immutability_policy": immutability_policy} if immutability_policy is not None else {}
         blob = self.container_client().get_blob_client(key)
@@ -137,7 +144,7 @@ class BlobAuditStore:
             data,
             overwrite=False,
             metadata=metadata,
-            content_settings=ContentSettings(content_type=CONTENT_TYPE),
+            content_settings=ContentSettings(content_type=content_type),
             validate_content=True,
             resource=self._where(key),
             **options,
@@ -146,6 +153,11 @@ class BlobAuditStore:
     def get_blob_properties(self, key):
         blob = self.container_client().get_blob_client(key)
         return self.connection.call("Blob_GetProperties", blob.get_blob_properties, resource=self._where(key))
+
+    def download_blob(self, key):
+        """Blob_Download of ``key``: its bytes (the whole download retried as one call)."""
+        blob = self.container_client().get_blob_client(key)
+        return self.connection.call("Blob_Download", lambda: blob.download_blob().readall(), resource=self._where(key))
 
     def list_blobs(self, prefix):
         """Every blob under ``prefix``, page by page (each page retried on its own)."""
@@ -255,6 +267,55 @@ class BlobAuditStore:
                 }
             )
         return found
+
+    # -- the BlobStore ---------------------------------------------------------------------------
+
+    def blob_key(self, digest):
+        return "%ssha256/%s" % (self.prefix, digest)
+
+    def url_of(self, digest):
+        return self._where(self.blob_key(digest))
+
+    def put_blob(self, digest, data, media_type="application/json"):
+        """Create the blob of ``digest`` once; the same content already there is success."""
+        key = self.blob_key(digest)
+        checksum = content_md5(data)
+        try:
+            stored_md5 = self.upload_blob(key, data, {}, content_type=media_type).get("content_md5")
+        except AlreadyExists:
+            # Put before, or an answer was lost and the upload sent again.
+            existing = self.get_blob_properties(key)
+            stored_md5 = existing.content_settings.content_md5
+            if bytes(stored_md5 or b"") != checksum or existing.size != len(data):
+                where = self._where(key)
+                raise PhoenixError(
+                    "%s exists already and holds other content than sha256 %s: it was not overwritten"
+                    % (where, digest),
+                    resource=where,
+                    code="BlobMismatch",
+                    cloud="azure",
+                    hint="Blobs under %ssha256/ are named by the sha256 of their content; this one was altered. "
+                    "Delete it (it is no longer what its name says) and run again." % self.prefix,
+                ) from None
+        except AzureApiError as error:
+            raise self._container_refusal(error, key) from None
+        if bytes(stored_md5 or b"") != checksum:
+            raise PhoenixError(
+                "Blob Storage stored %s with MD5 %s, not the %s of the content sent"
+                % (self._where(key), _b64(stored_md5), _b64(checksum)),
+                resource=self._where(key),
+                code="ChecksumMismatch",
+                cloud="azure",
+                hint="Something between this host and Blob Storage changed the upload; check the container URL and "
+                "any proxy.",
+            )
+        return self.url_of(digest)
+
+    def get_blob(self, digest):
+        try:
+            return self.download_blob(self.blob_key(digest))
+        except NotFound:
+            return None
 
     # -- checks ----------------------------------------------------------------------------------
 

@@ -396,6 +396,10 @@ class InstanceBackend(abc.ABC):
         """Calls made so far, by ``service:Operation``."""
 
 
+# The key prefix of a BlobStore's objects unless the ``store`` option names another.
+BLOB_PREFIX = "phoenix-attestations/"
+
+
 class BlobStore(abc.ABC):
     """Content addressed by its sha256 in the cloud's object storage (S3, GCS, blob storage).
 

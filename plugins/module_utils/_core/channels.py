@@ -304,11 +304,11 @@ class ChannelOutcome:
         }
 
 
-def promote(backend, image_id, channel, signer, policy, check_mode=False, now=None):
+def promote(backend, image_id, channel, signer, policy, check_mode=False, now=None, store=None):
     """Promote the image to ``channel``, signed by ``signer`` (one of the policy's resolved promoters).
 
-    The image must satisfy the trust policy first. Idempotent: an existing valid promotion to the channel
-    by the same key changes nothing.
+    The image must satisfy the trust policy first (its scan gates read ``store``, a BlobStore or None).
+    Idempotent: an existing valid promotion to the channel by the same key changes nothing.
     """
     validate_channel(channel)
     promoters = policy.promoters
@@ -323,7 +323,7 @@ def promote(backend, image_id, channel, signer, policy, check_mode=False, now=No
     image = existing_image(backend, image_id)
     outcome = ChannelOutcome(image_id=image.id, region=image.region, channel=channel, keyid=signer.keyid)
     outcome.before = {"channels": promoted_channels(codec, image)}
-    verdict = evaluate(policy, image, codec, now=now)
+    verdict = evaluate(policy, image, codec, now=now, store=store)
     outcome.verification = verdict.to_dict()
     if not verdict.verified:
         raise PhoenixError(
@@ -442,10 +442,11 @@ class ChannelImage:
         return model
 
 
-def channel_image(codec, images, family, channel, policy, now=None):
+def channel_image(codec, images, family, channel, policy, now=None, store=None):
     """The newest of ``images`` (of ``family``) validly promoted to ``channel`` that satisfies ``policy``.
 
-    ``codec`` reads the images' tags; ``policy`` has its keys and promoters resolved. Raises PhoenixError
+    ``codec`` reads the images' tags; ``policy`` has its keys and promoters resolved; ``store`` (a BlobStore
+    or None) is what the policy's scan gates read attestations from. Raises PhoenixError
     naming each candidate's reason when none qualifies.
     """
     validate_channel(channel)
@@ -461,7 +462,7 @@ def channel_image(codec, images, family, channel, policy, now=None):
         if not promotion.valid:
             skipped.append(Candidate(image, promotion.reason, promotion.detail))
             continue
-        verdict = evaluate(policy, image, codec, now=now)
+        verdict = evaluate(policy, image, codec, now=now, store=store)
         if not verdict.verified:
             skipped.append(Candidate(image, verdict.reason, verdict.message))
             continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 
-from .backends import BlobStore
+from .backends import BLOB_PREFIX, BlobStore
 from .errors import PhoenixError
 
 
@@ -75,7 +75,7 @@ class Provider(abc.ABC):
     def rollout_store(self):
         """Where the swap records the phases of a rollout, so a run that stopped can resume it."""
 
-    def blob_store(self, container, prefix="phoenix-attestations/"):
+    def blob_store(self, container, prefix=BLOB_PREFIX):
         """The BlobStore of ``container`` (a bucket or container of the cloud's object storage).
 
         The cloud's audit store is one where its adapter implements ``backends.BlobStore``; a cloud whose

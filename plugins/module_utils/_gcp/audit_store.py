@@ -10,6 +10,11 @@ What S3 Object Lock is on AWS, a bucket's retention policy is here: every object
 for the policy's period from its creation, and a locked policy can be neither shortened nor removed.
 A retention the caller asks for is checked against the bucket's policy before anything is written;
 Cloud Storage sets no retention per object in such a bucket.
+
+As a ``backends.BlobStore`` it keeps content by its sha256 as ``PREFIX/sha256/<hex>`` (attestation
+statements and reports, SBOMs), written the same way: once, with ``ifGenerationMatch=0``. An object already
+there with the same CRC32C is the same content (put again, or an answer lost); one with another CRC32C is
+refused, never overwritten. ``get_blob`` is ``objects.get`` with ``alt=media``, None when there is no object.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ import uuid
 from urllib.parse import quote
 
 from .._core.audit import run_object_key
+from .._core.backends import BlobStore
 from .._core.errors import InvalidInput, PhoenixError
 from .crc32c import crc32c_base64
-from .errors import GcpApiError, PreconditionFailed
+from .errors import GcpApiError, NotFound, PreconditionFailed
 from .pagination import pages
 
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
@@ -52,11 +58,12 @@ def _integer(value):
         return None
 
 
-class GcsAuditStore:
+class GcsAuditStore(BlobStore):
     """Puts the lines of one run as ``PREFIX/YYYY/MM/DD/<time>-<run>.jsonl`` and says how it is protected.
 
     The interface of ``_aws.audit_store.S3AuditStore``: ``protection()``, ``key_for()``, ``put_run()``
-    (``version_id`` is the object's generation), and ``runs()`` to list what was put.
+    (``version_id`` is the object's generation), and ``runs()`` to list what was put; as a BlobStore,
+    ``url_of()``, ``put_blob()`` and ``get_blob()``.
     """
 
     lock_name = "a retention policy"
@@ -86,9 +93,9 @@ class GcsAuditStore:
         except GcpApiError as error:
             raise self._bucket_refusal(error) from None
 
-    def insert_object(self, key, data, metadata):
+    def insert_object(self, key, data, metadata, content_type=CONTENT_TYPE):
         """objects.insert of ``key`` only if no object has that name (``ifGenerationMatch=0``)."""
-        body, content_type = multipart_body(dict(metadata, name=key), data, CONTENT_TYPE)
+        body, content_type = multipart_body(dict(metadata, name=key), data, content_type)
         url = "%supload/storage/v1/b/%s/o" % (self.connection.storage_endpoint_url, quote(self.bucket, safe=""))
         return self.connection.request(
             "POST",
@@ -102,6 +109,17 @@ class GcsAuditStore:
 
     def get_object(self, key):
         return self.connection.request("GET", self._object_url(key), "storage.objects.get", resource=self._where(key))
+
+    def download_object(self, key):
+        """objects.get with ``alt=media``: the object's bytes."""
+        return self.connection.request(
+            "GET",
+            self._object_url(key),
+            "storage.objects.get",
+            resource=self._where(key),
+            params={"alt": "media"},
+            raw=True,
+        )
 
     def list_objects(self, prefix):
         items = []
@@ -197,6 +215,53 @@ class GcsAuditStore:
                 }
             )
         return found
+
+    # -- the BlobStore ---------------------------------------------------------------------------
+
+    def blob_key(self, digest):
+        return "%ssha256/%s" % (self.prefix, digest)
+
+    def url_of(self, digest):
+        return "%s/%s" % (self.url, self.blob_key(digest))
+
+    def put_blob(self, digest, data, media_type="application/json"):
+        """Create the object of ``digest`` once; the same content already there is success."""
+        key = self.blob_key(digest)
+        checksum = crc32c_base64(data)
+        try:
+            stored = self.insert_object(key, data, {"contentType": media_type, "crc32c": checksum}, media_type)
+        except PreconditionFailed:
+            stored = self.get_object(key)  # put before, or an answer was lost and the insert sent again
+            if stored.get("crc32c") != checksum or _integer(stored.get("size")) != len(data):
+                where = self._where(key)
+                raise PhoenixError(
+                    "%s exists already and holds other content than sha256 %s: it was not overwritten"
+                    % (where, digest),
+                    resource=where,
+                    code="BlobMismatch",
+                    cloud="gcp",
+                    hint="Objects under %ssha256/ are named by the sha256 of their content; this one was altered. "
+                    "Delete it (it is no longer what its name says) and run again." % self.prefix,
+                ) from None
+        except GcpApiError as error:
+            raise self._bucket_refusal(error, key) from None
+        if stored.get("crc32c") != checksum:
+            raise PhoenixError(
+                "Cloud Storage stored %s with CRC32C %s, not the %s of the content sent"
+                % (self._where(key), stored.get("crc32c"), checksum),
+                resource=self._where(key),
+                code="ChecksumMismatch",
+                cloud="gcp",
+                hint="Something between this host and Cloud Storage changed the upload; check storage_endpoint_url "
+                "and any proxy.",
+            )
+        return self.url_of(digest)
+
+    def get_blob(self, digest):
+        try:
+            return self.download_object(self.blob_key(digest))
+        except NotFound:
+            return None
 
     # -- checks ----------------------------------------------------------------------------------
 

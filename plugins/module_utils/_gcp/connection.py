@@ -264,6 +264,7 @@ class GcpConnection:
         mutation=False,
         data=None,
         content_type=None,
+        raw=False,
     ):
         """Send one API call (retried while transient); its JSON answer, or a GcpApiError.
 
@@ -271,6 +272,7 @@ class GcpConnection:
         A ``mutation`` carries a ``requestId`` made once for the call and sent again with every retry, so
         Compute applies it once even when an answer was lost and the call is sent again.
         ``data`` (bytes, of ``content_type``) is sent instead of a JSON ``body``: a Cloud Storage upload.
+        ``raw`` returns the answer's bytes instead of its JSON: a Cloud Storage download (``alt=media``).
         """
         url = self.url(path)
         headers = {"Content-Type": content_type} if data is not None and content_type else None
@@ -303,6 +305,8 @@ class GcpConnection:
                 raise TransportFailure(error) from None
             if response.status_code >= 400:
                 raise from_response(response.status_code, _json_or_none(response), operation, resource)
+            if raw:
+                return response.content
             return _json_or_none(response) or {}
 
         try:

@@ -25,12 +25,22 @@ statement keeps the predicate's shape with fewer details, and says so in ``summa
 the cloud's object store under that digest when a store is given (``backends.BlobStore``). The gate
 decides on the summary when what it left out cannot change the verdict, and else reads the full predicate
 from the store and believes it only if its digest is the signed one; without a store it fails closed.
+
+Where the codec cannot store a statement (``codec.stores_statement`` false: GCP's labels), the tags hold the
+envelope's *detached* form, as signatures do there (``_core/signatures.py``): the payload type and the
+signatures, and ``kept = {"statement": <sha256 hex of the payload>}``. The statement itself (the DSSE
+payload, the whole predicate: no summary is needed) is put in the BlobStore under that digest before the
+tags are written, and read back from it when the attestation is read: a store is then required to attest,
+and without one the gate refuses the image (``incomplete scan``, naming the store). A statement whose bytes
+in the store do not have the digest is refused as altered; one edited along with the digest no longer
+verifies with its signature, like any tampered payload.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 
 from .._core import dsse, keys
@@ -38,7 +48,7 @@ from .._core.canonical import canonical_json, sha256_hex
 from .._core.descriptor import descriptor_digest, subject_name
 from .._core.errors import InvalidInput, PhoenixError
 from .._core.model import AVAILABLE
-from .._core.signatures import keyid_digits, keys_of, pack_envelope, read_chunked
+from .._core.signatures import keyid_digits, keys_of, pack_envelope, read_chunked, stored_form
 from .._core.signing import existing_image
 from .._core.statement import STATEMENT_TYPE, subjects_of
 from .._core.tags import ATTESTATION
@@ -51,6 +61,8 @@ SHARE = 5
 # The summaries tried, in order, when the full vulnerability predicate does not fit.
 FLOORS = (LOW, MEDIUM, HIGH, CRITICAL)
 FINDING_FIELDS = ("id", "aliases", "package", "installed_version", "fixed_version", "severity")
+STATEMENT_MEDIA_TYPE = "application/vnd.in-toto+json"
+SHA256_HEX = re.compile(r"[0-9a-f]{64}\Z")
 
 
 def tag_budget(codec):
@@ -151,14 +163,21 @@ class AttestOutcome:
         }
 
 
+def _stored(codec, envelope):
+    """What the tags hold of ``envelope``: itself, or its detached form naming the statement by digest."""
+    if codec.stores_statement:
+        return envelope
+    return stored_form(codec, envelope, {"statement": sha256_hex(dsse.parse(envelope).payload)})
+
+
 def _envelope_tags(codec, kind, keyid, envelope, resource):
-    return codec.chunks(ATTESTATION, (kind, keyid_digits(keyid)), pack_envelope(envelope), resource)
+    return codec.chunks(ATTESTATION, (kind, keyid_digits(keyid)), pack_envelope(_stored(codec, envelope)), resource)
 
 
 def _tags_needed(codec, envelope):
     # Counted, not chunked: chunks() refuses more than a resource's tags, and a predicate that large must
     # fall back to its summary instead of failing the attestation.
-    return len(codec.encode_value(pack_envelope(envelope)))
+    return len(codec.encode_value(pack_envelope(_stored(codec, envelope))))
 
 
 def _placeholder(signer, payload):
@@ -181,14 +200,17 @@ def attest(backend, image_id, kind, predicate, signer, store=None, blobs=(), che
             resource=image.id,
         )
     codec = backend.codec
-    if not codec.stores_statement:
-        raise PhoenixError(
-            "attestations cannot be stored in the metadata of %s images yet (it holds no statement)" % backend.cloud,
-            resource=image.id,
-            code="Unsupported",
-            cloud=backend.cloud,
-        )
     resource = "image %s in %s" % (image.id, image.region)
+    detached = not codec.stores_statement
+    if detached and store is None:
+        raise InvalidInput(
+            "attesting %s needs an attestation store: the %s image's metadata holds only the attestation's "
+            "signature and the digest of its statement, and the statement goes in the store"
+            % (resource, backend.cloud),
+            resource=resource,
+            hint="Nothing was changed. Give store: {container: <bucket or container>}; give the same store to "
+            "image_verify, blue_green, image_channel and the golden_image lookup.",
+        )
     digest = predicate_digest(predicate)
     outcome = AttestOutcome(kind, image.id, image.region, signer.keyid, predicate_digest=digest)
     old = set(keys_of(codec, image.tags, ATTESTATION, (kind, keyid_digits(signer.keyid))))
@@ -196,15 +218,16 @@ def attest(backend, image_id, kind, predicate, signer, store=None, blobs=(), che
     budget = min(tag_budget(codec), free)
     url = store.url_of(digest) if store is not None else None
     chosen = None
-    for candidate in [predicate, *summaries(kind, predicate, url)]:
+    # Detached, the whole statement is in the store: no summary is needed, only the signature must fit.
+    for candidate in [predicate] if detached else [predicate, *summaries(kind, predicate, url)]:
         payload = canonical_json(statement_of(image, kind, candidate))
         if _tags_needed(codec, _placeholder(signer, payload)) <= budget:
             chosen = candidate
             break
     if chosen is None:
         raise InvalidInput(
-            "cannot store the %s attestation on %s: even its summary needs more than the %d tag(s) it may use"
-            % (kind, resource, budget),
+            "cannot store the %s attestation on %s: %s needs more than the %d tag(s) it may use"
+            % (kind, resource, "its signature" if detached else "even its summary", budget),
             resource=resource,
             hint="Nothing was changed. Remove tags the image does not need, or raise the severity floor of the scan.",
         )
@@ -218,11 +241,13 @@ def attest(backend, image_id, kind, predicate, signer, store=None, blobs=(), che
     payload = canonical_json(statement)
     outcome.statement = statement
     outcome.statement_digest = sha256_hex(payload)
+    if detached:
+        wanted_blobs.append((outcome.statement_digest, payload, "%s statement" % kind))
     outcome.blobs = [
         {"digest": blob_digest, "url": store.url_of(blob_digest) if store else None, "what": what}
         for blob_digest, _data, what in wanted_blobs
     ]
-    existing = _existing(codec, image, kind, signer, payload)
+    existing = _existing(codec, image, kind, signer, payload, store)
     if existing is not None:
         outcome.envelope = existing
         return outcome
@@ -245,8 +270,10 @@ def attest(backend, image_id, kind, predicate, signer, store=None, blobs=(), che
     if not check_mode:
         if wanted_blobs and store is None:
             raise InvalidInput("blobs to store but no store given", resource=resource)
-        for blob_digest, data, _what in wanted_blobs:
-            store.put_blob(blob_digest, data)  # before the tags, so a stored summary never names a missing report
+        for blob_digest, data, what in wanted_blobs:
+            # Before the tags, so a stored summary or a detached statement never names a missing object.
+            media_type = STATEMENT_MEDIA_TYPE if what.endswith(" statement") else "application/json"
+            store.put_blob(blob_digest, data, media_type)
         backend.set_tags(image, to_set, to_remove)
         outcome.envelope = envelope
     outcome.changed = True
@@ -268,9 +295,9 @@ def attest(backend, image_id, kind, predicate, signer, store=None, blobs=(), che
     return outcome
 
 
-def _existing(codec, image, kind, signer, payload):
+def _existing(codec, image, kind, signer, payload, store=None):
     """The stored envelope of this kind and key if it signs exactly ``payload`` and verifies, else None."""
-    for stored in stored_attestations(codec, image):
+    for stored in stored_attestations(codec, image, store):
         if stored.group != (kind, keyid_digits(signer.keyid)) or stored.envelope is None:
             continue
         parsed = dsse.parse(stored.envelope)
@@ -284,9 +311,47 @@ def _existing(codec, image, kind, signer, payload):
 # -- reading and verifying -----------------------------------------------------------------------------
 
 
-def stored_attestations(codec, image):
-    """Every attestation envelope in the image's tags (StoredSignature, ``group`` = (kind, keyid digits))."""
-    return read_chunked(codec, ATTESTATION, 2, image.tags, "attestation tags of")
+def stored_attestations(codec, image, store=None, unavailable=None):
+    """Every attestation envelope in the image's tags (StoredSignature, ``group`` = (kind, keyid digits)).
+
+    A detached envelope gets its statement from ``store``; where it cannot because there is no store or
+    no such object, ``unavailable[group]`` says why (the envelope is then unreadable, its ``error`` says so).
+    """
+    unavailable = {} if unavailable is None else unavailable
+    return read_chunked(
+        codec,
+        ATTESTATION,
+        2,
+        image.tags,
+        "attestation tags of",
+        lambda group: _statement_from_store(store, group, unavailable),
+    )
+
+
+def _statement_from_store(store, group, unavailable):
+    """How a detached attestation's payload is rebuilt: its statement, read from ``store`` by its digest."""
+
+    def rebuild(kept):
+        digest = str(kept.get("statement") or "")
+        if not SHA256_HEX.match(digest):
+            raise InvalidInput("they name no statement digest (%r)" % digest[:80])
+        if store is None:
+            unavailable[group] = (
+                "its statement (sha256 %s) is kept in the attestation store, and no store was given" % digest
+            )
+            raise InvalidInput(unavailable[group])
+        data = store.get_blob(digest)
+        if data is None:
+            unavailable[group] = "its statement is not in the attestation store (%s)" % store.url_of(digest)
+            raise InvalidInput(unavailable[group])
+        if sha256_hex(data) != digest:
+            raise InvalidInput(
+                "the statement in the attestation store (%s) does not have its digest: it was altered"
+                % store.url_of(digest)
+            )
+        return data
+
+    return rebuild
 
 
 @dataclass
@@ -300,6 +365,7 @@ class Attestation:
     keyid: str = None
     problem: str = None
     statement: dict = None
+    unavailable: bool = False  # its statement is kept in a store that was not given, or lacks it
 
     @property
     def predicate(self):
@@ -316,14 +382,18 @@ class Attestation:
         }
 
 
-def verified_attestations(policy, image, codec, kind):
+def verified_attestations(policy, image, codec, kind, store=None):
     """[Attestation] of ``kind`` on ``image``, each checked against the policy's trusted ``keys``."""
     live_digest = descriptor_digest(image)
-    found = []
-    for stored in stored_attestations(codec, image):
+    found, unavailable = [], {}
+    for stored in stored_attestations(codec, image, store, unavailable):
         if stored.group[0] != kind:
             continue
         label = "the %s attestation signed as %s…" % (kind, stored.key_prefix)
+        if stored.group in unavailable:
+            problem = "%s: %s" % (label, unavailable[stored.group])
+            found.append(Attestation(kind, stored.key_prefix, problem=problem, unavailable=True))
+            continue
         if stored.error:
             found.append(Attestation(kind, stored.key_prefix, problem=stored.error))
             continue
@@ -451,12 +521,18 @@ def _gated(policy, image, codec, kind, rules, store, missing, what):
     """``(predicate or None, [Refusal], [Attestation])`` of the valid attestation of ``kind`` to gate on."""
     from .gate import Refusal
 
-    found = verified_attestations(policy, image, codec, kind)
+    found = verified_attestations(policy, image, codec, kind, store)
     valid = [attestation for attestation in found if attestation.valid]
     if not valid:
         if not found:
             return None, [Refusal(missing, what, "the image has no %s attestation" % what)], found
         problems = "; ".join(attestation.problem for attestation in found)
+        if all(attestation.unavailable for attestation in found):
+            message = "the %s attestation cannot be read without its statement from the attestation store: %s" % (
+                what,
+                problems,
+            )
+            return None, [Refusal(INCOMPLETE_SCAN, what, message)], found
         return None, [Refusal(INVALID_ATTESTATION, what, "no valid %s attestation: %s" % (what, problems))], found
     predicate = _newest(valid, kind).predicate
     if not summary_decides(kind, predicate, rules):

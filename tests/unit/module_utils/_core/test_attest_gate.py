@@ -13,6 +13,9 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._core.canonical 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.keys import LocalSigner
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.provider import Provider
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.signatures import pack_envelope
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.tags import ATTESTATION
+from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.codec import GCP_CODEC
 from ansible_collections.phoenix.immutable.plugins.module_utils._scan import attest as attesting
 from ansible_collections.phoenix.immutable.plugins.module_utils._scan.attestations import (
     compliance_predicate,
@@ -206,14 +209,70 @@ def test_an_image_without_room_is_refused_before_writing(key):
     assert images.calls["set_tags"] == 0
 
 
-def test_a_codec_that_cannot_store_statements_is_unsupported(images, key):
-    class Labels(type(images.codec)):
-        stores_statement = False
+@pytest.fixture
+def labelled(key):
+    """An image whose metadata cannot hold a statement (GCP's labels): attestations are kept detached."""
+    backend = MemoryImages()
+    backend.codec = GCP_CODEC
+    backend.tag_limits = GCP_CODEC.limits
+    backend.add()
+    sign(backend, key)
+    return backend
 
-    images.codec = Labels()
-    with pytest.raises(PhoenixError) as raised:
-        attest(images, key, attesting.VULN, scan_of([]))
-    assert raised.value.code == "Unsupported"
+
+def test_a_codec_that_cannot_store_statements_needs_a_store_to_attest(labelled, key):
+    with pytest.raises(InvalidInput, match="needs an attestation store") as raised:
+        attest(labelled, key, attesting.VULN, scan_of([]))
+    assert "store:" in raised.value.hint and labelled.calls["set_tags"] == 1  # the signature only
+
+
+def test_a_detached_attestation_keeps_its_statement_in_the_store(labelled, key):
+    store = MemoryStore()
+    predicate = scan_of([CRITICAL] + [low(n) for n in range(150)])
+    outcome = attest(labelled, key, attesting.VULN, predicate, store=store)
+    assert outcome.form == "full" and outcome.changed is True
+    payload = canonical_json(outcome.statement)
+    assert store.blobs[outcome.statement_digest] == payload
+    assert [blob["what"] for blob in outcome.blobs] == ["vuln statement"]
+    tags = labelled.get(IMAGE).tags
+    assert len(outcome.tags_set) <= attesting.tag_budget(GCP_CODEC) and all(key in tags for key in outcome.tags_set)
+    assert attest(labelled, key, attesting.VULN, predicate, store=store).changed is False
+    result = verdict(labelled, key, store=store, vulnerabilities={"max_severity": "high"})
+    assert result.reason == "vulnerable" and "CVE-2026-10001" in result.message
+    # Nothing was summarised: the low findings decide under none.
+    assert "PHX-LOW-0149" in verdict(labelled, key, store=store, vulnerabilities={"max_severity": "none"}).message
+    assert verdict(labelled, key, store=store, vulnerabilities={"max_severity": "critical"}).verified is True
+
+
+def test_a_detached_attestation_without_its_store_fails_closed_naming_the_store(labelled, key):
+    store = MemoryStore()
+    outcome = attest(labelled, key, attesting.VULN, scan_of([]), store=store)
+    result = verdict(labelled, key, vulnerabilities={"max_severity": "critical"})
+    assert result.verified is False and result.reason == "incomplete scan"
+    assert "no store was given" in result.message and outcome.statement_digest in result.message
+    del store.blobs[outcome.statement_digest]
+    result = verdict(labelled, key, store=store, vulnerabilities={"max_severity": "critical"})
+    assert result.reason == "incomplete scan" and "is not in the attestation store (mem://" in result.message
+
+
+def test_a_detached_statement_edited_in_the_store_is_refused(labelled, key):
+    store = MemoryStore()
+    outcome = attest(labelled, key, attesting.VULN, scan_of([CRITICAL]), store=store)
+    [stored] = attesting.stored_attestations(GCP_CODEC, labelled.get(IMAGE), store)
+    edited = outcome.statement_digest
+    store.blobs[edited] = store.blobs[edited].replace(b'"critical"', b'"low"')
+    result = verdict(labelled, key, store=store, vulnerabilities={"max_severity": "high"})
+    assert result.reason == "invalid attestation" and "does not have its digest: it was altered" in result.message
+    # Edited and stored under the digest of its new bytes, with the labels pointing there: the signature fails.
+    forged = store.blobs[edited]
+    store.put_blob(sha256_hex(forged), forged)
+    image = labelled.get(IMAGE)
+    detached = {"payloadType": stored.envelope["payloadType"], "signatures": stored.envelope["signatures"]}
+    detached["kept"] = {"statement": sha256_hex(forged)}
+    tags = GCP_CODEC.chunks(ATTESTATION, stored.group, pack_envelope(detached), "the image")
+    labelled.set_tags(image, tags, sorted(set(stored.tag_keys) - set(tags)))
+    result = verdict(labelled, key, store=store, vulnerabilities={"max_severity": "high"})
+    assert result.reason == "invalid attestation" and "does not verify (it was altered)" in result.message
 
 
 def test_a_provider_whose_audit_store_is_no_blob_store_refuses_blob_store():
