@@ -104,7 +104,12 @@ def gcp(gce: GceContext) -> GceContext:
 @pytest.fixture
 def playbook(gcp: GceContext) -> Callable[..., Any]:
     """``playbook(tasks, **run_playbook_options)`` with cloud gcp and the emulator's endpoints and key."""
-    env = {**gcp.emu.env(), "GCP_SERVICE_ACCOUNT_FILE": str(gcp.key_file), "GCP_KMS_ENDPOINT_URL": gcp.emu.kms_url}
+    env = {
+        **gcp.emu.env(),
+        "GCP_SERVICE_ACCOUNT_FILE": str(gcp.key_file),
+        "GCP_KMS_ENDPOINT_URL": gcp.emu.kms_url,
+        "GCP_STORAGE_ENDPOINT_URL": gcp.emu.storage_url,
+    }
 
     def run(tasks, **options):
         return run_playbook(tasks, env=env, module_defaults={GCP_GROUP: {"cloud": "gcp"}}, **options)
