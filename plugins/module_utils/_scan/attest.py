@@ -297,7 +297,7 @@ def attest(backend, image_id, kind, predicate, signer, store=None, blobs=(), che
 
 def _existing(codec, image, kind, signer, payload, store=None):
     """The stored envelope of this kind and key if it signs exactly ``payload`` and verifies, else None."""
-    for stored in stored_attestations(codec, image, store):
+    for stored in stored_attestations(codec, image, store, kind=kind):
         if stored.group != (kind, keyid_digits(signer.keyid)) or stored.envelope is None:
             continue
         parsed = dsse.parse(stored.envelope)
@@ -311,18 +311,22 @@ def _existing(codec, image, kind, signer, payload, store=None):
 # -- reading and verifying -----------------------------------------------------------------------------
 
 
-def stored_attestations(codec, image, store=None, unavailable=None):
-    """Every attestation envelope in the image's tags (StoredSignature, ``group`` = (kind, keyid digits)).
+def stored_attestations(codec, image, store=None, unavailable=None, kind=None):
+    """Every attestation envelope in the image's tags (StoredSignature, ``group`` = (kind, keyid digits)),
+    or only those of ``kind``.
 
     A detached envelope gets its statement from ``store``; where it cannot because there is no store or
     no such object, ``unavailable[group]`` says why (the envelope is then unreadable, its ``error`` says so).
     """
     unavailable = {} if unavailable is None else unavailable
+    tags = image.tags
+    if kind is not None:  # read (and fetch from the store) only what is asked for
+        tags = {key: tags[key] for key in keys_of(codec, tags, ATTESTATION, (kind,))}
     return read_chunked(
         codec,
         ATTESTATION,
         2,
-        image.tags,
+        tags,
         "attestation tags of",
         lambda group: _statement_from_store(store, group, unavailable),
     )
@@ -386,7 +390,7 @@ def verified_attestations(policy, image, codec, kind, store=None):
     """[Attestation] of ``kind`` on ``image``, each checked against the policy's trusted ``keys``."""
     live_digest = descriptor_digest(image)
     found, unavailable = [], {}
-    for stored in stored_attestations(codec, image, store, unavailable):
+    for stored in stored_attestations(codec, image, store, unavailable, kind):
         if stored.group[0] != kind:
             continue
         label = "the %s attestation signed as %s…" % (kind, stored.key_prefix)
