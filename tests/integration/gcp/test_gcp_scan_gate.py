@@ -92,7 +92,20 @@ def test_attested_images_on_gcp_are_gated_by_their_scans_in_cloud_storage(gcp, p
             "past": {"vulnerabilities": dict(HIGH, allow=[PAST])},
         }.items()
     }
+    policy["channel"] = write_policy(tmp_path, keys, ["build"], ["release"], name="channel.yml", vulnerabilities=HIGH)
     build, intruder = keys.private("build"), keys.private("intruder")
+
+    def promote(title, image_id):
+        args = {"image_id": image_id, "channel": "prod", "policy": policy["channel"], "key": keys.private("release")}
+        return {"name": title, "phoenix.immutable.image_channel": dict(args, store=STORE), "ignore_errors": True}
+
+    def lookup(title, **store):
+        options = "channel='prod', policy='%s', cloud='gcp', detail=true" % policy["channel"]
+        if store:
+            options += ", store=%r" % (store,)
+        expression = "lookup('phoenix.immutable.golden_image', 'phoenix-web', %s)" % options
+        return {"name": title, "ansible.builtin.debug": {"msg": "{{ %s }}" % expression}, "ignore_errors": True}
+
     signs = [
         {"name": "sign %s" % image_id, "phoenix.immutable.image_sign": {"image_id": image_id, "key": build}}
         for image_id in (service.image, service.image_next, copy_target, untrusted)
@@ -116,6 +129,10 @@ def test_attested_images_on_gcp_are_gated_by_their_scans_in_cloud_storage(gcp, p
                 "ignore_errors": True,
             },
             service.task(service.image_next, title="clean swap", verify=policy["high"], store=STORE),
+            promote("promote vulnerable", service.image),
+            promote("promote clean", service.image_next),
+            lookup("lookup", **STORE),
+            lookup("lookup without a store"),
         ]
     )
     assert run.rc == 0, run.explain()
@@ -155,6 +172,16 @@ def test_attested_images_on_gcp_are_gated_by_their_scans_in_cloud_storage(gcp, p
     deployed = run.task("clean swap")["result"]
     assert deployed["verified"] is True and deployed["verification"][0]["attestations"][0]["valid"] is True
     assert service.weights() == {"web-b": 100} and service.groups() == ["web-b"]
+    promotion = run.task("promote vulnerable")["result"]
+    assert (
+        promotion["failed"] is True
+        and "refusing to promote" in promotion["msg"]
+        and "CVE-2026-10001" in promotion["msg"]
+    )
+    assert run.task("promote clean")["result"]["changed"] is True
+    assert run.task("lookup")["result"]["msg"]["id"] == service.image_next
+    unread = run.task("lookup without a store")["result"]
+    assert unread["failed"] is True and "incomplete scan" in unread["msg"]
 
     # Copied onto another image (labels alone, as someone could), and the clean statement edited in the store.
     copied = {key: value for key, value in labels.items() if key.startswith(ATTESTATION_LABELS)}
