@@ -60,6 +60,13 @@ def test_blob_storage_keeps_blobs_by_digest_once(data_planes, arm):
         store.put_blob(digest, data)
     assert refused.value.code == "BlobMismatch" and "was not overwritten" in refused.value.message
     assert store.get_blob(digest) == b"something else"  # the caller checks the digest (the gate does)
+    # An upload applied whose answer was lost: sent again, it finds its own blob.
+    lost = b'{"another report": true}'
+    data_planes.blob.inject_fault("BlockBlob_Upload", status=503, after_apply=True, retry_after=0)
+    with data_planes.blob.counting() as calls:
+        assert store.put_blob(digest_of(lost), lost) == store.url_of(digest_of(lost))
+    assert calls["BlockBlob_Upload"] == 2 and calls["Blob_GetProperties"] == 1
+    assert store.get_blob(digest_of(lost)) == lost
     with pytest.raises(PhoenixError, match="does not exist"):
         BlobAuditStore(arm.connection(), URL + "-missing").put_blob(digest, data)
 

@@ -56,6 +56,13 @@ def test_cloud_storage_keeps_blobs_by_digest_once(gce):
         store.put_blob(digest, data)
     assert refused.value.code == "BlobMismatch" and "was not overwritten" in refused.value.message
     assert store.get_blob(digest) == b"something else"  # the caller checks the digest (the gate does)
+    # An insert applied whose answer was lost: sent again, it finds its own object.
+    lost = b'{"another statement": true}'
+    gce.emu.inject_fault("storage.objects.insert", status=503, after_apply=True)
+    with gce.emu.counting() as calls:
+        assert store.put_blob(digest_of(lost), lost) == store.url_of(digest_of(lost))
+    assert calls["storage.objects.insert"] == 2 and calls["storage.objects.get"] == 1
+    assert store.get_blob(digest_of(lost)) == lost
     missing = GcsAuditStore(store.connection, "no-such-bucket")
     assert missing.get_blob(digest) is None
     with pytest.raises(PhoenixError, match="does not exist"):
