@@ -22,8 +22,10 @@ from harness import run_playbook
 from harness.attestations import read_envelope, sbom_document, scan_file, write_envelope
 from test_azure_swap import Service
 
+from ansible_collections.phoenix.immutable.plugins.module_utils import scan
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.audit_store import BlobAuditStore
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import PhoenixError
+from ansible_collections.phoenix.immutable.plugins.module_utils._scan.attestations import vuln_predicate
 
 CONTAINER = "attestations"
 URL = "https://phoenixaudit.blob.core.windows.net/" + CONTAINER
@@ -101,7 +103,7 @@ def verify(title, image_id, policy, **options):
 def test_attested_images_on_azure_are_gated_by_their_scans(azure, data_planes, tmp_path):
     data_planes.blob.create_container(CONTAINER)
     service = Service(azure)
-    copy_target, edited, untrusted = gallery_images(azure, RESOURCE_GROUP, ("1.0.3", "1.0.4", "1.0.5"))
+    copy_target, edited, untrusted, large = gallery_images(azure, RESOURCE_GROUP, ("1.0.3", "1.0.4", "1.0.5", "1.0.6"))
     env = {**azure.env(), **data_planes.hosts.env()}
 
     def playbook(tasks):
@@ -118,12 +120,26 @@ def test_attested_images_on_azure_are_gated_by_their_scans(azure, data_planes, t
             "high": {"vulnerabilities": HIGH},
             "future": {"vulnerabilities": dict(HIGH, allow=[FUTURE])},
             "past": {"vulnerabilities": dict(HIGH, allow=[PAST])},
+            "none": {"vulnerabilities": {"max_severity": "none"}},
         }.items()
     }
+    # Too large for the tags: stored as its signed summary, the full report in the container.
+    findings = [
+        {
+            "id": "PHX-LOW-%04d" % number,
+            "package": "pkg%d" % number,
+            "installed_version": "1.%d" % number,
+            "fixed_version": "2.%d" % number,
+            "severity": "low",
+            "summary": "a low finding with a long summary %d" % number,
+        }
+        for number in range(150)
+    ]
+    large_scan = vuln_predicate(findings, scan.OSV_SCANNER, "2026-12-01T10:00:00Z", "2099-01-01T00:00:00Z")
     build, intruder = keys.private("build"), keys.private("intruder")
     signs = [
         {"name": "sign %s" % image_id, "phoenix.immutable.image_sign": {"image_id": image_id, "key": build}}
-        for image_id in (service.image, service.image_next, copy_target, edited, untrusted)
+        for image_id in (service.image, service.image_next, copy_target, edited, untrusted, large)
     ]
     run = playbook(
         signs
@@ -136,6 +152,9 @@ def test_attested_images_on_azure_are_gated_by_their_scans(azure, data_planes, t
             verify("high", service.image, policy["high"]),
             verify("future", service.image, policy["future"]),
             verify("past", service.image, policy["past"]),
+            attest("large", large, build, vuln_scan=large_scan, store=STORE),
+            verify("summary without the store", large, policy["none"]),
+            verify("summary with the store", large, policy["none"], store=STORE),
             {**service.task(service.image, title="refused", verify=policy["high"], store=STORE), "ignore_errors": True},
             service.task(service.image_next, title="clean swap", verify=policy["high"], store=STORE),
         ]
@@ -158,6 +177,14 @@ def test_attested_images_on_azure_are_gated_by_their_scans(azure, data_planes, t
     assert digest_of(content) == blob["digest"] and json.loads(content)["bomFormat"] == "CycloneDX"
     assert sbom_outcome["statement"]["predicate"]["sbom"]["uri"] == blob["url"]
 
+    [summarised] = run.task("large")["result"]["attestations"]
+    assert summarised["form"] == "summary"
+    report = data_planes.blob.content_of(CONTAINER, "phoenix-attestations/sha256/" + summarised["predicate_digest"])
+    assert json.loads(report) == large_scan
+    unread = run.task("summary without the store")["result"]
+    assert unread["reason"] == "incomplete scan" and "no attestation store was given" in unread["msg"]
+    read = run.task("summary with the store")["result"]
+    assert read["reason"] == "vulnerable" and "PHX-LOW-0000" in read["msg"]
     high = run.task("high")["result"]
     assert high["reason"] == "vulnerable" and "PHX-2026-0001 (CVE-2026-10001) in libssl3" in high["msg"]
     assert run.task("future")["result"]["verified"] is True
