@@ -111,7 +111,10 @@ attestations:
   description:
     - One entry per result given, in the order sbom, vuln, compliance.
     - C(form) is V(full) or V(summary); C(floor) the lowest severity a vulnerability summary keeps;
-      C(predicate_digest) the sha256 of the full predicate; C(blobs) what was put in O(store).
+      C(predicate_digest) the sha256 of the full predicate; C(blobs) what was put in O(store), each
+      C({digest, url, what}) with C(what) V(sbom), V(<kind> predicate) (a summary's full predicate) or
+      V(<kind> statement) (the statement itself, where the image's metadata cannot hold it, as on GCP);
+      C(statement_digest) the sha256 of the signed statement.
   returned: always
   type: list
   elements: dict

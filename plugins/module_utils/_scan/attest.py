@@ -229,7 +229,8 @@ def attest(backend, image_id, kind, predicate, signer, store=None, blobs=(), che
             "cannot store the %s attestation on %s: %s needs more than the %d tag(s) it may use"
             % (kind, resource, "its signature" if detached else "even its summary", budget),
             resource=resource,
-            hint="Nothing was changed. Remove tags the image does not need, or raise the severity floor of the scan.",
+            hint="Nothing was changed. Remove tags the image does not need"
+            + ("." if detached else ", or raise the severity floor of the scan."),
         )
     summary = summary_of(kind, chosen) if chosen is not predicate else None
     outcome.form = "summary" if summary is not None else "full"
