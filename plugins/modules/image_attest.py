@@ -20,8 +20,8 @@ description:
     for that is stored as a signed summary (all counts; the findings at or above the lowest severity floor
     that fits) and a compliance result without its passed rules; the full predicate's sha256 is in the
     signed summary, and the full predicate is put in the object store named by O(store) under that digest.
-  - On O(cloud=gcp) image labels cannot hold a statement, so O(store) (a Cloud Storage bucket) is required:
-    the statement is put there under its sha256 and the labels keep only its signature and that digest;
+  - On O(cloud=gcp) image labels cannot hold a statement, so O(store) (a Cloud Storage bucket) is required.
+    The statement is put there under its sha256 and the labels keep only its signature and that digest;
     the gate then needs the same O(store). On O(cloud=azure) attestations are stored in tags as on AWS.
   - Idempotent, a result already attested by the same key changes nothing.
 author:
