@@ -16,6 +16,12 @@ description:
     revoked by the policy or signed by a revoked key); C(deprecated_image) (its image''s deprecation time has
     passed); C(over_age) (launched more than O(max_age_days) ago); C(unmanaged) (in the scope, but no
     instance group of this collection launched it).'
+  - 'With a O(policy) that has C(vulnerabilities) or C(compliance) sections: C(vulnerable_image) (the image''s
+    signed vulnerability scan has a finding above C(max_severity) that no live allow entry covers) and
+    C(noncompliant_image) (its signed compliance result fails C(max_failed) or C(required_rules)). An image whose
+    scans cannot vouch for it (no scan, a stale, incomplete or malformed one, an invalid attestation, the wrong
+    profile) is C(untrusted_image). Run M(phoenix.immutable.image_rescan) first so the scans carry today''s
+    advisories.'
   - The scope of a service is every live instance in the subnets of its instance groups (narrowed by O(tags)
     when given); without O(service) it is the subnets of every service's groups, or only O(tags) when given.
   - 'Cost: the calls grow with pages, not with instances: one C(DescribeAutoScalingGroups) per 100 groups (AWS''s
@@ -31,7 +37,8 @@ description:
     lowering the group's size, so the group launches replacements from its current template; the next batch
     starts once the group is back to its size with every instance in service and healthy (and healthy at its
     load balancer targets with O(target_health)). An instance whose only drift is its group's own image
-    (deprecated or untrusted) is reported in RV(not_replaced), not replaced; deploy a new image instead.
+    (deprecated, untrusted, vulnerable, noncompliant) is reported in RV(not_replaced), not replaced (a replacement
+    would run the same image). Bake a new image, verify it and deploy it (C(playbooks/remediate.yml)).
   - Instances outside our groups are reported and never touched, unless O(terminate_unmanaged=true).
   - A service with a rollout in progress (M(phoenix.immutable.blue_green)) is reported, not replaced.
 author:
@@ -79,6 +86,21 @@ options:
       - Seconds between health checks while waiting for replacements.
     type: float
     default: 5
+  store:
+    description:
+      - The object store M(phoenix.immutable.image_attest) put full scan reports in (on AWS an S3 bucket). Read
+        only when a scan attestation stored as a summary cannot decide O(policy) alone; without it such an image
+        is C(untrusted_image) (C(incomplete scan), fail closed).
+    type: dict
+    suboptions:
+      container:
+        description: The bucket or container.
+        type: str
+        required: true
+      prefix:
+        description: The key prefix of the objects.
+        type: str
+        default: phoenix-attestations/
 extends_documentation_fragment:
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
@@ -144,7 +166,7 @@ counts:
   returned: always
   type: dict
   sample: {compliant: 98, wrong_image: 2, unsigned_image: 0, untrusted_image: 0, revoked_image: 0,
-           deprecated_image: 0, over_age: 0, unmanaged: 1}
+           vulnerable_image: 0, noncompliant_image: 0, deprecated_image: 0, over_age: 0, unmanaged: 1}
 total:
   description: How many instances were scanned.
   returned: always
@@ -229,6 +251,13 @@ ARGUMENT_SPEC = build(
     terminate_unmanaged=dict(type="bool", default=False),
     target_health=dict(type="bool", default=True),
     health_interval=dict(type="float", default=5),
+    store=dict(
+        type="dict",
+        options=dict(
+            container=dict(type="str", required=True),
+            prefix=dict(type="str", default="phoenix-attestations/"),
+        ),
+    ),
 )
 
 
