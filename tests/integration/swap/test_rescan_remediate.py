@@ -119,7 +119,8 @@ def test_a_new_advisory_is_caught_and_remediated_through_a_new_image(aws, playbo
         },
     )
     assert run.rc == 0, run.explain()
-    forged_run = playbook([rescan("forged", image_ids=[untrusted, copied])])
+    strict = {**rescan("strict", image_ids=[untrusted, golden.first], fail_on_unscannable=True), "ignore_errors": True}
+    forged_run = playbook([rescan("forged", image_ids=[untrusted, copied]), {**strict, "check_mode": True}])
     assert forged_run.rc == 0, forged_run.explain()
     assert attestation_tags(aws, golden.first, "vuln:") != vuln_tags  # check mode had written nothing; this did
     rescanned = run.task("Re-check every image in use and sign a fresh scan on each")["result"]
@@ -141,6 +142,9 @@ def test_a_new_advisory_is_caught_and_remediated_through_a_new_image(aws, playbo
         and "copied from another image" in forged[copied]["message"]
     )
     assert not forged_run.task("forged")["result"]["rescanned"]
+    failed = forged_run.task("strict")["result"]
+    assert failed["failed"] is True and failed["error"]["code"] == "NotRescanned"
+    assert "%s: invalid sbom attestation" % untrusted in failed["msg"] and failed["rescanned"] == [golden.first]
     after = run.task("phoenix.immutable.drift : Publish the result as drift_result")["result"]["ansible_facts"][
         "drift_result"
     ]
