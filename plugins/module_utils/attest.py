@@ -26,8 +26,11 @@ from .scan import load_sbom
 DEFAULT_PREFIX = BLOB_PREFIX
 
 
-def attestation_store(params):
-    """The BlobStore the ``store`` option ({container, prefix}) names, or None when it is not given."""
+def attestation_store(params, cloud=None):
+    """The BlobStore the ``store`` option ({container, prefix}) names, or None when it is not given.
+
+    ``cloud`` is the task's Provider when it has one already, so the store's calls are counted with its others.
+    """
     store = params.get("store")
     if not store:
         return None
@@ -37,9 +40,11 @@ def attestation_store(params):
             % (store,),
             resource="store",
         )
-    from .providers import provider
+    if cloud is None:
+        from .providers import provider
 
-    return provider(params).blob_store(store["container"], prefix=store.get("prefix") or DEFAULT_PREFIX)
+        cloud = provider(params)
+    return cloud.blob_store(store["container"], prefix=store.get("prefix") or DEFAULT_PREFIX)
 
 
 def _document(value, what):

@@ -7,7 +7,9 @@
 adds a line at most every 30 s); modules pass ``module.progress.report``.
 
 The trust policy, when given, is read before any cloud call (a bad or empty policy changes nothing), and each
-distinct image is read once (all of them in as few calls as the cloud allows) and judged once.
+distinct image is read once (all of them in as few calls as the cloud allows) and judged once. ``params["store"]``
+(``{container, prefix}``) is where the full reports of summarised scan attestations are read from when a policy's
+``vulnerabilities`` or ``compliance`` cannot be decided on a summary alone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ._core.drift import (
     validate,
 )
 from ._core.health import HealthSpec
-from .providers import drift_backends
+from .providers import drift_backends, provider
 from .trust import policy_given
 
 __all__ = ["COMPLIANT", "REASONS", "REMEDIATIONS", "REPLACE", "REPORT", "DriftRequest", "drift", "request_from_params"]
@@ -50,13 +52,17 @@ def drift(params, waiter, check_mode=False, report=None):
         from .trust import load_policy
 
         policy = load_policy(params["policy"])
-    groups, traffic, instances = drift_backends(params)
+    cloud = provider(params)
+    groups, traffic, instances = drift_backends(cloud)
     verifier = None
     if policy is not None:
+        from .attest import attestation_store
         from .trust import verify_images
 
+        store = attestation_store(params, cloud)
+
         def verifier(images, missing):
-            return verify_images(instances, images, policy, missing=missing)
+            return verify_images(instances, images, policy, missing=missing, store=store)
 
     scan = DriftScan(groups, traffic, instances, verifier=verifier, waiter=waiter, check_mode=check_mode, report=report)
     health = HealthSpec(target_health=params.get("target_health", True), interval=request.health_interval)

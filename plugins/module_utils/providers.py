@@ -373,6 +373,6 @@ def retention_backends(params):
 
 
 def drift_backends(params):
-    """(GroupBackend, TrafficBackend, InstanceBackend)."""
-    cloud = provider(params)
+    """(GroupBackend, TrafficBackend, InstanceBackend), from connection params or a Provider already made."""
+    cloud = params if isinstance(params, Provider) else provider(params)
     return cloud.groups(), cloud.traffic(), cloud.instances()

@@ -69,7 +69,16 @@ def _result(findings, scanner, started, finished, document=None, skipped=(), par
 def scan_sbom(document, feed_path, clock=utcnow):
     """Match the SBOM ``document`` against the OSV feed at ``feed_path``."""
     started = format_utc(clock())
+    return _scan_with(osv.load_feed(feed_path), feed_path, document, started, clock)
+
+
+def feed_scanner(feed_path, clock=utcnow):
+    """``scan(document)``: scan_sbom for many SBOMs, with the feed at ``feed_path`` loaded once, now."""
     feed = osv.load_feed(feed_path)
+    return lambda document: _scan_with(feed, feed_path, document, format_utc(clock()), clock)
+
+
+def _scan_with(feed, feed_path, document, started, clock):
     findings, skipped = osv.match(feed, sbom.sbom_components(document))
     scanner = dict(
         OSV_SCANNER, db={"uri": "file://%s" % os.path.abspath(feed.source), "version": "sha256:" + feed.digest}

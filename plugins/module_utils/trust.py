@@ -50,6 +50,7 @@ __all__ = [
     "local_signer",
     "policy_given",
     "public_key_pem",
+    "resolved_policy",
     "sign_image",
     "subject_name",
     "verify_image",
@@ -144,22 +145,27 @@ def verify_image(image_backend, image_id, policy, now=None, key_backend=None, st
     )
 
 
-def verify_images(image_backend, images, policy, missing=(), now=None, key_backend=None):
+def verify_images(image_backend, images, policy, missing=(), now=None, key_backend=None, store=None):
     """{image id: Verification} of images already read (model.Image), with no further image call.
 
     ``image_backend`` supplies the codec that reads the images' tags and the cloud's key service (for KMS
     keys the policy trusts, fetched once); ids in ``missing`` (images the cloud no longer has) get the
-    "image not found" verdict.
+    "image not found" verdict. ``store`` (a BlobStore) holds the full reports of summarised scan attestations.
     """
     from ._core.policy import evaluate
 
     policy = _resolved(image_backend, policy, key_backend)
     region = getattr(image_backend, "region", None)
     codec = image_backend.codec
-    verdicts = {image.id: evaluate(policy, image, codec, now=now, region=region) for image in images}
+    verdicts = {image.id: evaluate(policy, image, codec, now=now, region=region, store=store) for image in images}
     for image_id in missing:
         verdicts[image_id] = evaluate(policy, None, codec, image_id=image_id, now=now, region=region)
     return verdicts
+
+
+def resolved_policy(image_backend, policy, key_backend=None):
+    """``load_policy(policy)`` with the public keys of its KMS keys fetched (once) from the image backend's cloud."""
+    return _resolved(image_backend, policy, key_backend)
 
 
 def _resolved(image_backend, policy, key_backend):

@@ -16,6 +16,12 @@ description:
     revoked by the policy or signed by a revoked key); C(deprecated_image) (its image''s deprecation time has
     passed); C(over_age) (launched more than O(max_age_days) ago); C(unmanaged) (in the scope, but no
     instance group of this collection launched it).'
+  - 'With a O(policy) that has C(vulnerabilities) or C(compliance) sections: C(vulnerable_image) (the image''s
+    signed vulnerability scan has a finding above C(max_severity) that no live allow entry covers) and
+    C(noncompliant_image) (its signed compliance result fails C(max_failed) or C(required_rules)). An image whose
+    scans cannot vouch for it (no scan, a stale, incomplete or malformed one, an invalid attestation, the wrong
+    profile) is C(untrusted_image). Run M(phoenix.immutable.image_rescan) first so the scans carry today''s
+    advisories.'
   - The scope of a service is every live instance in the subnets of its instance groups (narrowed by O(tags)
     when given); without O(service) it is the subnets of every service's groups, or only O(tags) when given.
   - 'Cost: the calls grow with pages, not with instances: one C(DescribeAutoScalingGroups) per 100 groups (AWS''s
@@ -31,7 +37,8 @@ description:
     lowering the group's size, so the group launches replacements from its current template; the next batch
     starts once the group is back to its size with every instance in service and healthy (and healthy at its
     load balancer targets with O(target_health)). An instance whose only drift is its group's own image
-    (deprecated or untrusted) is reported in RV(not_replaced), not replaced; deploy a new image instead.
+    (deprecated, untrusted, vulnerable, noncompliant) is reported in RV(not_replaced), not replaced (a replacement
+    would run the same image). Bake a new image, verify it and deploy it (C(playbooks/remediate.yml)).
   - Instances outside our groups are reported and never touched, unless O(terminate_unmanaged=true).
   - A service with a rollout in progress (M(phoenix.immutable.blue_green)) is reported, not replaced.
 author:
@@ -86,6 +93,7 @@ extends_documentation_fragment:
   - phoenix.immutable.azure
   - phoenix.immutable.policy
   - phoenix.immutable.wait
+  - phoenix.immutable.attestation_store
 attributes:
   check_mode:
     support: full
@@ -144,7 +152,7 @@ counts:
   returned: always
   type: dict
   sample: {compliant: 98, wrong_image: 2, unsigned_image: 0, untrusted_image: 0, revoked_image: 0,
-           deprecated_image: 0, over_age: 0, unmanaged: 1}
+           vulnerable_image: 0, noncompliant_image: 0, deprecated_image: 0, over_age: 0, unmanaged: 1}
 total:
   description: How many instances were scanned.
   returned: always
@@ -213,7 +221,13 @@ api_calls:
   sample: {"autoscaling:DescribeAutoScalingGroups": 1, "ec2:DescribeInstances": 1, "ec2:DescribeImages": 1}
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, POLICY, WAIT, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import (
+    ATTESTATION_STORE,
+    CONNECTION,
+    POLICY,
+    WAIT,
+    build,
+)
 from ansible_collections.phoenix.immutable.plugins.module_utils.drift import REMEDIATIONS, drift
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 
@@ -221,6 +235,7 @@ ARGUMENT_SPEC = build(
     CONNECTION,
     POLICY,
     WAIT,
+    ATTESTATION_STORE,
     service=dict(type="str"),
     tags=dict(type="dict", default={}),
     max_age_days=dict(type="float"),

@@ -8,6 +8,10 @@ An instance is ``compliant`` or drifted for one or more reasons:
   current image;
 - ``unsigned_image`` / ``untrusted_image`` / ``revoked_image``: its image fails the trust policy (no
   signature at all / any other failure / revoked by the policy or signed by a revoked key);
+- ``vulnerable_image`` / ``noncompliant_image``: its image's signed scan attestation has a finding above the
+  policy's ``vulnerabilities`` / its signed compliance result fails the policy's ``compliance`` (the gate's
+  reasons ``vulnerable`` / ``noncompliant`` and ``required rule``); an image whose scans cannot vouch for
+  it (no scan, stale, incomplete, malformed, invalid attestation, wrong profile) is ``untrusted_image``;
 - ``deprecated_image``: its image's deprecation time has passed;
 - ``over_age``: it was launched more than ``max_age_days`` ago;
 - ``unmanaged``: it is in the scan's scope (the service's network, the tag filter) but no group of ours
@@ -42,11 +46,24 @@ WRONG_IMAGE = "wrong_image"
 UNSIGNED_IMAGE = "unsigned_image"
 UNTRUSTED_IMAGE = "untrusted_image"
 REVOKED_IMAGE = "revoked_image"
+VULNERABLE_IMAGE = "vulnerable_image"
+NONCOMPLIANT_IMAGE = "noncompliant_image"
 DEPRECATED_IMAGE = "deprecated_image"
 OVER_AGE = "over_age"
 UNMANAGED = "unmanaged"
-REASONS = (WRONG_IMAGE, UNSIGNED_IMAGE, UNTRUSTED_IMAGE, REVOKED_IMAGE, DEPRECATED_IMAGE, OVER_AGE, UNMANAGED)
-# Reasons a replacement from the group's current template cures.
+REASONS = (
+    WRONG_IMAGE,
+    UNSIGNED_IMAGE,
+    UNTRUSTED_IMAGE,
+    REVOKED_IMAGE,
+    VULNERABLE_IMAGE,
+    NONCOMPLIANT_IMAGE,
+    DEPRECATED_IMAGE,
+    OVER_AGE,
+    UNMANAGED,
+)
+# Reasons a replacement from the group's current template cures. The image-level ones (its trust, its scans,
+# its deprecation) are not: a replacement would run the same image; the cure is a new image (bake, verify, swap).
 INSTANCE_REASONS = (WRONG_IMAGE, OVER_AGE)
 
 REPORT = "report"
@@ -60,6 +77,8 @@ REASON_WORDS = {
     UNSIGNED_IMAGE: "unsigned",
     UNTRUSTED_IMAGE: "untrusted",
     REVOKED_IMAGE: "revoked",
+    VULNERABLE_IMAGE: "vulnerable",
+    NONCOMPLIANT_IMAGE: "noncompliant",
     DEPRECATED_IMAGE: "deprecated",
     OVER_AGE: "too old",
     UNMANAGED: "unmanaged",
@@ -137,15 +156,42 @@ def validate(request):
         raise InvalidInput("service must not be empty; leave it out to scan every service", resource="service")
 
 
-def trust_reason(verdict):
-    """The drift reason of a failed trust verdict (a policy.Verification), or None when it passed."""
+# The scan gate's refusal reasons (_scan/gate.py) that say the image is bad, each with its drift reason. Every other
+# refusal (no scan, stale scan, incomplete scan, malformed scan, invalid attestation, no compliance result, wrong
+# profile) says its scans cannot vouch for it: untrusted_image (fail closed: still drift, with the gate's words).
+SCAN_REASONS = {
+    "vulnerable": VULNERABLE_IMAGE,
+    "noncompliant": NONCOMPLIANT_IMAGE,
+    "required rule": NONCOMPLIANT_IMAGE,
+}
+
+
+def trust_reasons(verdict):
+    """[(drift reason, detail)] of a trust verdict (a policy.Verification); [] when it passed or there is none.
+
+    A verdict refused by the scan gates gives one entry per drift reason its refusals map to (an image can be
+    both vulnerable and noncompliant), in REASONS order, each detail joining the messages behind it.
+    """
     if verdict is None or verdict.verified:
-        return None
+        return []
     if verdict.reason == NO_SIGNATURE:
-        return UNSIGNED_IMAGE
+        return [(UNSIGNED_IMAGE, verdict.message or verdict.reason)]
     if verdict.reason == REVOKED:
-        return REVOKED_IMAGE
-    return UNTRUSTED_IMAGE
+        return [(REVOKED_IMAGE, verdict.message or verdict.reason)]
+    refusals = [refusal for refusal in (getattr(verdict, "refusals", None) or []) if isinstance(refusal, dict)]
+    if not refusals:
+        return [(UNTRUSTED_IMAGE, verdict.message or verdict.reason)]
+    found = {}
+    for refusal in refusals:
+        reason = SCAN_REASONS.get(refusal.get("reason"), UNTRUSTED_IMAGE)
+        found.setdefault(reason, []).append(str(refusal.get("message") or refusal.get("reason")))
+    return [(reason, "; ".join(found[reason])) for reason in REASONS if reason in found]
+
+
+def trust_reason(verdict):
+    """The first drift reason of a trust verdict, or None when it passed (see trust_reasons)."""
+    found = trust_reasons(verdict)
+    return found[0][0] if found else None
 
 
 def is_deprecated(image, now):
@@ -164,9 +210,7 @@ def classify(instance, wanted_image, managed, image, verdict, max_age_days, now)
     found = []
     if wanted_image and instance.image_id != wanted_image:
         found.append((WRONG_IMAGE, "runs %s, its service runs %s" % (instance.image_id, wanted_image)))
-    reason = trust_reason(verdict)
-    if reason:
-        found.append((reason, verdict.message or verdict.reason))
+    found.extend(trust_reasons(verdict))
     if is_deprecated(image, now):
         found.append((DEPRECATED_IMAGE, "image %s was deprecated at %s" % (image.id, image.deprecation_time)))
     if max_age_days is not None and instance.launched:
