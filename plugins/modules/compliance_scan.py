@@ -10,8 +10,8 @@ version_added: 0.1.0
 description:
   - Runs C(oscap xccdf eval --profile PROFILE --results RESULTS DATASTREAM) on the host that runs the module
     (the bake role runs it on the builder) and summarises the results as the compliance predicate that
-    M(phoenix.immutable.image_attest) signs (the profile, the rule ids that passed (C(pass), C(fixed)) and
-    those that failed, C(fail), C(error), C(unknown)).
+    M(phoenix.immutable.image_attest) signs, made of the profile, the rule ids that passed (C(pass), C(fixed))
+    and those that failed (C(fail), C(error), C(unknown)).
   - For a root other than C(/) (a mounted image, the emulator tests' scratch root), C(oscap-chroot ROOT xccdf
     eval ...) when it is on PATH, else C(oscap) with the environment C(oscap-chroot) sets
     (C(OSCAP_PROBE_ROOT), C(OSCAP_EVALUATION_TARGET)); Debian 12's C(openscap-scanner) has no C(oscap-chroot).

@@ -109,4 +109,4 @@ def test_compliance_scan_runs_openscap_on_a_scratch_root(tmp_path):
     assert result["predicate"]["scanner"]["uri"] == "pkg:generic/openscap"
     bad = run.task("bad profile")
     assert bad["status"] == "failed" and bad["result"]["error"]["code"] == "OscapFailed"
-    assert "profile nothing" in bad["result"]["msg"]
+    assert "with profile no_such_profile" in bad["result"]["msg"]
