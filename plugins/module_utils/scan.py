@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 
 from ._core.errors import PhoenixError
@@ -205,9 +206,7 @@ def compliance_scan(
             summary, report_digest = _summarise(results, profile)
         finally:
             if folder:
-                for name in os.listdir(folder):
-                    os.unlink(os.path.join(folder, name))
-                os.rmdir(folder)
+                shutil.rmtree(folder, ignore_errors=True)
     else:
         summary, report_digest = _summarise(results, profile)
     predicate = compliance_predicate(
