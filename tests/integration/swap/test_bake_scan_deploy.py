@@ -143,6 +143,7 @@ def test_a_baked_image_carries_its_scans_and_the_deploy_gate_refuses_the_vulnera
     assert scan["sbom"]["components"] == 9 and scan["sbom"]["producer"]["name"].startswith("phoenix.immutable/")
     assert scan["vulnerabilities"]["counts"] == {"critical": 2, "high": 1, "medium": 0, "low": 1, "unknown": 0}
     assert scan["vulnerabilities"]["worst"] == "critical"
+    assert "compliance" not in clean["scan"]  # the second bake asked for none: nothing left from the first
     assert clean["scan"]["vulnerabilities"]["counts"] == dict.fromkeys(
         ["critical", "high", "medium", "low", "unknown"], 0
     )
