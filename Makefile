@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 # The venv's tools first (ansible-lint and the tests run ansible-playbook, ansible-galaxy, ... by name).
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv demo bench test lint format changelog-lint sanity ansible-lint pytest unit integration build clean distclean
+.PHONY: help venv system-packages demo bench test lint format changelog-lint sanity ansible-lint pytest unit integration build clean distclean
 
 help: ## List the targets
 	@echo "Usage: make TARGET   (PYTHON=$(PYTHON) creates .venv; Python >= 3.11)"
@@ -42,6 +42,26 @@ $(STAMP): requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
+# The dpkg packages of bindep.txt (OpenSCAP for the compliance tests), installed with apt-get when they are
+# missing and this runs as root on a machine with apt-get; otherwise it says what is missing and which tests
+# will skip. It never fails the build: those tests skip, naming bindep.txt, without the packages.
+BINDEP_DPKG := $(shell awk '/^[a-z0-9]/ && /platform:dpkg/ {print $$1}' bindep.txt)
+
+system-packages: ## Install bindep.txt's dpkg packages if missing (root + apt-get), else say what will skip
+	@missing=""; for package in $(BINDEP_DPKG); do \
+	  dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$package"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing the system packages of bindep.txt:$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null \
+	    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; } \
+	    || echo "warning: could not install$$missing; the OpenSCAP tests will skip (see bindep.txt)" >&2; \
+	else \
+	  echo "note: missing system packages$$missing (bindep.txt) and no root with apt-get to install them:" \
+	       "the OpenSCAP tests will skip. Install them with your package manager to run them." >&2; \
+	fi
+
 demo: venv ## Run the golden-image workflow against local AWS, GCP and Azure emulators
 	$(BIN)/python tools/demo.py
 
@@ -49,7 +69,7 @@ bench: venv ## Benchmarks: cloud API calls and seconds per scenario (benchmarks/
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench; done
 
 # Stops at the first failing step; pytest runs last so that its summary is the final line.
-test: venv ## lint, sanity, ansible-lint, then pytest
+test: venv system-packages ## lint, sanity, ansible-lint, then pytest
 	$(MAKE) lint
 	$(MAKE) sanity
 	$(MAKE) ansible-lint
@@ -89,13 +109,13 @@ ansible-lint: venv ## ansible-lint, production profile, offline (.ansible-lint)
 
 # pytest exits 5 when it collects no test; make counts any non-zero exit as a failure, and that is
 # intended: a test run that ran no test must not pass.
-pytest: venv ## Every unit and integration test (2 workers)
+pytest: venv system-packages ## Every unit and integration test (2 workers)
 	$(BIN)/pytest tests -n 2 -p no:cacheprovider --strict-markers $(PYTEST_ARGS)
 
 unit: venv ## Unit tests only
 	$(BIN)/pytest tests/unit -n 2 -p no:cacheprovider --strict-markers $(PYTEST_ARGS)
 
-integration: venv ## Integration tests only
+integration: venv system-packages ## Integration tests only
 	$(BIN)/pytest tests/integration -n 2 -p no:cacheprovider --strict-markers $(PYTEST_ARGS)
 
 build: venv ## Build the collection tarball into .build/dist

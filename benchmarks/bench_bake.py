@@ -106,6 +106,8 @@ def bake(seed, root, name, regions=()):
                 "bake_base_image_id": seed.base_image_id,
                 "bake_builder_connection": "local",
                 "bake_builder_root": str(root / "builder-root"),
+                # The figures stay those of the bake before its scan steps (the scratch root has no package database).
+                "bake_scan": False,
                 "bake_key_dir": str(root / "keys"),
                 "bake_sign_key": str(root / "build.pem"),
                 "bake_copy_to_regions": list(regions),

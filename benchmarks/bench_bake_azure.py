@@ -69,6 +69,8 @@ def bake(base_image, root):
                 "bake_connection_user": "",
                 "bake_builder_connection": "local",
                 "bake_builder_root": str(root / "builder-root"),
+                # The figures stay those of the bake before its scan steps (the scratch root has no package database).
+                "bake_scan": False,
                 "bake_key_dir": str(root / "keys"),
                 "bake_sign_key": str(root / "build.pem"),
                 "bake_connect_timeout": 30,

@@ -40,10 +40,17 @@ options:
       - The format of O(report).
     type: str
     choices: [trivy, grype]
+  dest:
+    description:
+      - Write the scan's predicate (RV(predicate)) as JSON to this path, on the host that runs the module, and
+        leave RV(findings) and RV(predicate) out of the result, so that a large scan is passed on to
+        M(phoenix.immutable.image_attest) as a path rather than as task arguments (a 1 MB argument costs
+        Ansible about 10 s). Its folder is made if missing.
+    type: path
 attributes:
   check_mode:
     support: full
-    description: Only reads; runs the same in check mode.
+    description: Only reads; runs the same in check mode, except that O(dest) is not written.
   diff_mode:
     support: none
     description: Nothing changes, so there is nothing to show.
@@ -75,7 +82,7 @@ EXAMPLES = r"""
 RETURN = r"""
 findings:
   description: What affects the image, most severe first.
-  returned: always
+  returned: without O(dest)
   type: list
   elements: dict
   sample:
@@ -116,8 +123,19 @@ database:
   type: dict
 predicate:
   description: The C(https://cosign.sigstore.dev/attestation/vuln/v1) predicate of this scan, to attest.
-  returned: always
+  returned: without O(dest)
   type: dict
+dest:
+  description: Where the predicate was written (O(dest)).
+  returned: when O(dest) is given
+  type: str
+worst:
+  description:
+    - The worst severity found, or V(none); V(unknown) ranks right after V(critical), as the trust policy counts
+      it as critical.
+  returned: always
+  type: str
+  sample: critical
 api_calls:
   description: Cloud API calls this task made (none).
   returned: always
@@ -131,6 +149,8 @@ from ansible_collections.phoenix.immutable.plugins.module_utils.scan import (
     load_sbom,
     scan_report,
     scan_sbom,
+    worst_severity,
+    write_json,
 )
 
 ARGUMENT_SPEC = dict(
@@ -138,6 +158,7 @@ ARGUMENT_SPEC = dict(
     osv=dict(type="path"),
     report=dict(type="path"),
     report_format=dict(type="str", choices=list(REPORT_FORMATS)),
+    dest=dict(type="path"),
 )
 
 
@@ -148,7 +169,12 @@ def scan(module):
         result = scan_sbom(document, params["osv"])
     else:
         result = scan_report(params["report"], params["report_format"], document)
-    return dict(changed=False, api_calls={}, **result)
+    result = dict(result, changed=False, api_calls={}, worst=worst_severity(result["counts"]))
+    if params["dest"]:
+        result["changed"] = write_json(params["dest"], result.pop("predicate"), module.check_mode)
+        result["dest"] = params["dest"]
+        del result["findings"]
+    return result
 
 
 def main():

@@ -8,6 +8,7 @@ signature and teardown are the real API path.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from harness import run_playbook
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
 BUILDER_TAG = "phoenix:builder"
 
 
@@ -48,6 +50,8 @@ def bake_dir(tmp_path):
         )
     )
     root = tmp_path / "builder-root"
+    # A package database (the fixture root's dpkg status and os-release), for the SBOM the bake records.
+    shutil.copytree(FIXTURES / "rootfs" / "debian-12", root)
     for stale in (
         "etc/ssh/ssh_host_ed25519_key",
         "etc/ssh/ssh_host_rsa_key.pub",
@@ -128,6 +132,10 @@ def bake_vars(aws, bake_dir, **overrides):
         "bake_git_revision": "3f2c1a9",
         "bake_roles": [],
         "bake_connect_timeout": 30,
+        "bake_output_dir": str(bake_dir / "out"),
+        # The SBOM and its attestation cost 3 tasks a bake: recorded in the first test here only (and in
+        # swap/test_bake_scan_deploy.py, with the scans).
+        "bake_scan": False,
     }
     values.update(overrides)
     return values
@@ -178,7 +186,7 @@ def tags_of(resource):
 def test_a_bake_publishes_a_tagged_signed_image_that_verifies_and_leaves_no_builder(aws, playbook, bake_dir):
     run = playbook(
         [
-            bake_task(aws, bake_dir, bake_copy_to_regions=["us-west-2"]),
+            bake_task(aws, bake_dir, bake_copy_to_regions=["us-west-2"], bake_scan=True),
             {
                 "name": "verify",
                 "phoenix.immutable.image_verify": {
@@ -214,6 +222,12 @@ def test_a_bake_publishes_a_tagged_signed_image_that_verifies_and_leaves_no_buil
     assert any(key.startswith("phoenix:sig") for key in tags)
     [copy] = golden_images(aws, "us-west-2")
     assert copy["ImageId"] == bake_image["copies"][0]["id"]
+    # Without a feed the SBOM is still recorded and attested, on the image and on its copy.
+    assert bake_image["scan"]["sbom"]["components"] == 9 and "vulnerabilities" not in bake_image["scan"]
+    assert (bake_dir / "out" / "sbom.cdx.json").is_file()
+    assert any(key.startswith("phoenix:att:sbom:") for key in tags)
+    assert any(key.startswith("phoenix:att:sbom:") for key in tags_of(copy))
+    assert not any(key.startswith("phoenix:att:vuln:") for key in tags)
 
     root = bake_dir / "builder-root"
     assert (root / "srv/index.html").read_text() == "hello\n"

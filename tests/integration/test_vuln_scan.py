@@ -39,6 +39,7 @@ def test_vuln_scan_matches_an_sbom_and_reads_reports(tmp_path, sbom_file):
             task("from a mapping", sbom=document, osv=str(feed / "PHX-2026-0001.json")),
             task("trivy", report=str(FIXTURES / "reports" / "trivy.json"), report_format="trivy", sbom=str(path)),
             task("grype", report=str(FIXTURES / "reports" / "grype.json"), report_format="grype"),
+            task("to a file", sbom=str(path), osv=str(feed), dest=str(tmp_path / "out" / "vuln.json")),
         ],
         check=True,
     )
@@ -68,6 +69,11 @@ def test_vuln_scan_matches_an_sbom_and_reads_reports(tmp_path, sbom_file):
     trivy = run.task("trivy")["result"]
     assert trivy["scanner"] == "pkg:github/aquasecurity/trivy" and trivy["counts"]["critical"] == 1
     assert trivy["sbom_digest"] == result["sbom_digest"]
+    # dest: the predicate goes to a file (not in check mode, as here), the findings stay out of the result.
+    to_file = run.task("to a file")["result"]
+    assert to_file["changed"] is True and to_file["dest"] == str(tmp_path / "out" / "vuln.json")
+    assert "findings" not in to_file and "predicate" not in to_file and not (tmp_path / "out").exists()
+    assert to_file["counts"] == result["counts"] and to_file["worst"] == result["worst"] == "critical"
     grype = run.task("grype")["result"]
     assert [item["id"] for item in grype["findings"]][0] == "CVE-2026-10001" and grype["sbom_digest"] is None
 

