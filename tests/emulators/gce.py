@@ -798,6 +798,8 @@ class GceEmulator:
             "GCP_PROJECT": self.project,
             "GCP_ENDPOINT_URL": self.compute_url,
             "GCP_TOKEN_URI": self.token_uri,
+            # Cloud Storage too, so that no playbook of a test can reach storage.googleapis.com.
+            "GCP_STORAGE_ENDPOINT_URL": self.storage_url,
             "GCP_ZONE": self.zones[0],
             "NO_PROXY": "%s,localhost" % LOOPBACK,
             "no_proxy": "%s,localhost" % LOOPBACK,

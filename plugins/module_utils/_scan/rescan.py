@@ -175,7 +175,9 @@ def _finished(predicate):
 
 def _previous_scan(policy, image, codec, store):
     """``[(attestation, full predicate or None)]`` of the image's valid vuln attestations, newest first."""
-    found = [attestation for attestation in verified_attestations(policy, image, codec, VULN, store) if attestation.valid]
+    found = [
+        attestation for attestation in verified_attestations(policy, image, codec, VULN, store) if attestation.valid
+    ]
     found.sort(key=lambda attestation: str((attestation.predicate.get("metadata") or {}).get("scanFinishedOn") or ""))
     return [(attestation, full_predicate(VULN, attestation.predicate, store)[0]) for attestation in reversed(found)]
 

@@ -147,15 +147,27 @@ NOTHING_LEFT = {"vms": [], "disks": [], "nics": [], "addresses": [], "groups": [
 def test_a_bake_publishes_a_signed_image_version_that_verifies_and_leaves_no_builder(
     azure, network, playbook, bake_dir, base_image
 ):
+    # Scanned against the fixture feed (CVE-2026-10001 in the root's openssl): the gate refuses what was baked.
+    gated = yaml.safe_load((bake_dir / "policy.yml").read_text())
+    gated["vulnerabilities"] = {"max_severity": "high"}
+    (bake_dir / "gated.yml").write_text(yaml.safe_dump(gated))
     with azure.emu.counting() as calls:
         run = playbook(
             [
-                bake_task(bake_dir, base_image, bake_scan=True),
+                bake_task(bake_dir, base_image, bake_scan=True, bake_osv=str(FIXTURES / "osv")),
                 {
                     "name": "verify",
                     "phoenix.immutable.image_verify": {
                         "image_id": ["{{ bake_image.id }}"],
                         "policy": str(bake_dir / "policy.yml"),
+                    },
+                },
+                {
+                    "name": "gated",
+                    "phoenix.immutable.image_verify": {
+                        "image_id": ["{{ bake_image.id }}"],
+                        "policy": str(bake_dir / "gated.yml"),
+                        "fail_on_unverified": False,
                     },
                 },
                 {"name": "result", "ansible.builtin.debug": {"var": "bake_image"}},
@@ -180,6 +192,14 @@ def test_a_bake_publishes_a_signed_image_version_that_verifies_and_leaves_no_bui
     # The same role records and attests the SBOM on Azure: in the version's tags, as on AWS.
     assert bake_image["scan"]["sbom"]["components"] == 9
     assert any(key.startswith("phoenix:att:sbom:") for key in version.tags)
+    assert any(key.startswith("phoenix:att:vuln:") for key in version.tags)
+    assert bake_image["scan"]["vulnerabilities"]["worst"] == "critical"
+    gated_result = run.task("gated")["result"]
+    assert gated_result["verified"] is False and gated_result["reason"] == "vulnerable"
+    assert (
+        "PHX-2026-0001 (CVE-2026-10001) in libssl3 3.0.11-1~deb12u2 is critical"
+        in gated_result["results"][0]["message"]
+    )
     assert leftovers(azure, network, bake_dir) == NOTHING_LEFT
 
 

@@ -108,7 +108,6 @@ def playbook(gcp: GceContext) -> Callable[..., Any]:
         **gcp.emu.env(),
         "GCP_SERVICE_ACCOUNT_FILE": str(gcp.key_file),
         "GCP_KMS_ENDPOINT_URL": gcp.emu.kms_url,
-        "GCP_STORAGE_ENDPOINT_URL": gcp.emu.storage_url,
     }
 
     def run(tasks, **options):

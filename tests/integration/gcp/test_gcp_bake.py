@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -32,6 +34,10 @@ EXPIRES_LABEL = "phoenix_-expires-at"
 SIG_PREFIX = "phoenix_-sig_-"
 NAME = "web-golden-1"
 NOTHING_LEFT = {"instances": [], "firewall_rules": [], "key_files": []}
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+ATTESTATION_BUCKET = "phoenix-attestations"
+ATT_PREFIX = "phoenix_-att_-"
+CVE_MESSAGE = "PHX-2026-0001 (CVE-2026-10001) in libssl3 3.0.11-1~deb12u2 is critical"
 
 
 @pytest.fixture
@@ -182,15 +188,39 @@ def leftovers(gce, bake_dir):
 
 def test_a_bake_publishes_a_labelled_signed_image_that_verifies_and_leaves_no_builder(gce, playbook, bake_dir):
     family = "projects/%s/global/images/family/phoenix-web" % gce.seed.project
+    # The bake records the fixture root's packages, scans them against the fixture feed (CVE-2026-10001 in
+    # openssl) and attests both: on GCP the statements go to Cloud Storage, the labels keep their signatures.
+    shutil.copytree(FIXTURES / "rootfs" / "debian-12", bake_dir / "builder-root", dirs_exist_ok=True)
+    gce.emu.storage.create_bucket(ATTESTATION_BUCKET)
+    store = {"container": ATTESTATION_BUCKET}
+    gated = yaml.safe_load((bake_dir / "policy.yml").read_text())
+    gated["vulnerabilities"] = {"max_severity": "high"}
+    (bake_dir / "gated.yml").write_text(yaml.safe_dump(gated))
+    scans = {
+        "bake_scan": True,
+        "bake_osv": str(FIXTURES / "osv"),
+        "bake_attestation_store": store,
+        "bake_output_dir": str(bake_dir / "out"),
+    }
     run = playbook(
         [
-            bake_task(gce, bake_dir, bake_family="phoenix-web"),
+            bake_task(gce, bake_dir, bake_family="phoenix-web", **scans),
             {
                 "name": "verify",
                 "phoenix.immutable.image_verify": {
                     "cloud": "gcp",
                     "image_id": ["{{ bake_image.id }}"],
                     "policy": str(bake_dir / "policy.yml"),
+                },
+            },
+            {
+                "name": "gated",
+                "phoenix.immutable.image_verify": {
+                    "cloud": "gcp",
+                    "image_id": ["{{ bake_image.id }}"],
+                    "policy": str(bake_dir / "gated.yml"),
+                    "store": store,
+                    "fail_on_unverified": False,
                 },
             },
             {"name": "read", "phoenix.immutable.image_info": {"cloud": "gcp", "name": NAME}},
@@ -207,6 +237,12 @@ def test_a_bake_publishes_a_labelled_signed_image_that_verifies_and_leaves_no_bu
     assert [image["id"] for image in run.task("by family")["result"]["images"]] == [bake_image["id"]]
     assert run.task("verify")["result"]["verified"] is True
     assert bake_image["keyid"] == (bake_dir / "keyid").read_text()
+    # The scan gate refuses the baked image naming the CVE, from the statements in the store.
+    assert bake_image["scan"]["sbom"]["components"] == 9
+    assert bake_image["scan"]["vulnerabilities"]["worst"] == "critical"
+    gated_result = run.task("gated")["result"]
+    assert gated_result["verified"] is False and gated_result["reason"] == "vulnerable"
+    assert CVE_MESSAGE in gated_result["results"][0]["message"]
 
     [image] = golden_images(gce)
     assert image["status"] == "READY" and bake_image["id"] == image_id(gce.seed.project, NAME)
@@ -217,6 +253,7 @@ def test_a_bake_publishes_a_labelled_signed_image_that_verifies_and_leaves_no_bu
     assert labels["phoenix_-git-revision"] == "3f2c1a9"
     assert labels["phoenix_-tests"] == "passed"
     assert any(key.startswith(SIG_PREFIX) for key in labels)
+    assert any(key.startswith(ATT_PREFIX) for key in labels)
     # Every label is one Compute accepts (the emulator refuses others, as GCE does): the base image's path,
     # too long for one label value, is stored whole in chunks and read back by image_info.
     assert image_id(gce.seed.project, gce.seed.base_image_name) not in labels.values()
