@@ -121,7 +121,7 @@ def test_no_sbom_a_missing_document_and_a_swapped_one_are_reported(world, key, t
     bare.add()
     sign(bare, key)
     assert run(bare, store, key, today).reason == rescan.NO_SBOM
-    [digest] = [digest for digest in store.blobs]
+    [digest] = list(store.blobs)
     data = store.blobs.pop(digest)
     missing = run(images, store, key, today)
     assert missing.reason == rescan.SBOM_NOT_STORED and digest in missing.message
