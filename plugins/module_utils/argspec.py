@@ -8,6 +8,8 @@ aliases.
 
 from __future__ import annotations
 
+from ansible.module_utils.basic import env_fallback
+
 from ._core.backends import BLOB_PREFIX
 from .providers import PROVIDERS, SUPPORTED_CLOUDS
 
@@ -57,6 +59,14 @@ WAIT = dict(
 # Doc fragment phoenix.immutable.policy
 POLICY = dict(
     policy=dict(type="raw"),
+)
+
+# Doc fragment phoenix.immutable.signing_key: what signs images and attestations (exactly one of key and kms_key,
+# which each module requires itself).
+SIGNING_KEY = dict(
+    key=dict(type="path", no_log=False, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY"])),
+    key_passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY_PASSPHRASE"])),
+    kms_key=dict(type="str", no_log=False, fallback=(env_fallback, ["PHOENIX_KMS_KEY"])),
 )
 
 # Doc fragment phoenix.immutable.attestation_store: where scan attestations keep what the tags cannot hold

@@ -31,20 +31,6 @@ options:
     description: The image the results are about. It must be available.
     type: str
     required: true
-  key:
-    description:
-      - Path of a PEM private key (Ed25519 or ECDSA P-256) on the host that runs the module, as for
-        M(phoenix.immutable.image_sign). Exactly one of O(key) and O(kms_key) is required.
-      - Falls back to the E(PHOENIX_SIGNING_KEY) environment variable.
-    type: path
-  key_passphrase:
-    description:
-      - Passphrase of an encrypted O(key). Falls back to E(PHOENIX_SIGNING_KEY_PASSPHRASE).
-    type: str
-  kms_key:
-    description:
-      - A cloud KMS key to sign with (on AWS an ECC_NIST_P256 SIGN_VERIFY key id, ARN or alias).
-    type: str
   sbom:
     description:
       - The image's CycloneDX JSON SBOM, as a mapping or the path of its file. Its attestation names its
@@ -61,6 +47,7 @@ options:
         mapping or the path of its JSON file.
     type: raw
 extends_documentation_fragment:
+  - phoenix.immutable.signing_key
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
@@ -129,9 +116,12 @@ api_calls:
   type: dict
 """
 
-from ansible.module_utils.basic import env_fallback
-
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import ATTESTATION_STORE, CONNECTION, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import (
+    ATTESTATION_STORE,
+    CONNECTION,
+    SIGNING_KEY,
+    build,
+)
 from ansible_collections.phoenix.immutable.plugins.module_utils.attest import attest_image, attestation_store
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend, signing_key_backend_for
@@ -140,10 +130,8 @@ from ansible_collections.phoenix.immutable.plugins.module_utils.trust import loc
 ARGUMENT_SPEC = build(
     CONNECTION,
     ATTESTATION_STORE,
+    SIGNING_KEY,
     image_id=dict(type="str", required=True),
-    key=dict(type="path", no_log=False, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY"])),
-    key_passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY_PASSPHRASE"])),
-    kms_key=dict(type="str", no_log=False, fallback=(env_fallback, ["PHOENIX_KMS_KEY"])),
     sbom=dict(type="raw"),
     vuln_scan=dict(type="raw"),
     compliance=dict(type="raw"),

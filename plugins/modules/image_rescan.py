@@ -51,20 +51,6 @@ options:
         zip export or a directory of records). Loaded once for every image.
     type: path
     required: true
-  key:
-    description:
-      - Path of the PEM private key (Ed25519 or ECDSA P-256) the fresh scans are signed with, as for
-        M(phoenix.immutable.image_attest). Exactly one of O(key) and O(kms_key) is required.
-      - Falls back to the E(PHOENIX_SIGNING_KEY) environment variable.
-    type: path
-  key_passphrase:
-    description:
-      - Passphrase of an encrypted O(key). Falls back to E(PHOENIX_SIGNING_KEY_PASSPHRASE).
-    type: str
-  kms_key:
-    description:
-      - A cloud KMS key to sign with (on AWS an ECC_NIST_P256 SIGN_VERIFY key id, ARN or alias).
-    type: str
   store:
     description:
       - The object store M(phoenix.immutable.image_attest) put the SBOM documents in, addressed by sha256 (an S3
@@ -94,6 +80,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - phoenix.immutable.signing_key
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
@@ -198,12 +185,11 @@ api_calls:
   type: dict
 """
 
-from ansible.module_utils.basic import env_fallback
-
 from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import (
     ATTESTATION_STORE,
     CONNECTION,
     POLICY,
+    SIGNING_KEY,
     build,
 )
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
@@ -212,13 +198,11 @@ from ansible_collections.phoenix.immutable.plugins.module_utils.rescan import re
 ARGUMENT_SPEC = build(
     CONNECTION,
     POLICY,
+    SIGNING_KEY,
     service=dict(type="str"),
     tags=dict(type="dict", default={}),
     image_ids=dict(type="list", elements="str"),
     osv=dict(type="path", required=True),
-    key=dict(type="path", no_log=False, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY"])),
-    key_passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY_PASSPHRASE"])),
-    kms_key=dict(type="str", no_log=False, fallback=(env_fallback, ["PHOENIX_KMS_KEY"])),
     store=dict(ATTESTATION_STORE["store"], required=True),
     max_age_days=dict(type="float"),
     fail_on_unscannable=dict(type="bool", default=False),

@@ -30,26 +30,6 @@ options:
       - The image to sign. It must be available.
     type: str
     required: true
-  key:
-    description:
-      - Path of a PEM private key (Ed25519 or ECDSA P-256, PKCS#8 or traditional format) on the host that
-        runs the module.
-      - Exactly one of O(key) and O(kms_key) is required.
-      - Falls back to the E(PHOENIX_SIGNING_KEY) environment variable, which the AWX credential type
-        C(extensions/awx/credential_types/phoenix_signing_key_pem.yml) sets.
-    type: path
-  key_passphrase:
-    description:
-      - Passphrase of an encrypted O(key). Never logged. An empty passphrase counts as none.
-      - Falls back to the E(PHOENIX_SIGNING_KEY_PASSPHRASE) environment variable.
-    type: str
-  kms_key:
-    description:
-      - A cloud KMS key that signs without its private key ever leaving the key service. On AWS a key id,
-        key ARN, alias name (C(alias/…)) or alias ARN of an enabled asymmetric key with key spec
-        C(ECC_NIST_P256) and usage C(SIGN_VERIFY); it signs with C(ECDSA_SHA_256).
-      - A key ARN in another region is used in that region.
-    type: str
   claims:
     description:
       - Build facts to sign along with the image, kept in the statement's SLSA predicate under
@@ -66,6 +46,7 @@ options:
       - The file is rewritten only when its content would change.
     type: path
 extends_documentation_fragment:
+  - phoenix.immutable.signing_key
   - phoenix.immutable.cloud
   - phoenix.immutable.aws
   - phoenix.immutable.gcp
@@ -183,19 +164,15 @@ api_calls:
   sample: {"ec2:DescribeImages": 1, "ec2:CreateTags": 1}
 """
 
-from ansible.module_utils.basic import env_fallback
-
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, SIGNING_KEY, build
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
 from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend, signing_key_backend_for
 from ansible_collections.phoenix.immutable.plugins.module_utils.trust import local_signer, sign_image, write_bundle
 
 ARGUMENT_SPEC = build(
     CONNECTION,
+    SIGNING_KEY,
     image_id=dict(type="str", required=True),
-    key=dict(type="path", no_log=False, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY"])),
-    key_passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["PHOENIX_SIGNING_KEY_PASSPHRASE"])),
-    kms_key=dict(type="str", no_log=False, fallback=(env_fallback, ["PHOENIX_KMS_KEY"])),
     claims=dict(type="dict", default={}),
     bundle_path=dict(type="path"),
 )

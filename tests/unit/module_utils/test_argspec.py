@@ -14,6 +14,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils.providers import
 PAIRS = [(argspec.CLOUD, "phoenix.immutable.cloud"), (argspec.WAIT, "phoenix.immutable.wait")]
 PAIRS += [(argspec.POLICY, "phoenix.immutable.policy")]
 PAIRS += [(argspec.ATTESTATION_STORE, "phoenix.immutable.attestation_store")]
+PAIRS += [(argspec.SIGNING_KEY, "phoenix.immutable.signing_key")]
 PAIRS += [(provider.options, provider.doc_fragment) for provider in PROVIDERS.values()]
 MODULES = sorted(info.name for info in pkgutil.iter_modules(modules.__path__))
 
