@@ -88,8 +88,13 @@ def compliance_predicate_of(value):
     return document
 
 
-def attest_image(backend, image_id, signer, sbom=None, vuln_scan=None, compliance=None, store=None, check_mode=False):
-    """Sign and store each predicate given about the image; returns the module's result (without api_calls)."""
+def attest_image(
+    backend, image_id, signer, sbom=None, vuln_scan=None, compliance=None, store=None, check_mode=False, image=None
+):
+    """Sign and store each predicate given about the image; returns the module's result (without api_calls).
+
+    ``image``, when the caller has just read it, is attested as it is instead of being read again.
+    """
     wanted = []
     if sbom is not None:
         document = load_sbom(sbom)
@@ -109,7 +114,8 @@ def attest_image(backend, image_id, signer, sbom=None, vuln_scan=None, complianc
         wanted.append((attesting.COMPLIANCE, compliance_predicate_of(compliance), []))
     if not wanted:
         raise InvalidInput("nothing to attest: give sbom, vuln_scan or compliance", resource=image_id)
-    image = existing_image(backend, image_id)
+    if image is None or image.id != image_id:
+        image = existing_image(backend, image_id)
     outcomes = []
     for kind, predicate, blobs in wanted:
         outcome = attesting.attest(
@@ -130,4 +136,29 @@ def attest_image(backend, image_id, signer, sbom=None, vuln_scan=None, complianc
     }
 
 
-__all__ = ["PhoenixError", "attest_image", "attestation_store"]
+def image_attester(options, cloud, check_mode=False):
+    """What the image module's ``sign.attest`` does to each image before signing it (ImageSigning's ``attest``):
+    attest_image with the documents of ``options`` ({sbom, vuln_scan, compliance, store}), or None without any.
+
+    The documents are read once, here, so that a missing or malformed one fails before anything is imaged.
+    """
+    if not options:
+        return None
+    documents = {name: options.get(name) for name in ("sbom", "vuln_scan", "compliance")}
+    if all(value is None for value in documents.values()):
+        raise InvalidInput("sign.attest names nothing to attest: give sbom, vuln_scan or compliance", resource="attest")
+    if documents["sbom"] is not None:
+        documents["sbom"] = load_sbom(documents["sbom"])
+    if documents["vuln_scan"] is not None:
+        documents["vuln_scan"] = vuln_predicate_of(documents["vuln_scan"])
+    if documents["compliance"] is not None:
+        documents["compliance"] = compliance_predicate_of(documents["compliance"])
+    store = attestation_store(options, cloud)
+
+    def attest(backend, image, signer):
+        return attest_image(backend, image.id, signer, store=store, check_mode=check_mode, image=image, **documents)
+
+    return attest
+
+
+__all__ = ["PhoenixError", "attest_image", "attestation_store", "image_attester"]

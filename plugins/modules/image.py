@@ -129,6 +129,36 @@ options:
         description: Build facts signed with the image (see O(phoenix.immutable.image_sign#module:claims)).
         type: dict
         default: {}
+      attest:
+        description:
+          - Attest these results about each image, with the same key, before signing it (as
+            M(phoenix.immutable.image_attest) does), so that an image signed by this key is one that carries
+            them (a run stopped between the two leaves an unsigned image).
+          - The documents are read before anything is imaged; a missing or malformed one fails the task first.
+        type: dict
+        suboptions:
+          sbom:
+            description: The path of the image's CycloneDX JSON SBOM (M(phoenix.immutable.image_sbom)'s C(dest)).
+            type: path
+          vuln_scan:
+            description: The path of the vulnerability scan (M(phoenix.immutable.vuln_scan)'s C(dest)).
+            type: path
+          compliance:
+            description: The path of the compliance result (M(phoenix.immutable.compliance_scan)'s C(dest)).
+            type: path
+          store:
+            description:
+              - The attestation store, as O(phoenix.immutable.image_attest#module:store) (required on GCP).
+            type: dict
+            suboptions:
+              container:
+                description: The bucket or container.
+                type: str
+                required: true
+              prefix:
+                description: The key prefix of the objects.
+                type: str
+                default: phoenix-attestations/
   no_reboot:
     description:
       - Snapshot a running builder without rebooting it first. The file systems may then not be consistent.
@@ -268,7 +298,10 @@ failed_copies:
   sample:
     - {region: eu-west-1, id: ami-0456789abcdef0123, error: "image ami-0456789abcdef0123 ... failed: ..."}
 signatures:
-  description: With O(sign), one entry per image signed or found signed, the image first, then the copies.
+  description:
+    - With O(sign), one entry per image signed or found signed, the image first, then the copies.
+    - With O(sign.attest), each entry's C(attestations) lists what was attested about that image before it was
+      signed, as RV(phoenix.immutable.image_attest#module:attestations).
   returned: always
   type: list
   elements: dict
@@ -304,14 +337,19 @@ api_calls:
   sample: {"ec2:DescribeImages": 2, "ec2:CreateImage": 1}
 """
 
-from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import CONNECTION, WAIT, build
+from ansible_collections.phoenix.immutable.plugins.module_utils.argspec import (
+    ATTESTATION_STORE,
+    CONNECTION,
+    WAIT,
+    build,
+)
 from ansible_collections.phoenix.immutable.plugins.module_utils.images import (
     ImageRequest,
     ImageSigning,
     ImageWorkflow,
 )
 from ansible_collections.phoenix.immutable.plugins.module_utils.modules import PhoenixModule
-from ansible_collections.phoenix.immutable.plugins.module_utils.providers import image_backend
+from ansible_collections.phoenix.immutable.plugins.module_utils.providers import provider
 
 ARGUMENT_SPEC = build(
     CONNECTION,
@@ -335,6 +373,16 @@ ARGUMENT_SPEC = build(
             key_passphrase=dict(type="str", no_log=True),
             kms_key=dict(type="str", no_log=False),
             claims=dict(type="dict", default={}),
+            attest=dict(
+                type="dict",
+                options=dict(
+                    sbom=dict(type="path"),
+                    vuln_scan=dict(type="path"),
+                    compliance=dict(type="path"),
+                    **ATTESTATION_STORE,
+                ),
+                required_one_of=[("sbom", "vuln_scan", "compliance")],
+            ),
         ),
         mutually_exclusive=[("key", "kms_key")],
         required_one_of=[("key", "kms_key")],
@@ -344,27 +392,32 @@ ARGUMENT_SPEC = build(
 )
 
 
-def signing(options, check_mode):
-    """The ImageSigning of the sign option (None without it): signs the way image_sign does."""
+def signing(options, check_mode, cloud):
+    """The ImageSigning of the sign option (None without it): signs the way image_sign does, after attesting
+    what sign.attest names the way image_attest does."""
     if not options:
         return None
     # Imported only when signing: cryptography and the trust policy are not needed otherwise.
+    from ansible_collections.phoenix.immutable.plugins.module_utils.attest import image_attester
     from ansible_collections.phoenix.immutable.plugins.module_utils.providers import signing_key_backend_for
     from ansible_collections.phoenix.immutable.plugins.module_utils.trust import local_signer
 
+    attest = image_attester(options["attest"], cloud, check_mode)
     if options["key"]:
         signer = local_signer(options["key"], options["key_passphrase"] or None)
-        return ImageSigning(lambda backend: signer, options["claims"], check_mode=check_mode)
+        return ImageSigning(lambda backend: signer, options["claims"], check_mode=check_mode, attest=attest)
     return ImageSigning(
         lambda backend: signing_key_backend_for(backend).signer(options["kms_key"]),
         options["claims"],
         check_mode=check_mode,
+        attest=attest,
     )
 
 
 def converge(module):
     params = module.params
-    backend = image_backend(params)
+    cloud = provider(params)
+    backend = cloud.images()
     workflow = ImageWorkflow(backend, module.waiter(), check_mode=module.check_mode, report=module.progress.report)
     state = params["state"]
     if state == "present":
@@ -381,7 +434,7 @@ def converge(module):
                 provenance={str(key): str(value) for key, value in params["provenance"].items()},
                 family=params["family"],
             ),
-            signing=signing(params["sign"], module.check_mode),
+            signing=signing(params["sign"], module.check_mode, cloud),
         )
     elif state == "absent":
         outcome = workflow.absent(image_id=params["image_id"], name=params["name"], force=params["force"])

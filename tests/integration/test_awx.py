@@ -137,7 +137,8 @@ def test_ansible_runner_runs_the_collection_playbooks_with_awx_credentials(aws, 
     # The job events AWX would store: the bake's result, and the audit verification at the end.
     events = job_events(pdd, ident)
     bake = ok_results(
-        events, "Stop the builder, image it, copy the image to the other regions and sign each image as it arrives"
+        events,
+        "Stop the builder, image it, copy the image to the other regions, and attest and sign each image as it arrives",
     )[0]
     assert bake["changed"] is True and bake["image"]["id"] == image["ImageId"]
     [verified] = ok_results(events, "Verify the hash chain of the audit log")

@@ -133,7 +133,7 @@ def bake_vars(aws, bake_dir, **overrides):
         "bake_roles": [],
         "bake_connect_timeout": 30,
         "bake_output_dir": str(bake_dir / "out"),
-        # The SBOM and its attestation cost 3 tasks a bake: recorded in the first test here only (and in
+        # The SBOM and its fetch cost 2 tasks a bake: recorded in the first test here only (and in
         # swap/test_bake_scan_deploy.py, with the scans).
         "bake_scan": False,
     }
@@ -359,7 +359,7 @@ def test_a_name_taken_by_another_image_is_refused(aws, playbook, bake_dir):
 
 IMAGE_STEP = (
     "phoenix.immutable.bake : "
-    "Stop the builder, image it, copy the image to the other regions and sign each image as it arrives"
+    "Stop the builder, image it, copy the image to the other regions, and attest and sign each image as it arrives"
 )
 LAUNCH_STEP = "phoenix.immutable.bake : Launch the builder"
 

@@ -16,7 +16,7 @@ from .builders import GONE, STOPPED
 from .errors import InvalidInput, PhoenixError
 from .model import AVAILABLE, FAILED, newest_first
 from .pace import Pace, no_report
-from .signing import signers_of
+from .signing import existing_image, signers_of
 from .timeutil import format_utc, parse_utc, utcnow
 
 # AWS refuses deprecation dates more than ten years ahead; the other clouds accept at least as much.
@@ -382,18 +382,21 @@ class ImageWorkflow:
     def _sign(self, signing, backend, image, outcome, first=False):
         """Sign ``image``; returns it with the signature in its tags. ``first``: listed before the others."""
         signed = signing.sign(backend, image)
-        outcome.signatures.insert(
-            0 if first else len(outcome.signatures),
-            {
-                "image_id": signed.image_id,
-                "region": signed.region,
-                "keyid": signed.keyid,
-                "statement_digest": signed.statement_digest,
-                "changed": signed.changed,
-            },
-        )
+        entry = {
+            "image_id": signed.image_id,
+            "region": signed.region,
+            "keyid": signed.keyid,
+            "statement_digest": signed.statement_digest,
+            "changed": signed.changed,
+        }
+        if signed.attestations:
+            entry["attestations"] = signed.attestations
+        outcome.signatures.insert(0 if first else len(outcome.signatures), entry)
         outcome.actions.extend(signed.actions)
-        outcome.changed = outcome.changed or signed.changed
+        attested = any(attestation["changed"] for attestation in signed.attestations)
+        outcome.changed = outcome.changed or signed.changed or attested
+        if attested and not self.check_mode:
+            return existing_image(backend, image.id)  # with the attestations' tags and the signature's
         if not signed.changed or self.check_mode:
             return image
         tags = {key: value for key, value in image.tags.items() if key not in signed.tags_removed}

@@ -37,6 +37,8 @@ class SignOutcome:
     actions: list = field(default_factory=list)
     before: dict = field(default_factory=dict)
     after: dict = field(default_factory=dict)
+    # What ImageSigning's attest step did to the image before signing it ([] without one).
+    attestations: list = field(default_factory=list)
 
     def to_dict(self):
         return {
@@ -177,10 +179,14 @@ class ImageSigning:
     before the threads start (it may make the region's client); ``sign`` then only uses it.
     """
 
-    def __init__(self, signer_for, claims=None, check_mode=False):
+    def __init__(self, signer_for, claims=None, check_mode=False, attest=None):
         self._signer_for = signer_for
         self.claims = dict(claims or {})
         self.check_mode = check_mode
+        # attest(backend, image, signer) -> attest.attest_image's result: run on each image before its signature,
+        # so that a signed image is one that carries its attestations (a run killed between the two leaves an
+        # unsigned image, which a bake deletes and makes again).
+        self._attest = attest
         self._signers = {}
 
     def prepare(self, backend):
@@ -191,4 +197,11 @@ class ImageSigning:
 
     def sign(self, backend, image):
         signer = self.prepare(backend)
-        return sign_image(backend, image.id, signer, claims=self.claims, check_mode=self.check_mode, image=image)
+        attested = self._attest(backend, image, signer) if self._attest is not None else None
+        # Read again after attesting: the attestations' tags count against what the signature may use.
+        fresh = None if attested and attested["changed"] and not self.check_mode else image
+        outcome = sign_image(backend, image.id, signer, claims=self.claims, check_mode=self.check_mode, image=fresh)
+        if attested is not None:
+            outcome.attestations = attested["attestations"]
+            outcome.actions[:0] = attested["actions"]
+        return outcome

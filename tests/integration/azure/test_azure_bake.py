@@ -112,7 +112,7 @@ def bake_task(bake_dir, base_image, **overrides):
         "bake_connect_timeout": 30,
         "bake_wait_timeout": 120,
         "bake_output_dir": str(bake_dir / "out"),
-        "bake_scan": False,  # the SBOM and its attestation: in the first test only (3 tasks a bake)
+        "bake_scan": False,  # the SBOM and its attestation: in the first test only (2 tasks a bake)
     }
     values.update(overrides)
     return {"name": "bake", "ansible.builtin.include_role": {"name": "phoenix.immutable.bake"}, "vars": values}

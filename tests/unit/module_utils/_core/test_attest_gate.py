@@ -14,6 +14,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors imp
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.keys import LocalSigner
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.provider import Provider
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.signatures import pack_envelope
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.signing import ImageSigning, signers_of
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.tags import ATTESTATION
 from ansible_collections.phoenix.immutable.plugins.module_utils._gcp.codec import GCP_CODEC
 from ansible_collections.phoenix.immutable.plugins.module_utils._scan import attest as attesting
@@ -22,6 +23,7 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._scan.attestatio
     vuln_predicate,
 )
 from ansible_collections.phoenix.immutable.plugins.module_utils._scan.gate import parse_vulnerabilities
+from ansible_collections.phoenix.immutable.plugins.module_utils.attest import image_attester
 
 IMAGE = "ami-0000000000000001"
 SCANNER = {"uri": "urn:test:scanner", "version": "1", "db": {"uri": "file:///feed", "version": "sha256:00"}}
@@ -291,3 +293,43 @@ def test_a_provider_whose_audit_store_is_no_blob_store_refuses_blob_store():
     with pytest.raises(PhoenixError) as raised:
         Cloud().blob_store("bucket")
     assert raised.value.code == "Unsupported" and "elsewhere" in raised.value.message
+
+
+def test_the_image_workflow_attests_each_image_before_signing_it(key):
+    """ImageSigning's attest step (the image module's sign.attest): a signed image carries its attestations,
+    and an attestation that fails leaves the image unsigned (a bake deletes it and bakes again)."""
+    backend = MemoryImages()
+    image = backend.add()
+    signer = LocalSigner(key)
+    order = []
+    attester = image_attester({"vuln_scan": scan_of([CRITICAL]), "store": None}, cloud=None)
+
+    def attest_then_note(images, found, used):
+        result = attester(images, found, used)
+        order.append(("attest", signers_of(images.codec, images.get(found.id))))
+        return result
+
+    outcome = ImageSigning(lambda images: signer, {"tests": "passed"}, attest=attest_then_note).sign(backend, image)
+    assert order == [("attest", [])]  # attested while still unsigned
+    assert [attestation["kind"] for attestation in outcome.attestations] == ["vuln"]
+    assert outcome.changed and signers_of(backend.codec, backend.get(IMAGE)) == [signer.keyid]
+    assert verdict(backend, key, vulnerabilities={"max_severity": "high"}).reason == "vulnerable"
+
+    again = ImageSigning(lambda images: signer, {"tests": "passed"}, attest=attester).sign(backend, backend.get(IMAGE))
+    assert again.changed is False and [a["changed"] for a in again.attestations] == [False]
+
+    unsigned = MemoryImages()
+    unsigned.add()
+
+    def refused(images, found, used):
+        raise PhoenixError("the store refused the report", code="AccessDenied")
+
+    with pytest.raises(PhoenixError):
+        ImageSigning(lambda images: signer, attest=refused).sign(unsigned, unsigned.get(IMAGE))
+    assert signers_of(unsigned.codec, unsigned.get(IMAGE)) == []
+
+
+def test_sign_attest_with_nothing_to_attest_is_refused():
+    assert image_attester(None, cloud=None) is None
+    with pytest.raises(InvalidInput, match="nothing to attest"):
+        image_attester({"sbom": None, "vuln_scan": None, "compliance": None, "store": None}, cloud=None)

@@ -366,6 +366,7 @@ class RecordingSigning:
             actions=[{"action": "sign_image", "image_id": image.id}],
             tags={"phoenix:sig:0123456789abcdef:0": "x"},
             tags_removed=[],
+            attestations=[],
         )
 
 
