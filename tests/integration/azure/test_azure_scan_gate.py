@@ -30,6 +30,8 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._scan.attestatio
 CONTAINER = "attestations"
 URL = "https://phoenixaudit.blob.core.windows.net/" + CONTAINER
 STORE = {"container": URL}
+# The instances blue_green made for service web (the scan-gate service's scale sets name no subnet to scope by).
+SERVED = {"phoenix:rollout:service": "web"}
 HIGH = {"max_severity": "high"}
 FUTURE = {"id": "CVE-2026-10001", "reason": "no TLS server in the image", "expires": "2099-12-31"}
 PAST = {"id": "CVE-2026-10001", "reason": "no TLS server in the image", "expires": "2026-01-31"}
@@ -146,7 +148,7 @@ def test_attested_images_on_azure_are_gated_by_their_scans(azure, data_planes, t
         + [
             attest("vulnerable", service.image, build, vuln_scan=vulnerable, sbom=str(sbom), store=STORE),
             attest("again", service.image, build, vuln_scan=vulnerable, sbom=str(sbom), store=STORE),
-            attest("clean", service.image_next, build, vuln_scan=clean),
+            attest("clean", service.image_next, build, vuln_scan=clean, sbom=str(sbom), store=STORE),
             attest("to edit", edited, build, vuln_scan=clean),
             attest("untrusted", untrusted, intruder, vuln_scan=clean),
             verify("high", service.image, policy["high"]),
@@ -225,3 +227,32 @@ def test_attested_images_on_azure_are_gated_by_their_scans(azure, data_planes, t
     result = run.task("edited")["result"]
     assert result["reason"] == "invalid attestation" and "does not verify (it was altered)" in result["msg"]
     assert "not signed by a key the policy trusts" in run.task("untrusted")["result"]["msg"]
+
+    # The re-check: today's feed (with PHX-2026-0001) against the deployed clean image's SBOM from the
+    # container, a fresh scan signed in its tags, and the serving instances drift as vulnerable_image.
+    recheck = playbook(
+        [
+            {
+                "name": "rescan",
+                "phoenix.immutable.image_rescan": {
+                    "tags": SERVED,
+                    "policy": policy["high"],
+                    "osv": str(tmp_path / "feed-vulnerable"),
+                    "key": build,
+                    "store": STORE,
+                },
+            },
+            {
+                "name": "drift",
+                "phoenix.immutable.fleet_drift": {"tags": SERVED, "policy": policy["high"], "store": STORE},
+            },
+        ]
+    )
+    assert recheck.rc == 0, recheck.explain()
+    rescanned = {entry["image_id"]: entry for entry in recheck.task("rescan")["result"]["images"]}
+    assert rescanned[service.image_next]["worst"] == "critical"
+    assert "PHX-2026-0001" in rescanned[service.image_next]["new_findings"]
+    drifted = recheck.task("drift")["result"]
+    serving = [entry for entry in drifted["instances"] if entry["image_id"] == service.image_next]
+    assert serving and all(entry["reasons"] == ["vulnerable_image"] for entry in serving), drifted["instances"]
+    assert drifted["counts"]["vulnerable_image"] == len(serving)

@@ -124,7 +124,7 @@ def test_attested_images_on_gcp_are_gated_by_their_scans_in_cloud_storage(gcp, p
             {**attest("without a store", service.image, build, vuln_scan=vulnerable), "ignore_errors": True},
             attest("vulnerable", service.image, build, vuln_scan=vulnerable, sbom=str(sbom), store=STORE),
             attest("again", service.image, build, vuln_scan=vulnerable, sbom=str(sbom), store=STORE),
-            attest("clean", service.image_next, build, vuln_scan=clean, store=STORE),
+            attest("clean", service.image_next, build, vuln_scan=clean, sbom=str(sbom), store=STORE),
             attest("untrusted", untrusted, intruder, vuln_scan=clean, store=STORE),
             verify("high", service.image, policy["high"], store=STORE),
             verify("future", service.image, policy["future"], store=STORE),
@@ -193,7 +193,7 @@ def test_attested_images_on_gcp_are_gated_by_their_scans_in_cloud_storage(gcp, p
     # Copied onto another image (labels alone, as someone could), and the clean statement edited in the store.
     copied = {key: value for key, value in labels.items() if key.startswith(ATTESTATION_LABELS)}
     gcp.set_image_labels("phoenix-web-4", {**gcp.image_labels("phoenix-web-4"), **copied})
-    [clean_statement] = run.task("clean")["result"]["attestations"]
+    [clean_statement] = [item for item in run.task("clean")["result"]["attestations"] if item["kind"] == "vuln"]
     clean_name = "phoenix-attestations/sha256/%s" % clean_statement["statement_digest"]
     edited = json.loads(gcp.emu.storage.content_of(BUCKET, clean_name))
     edited["predicate"]["scanner"]["result"]["findings"] = []
@@ -210,3 +210,33 @@ def test_attested_images_on_gcp_are_gated_by_their_scans_in_cloud_storage(gcp, p
     assert "phoenix-web-2" in copied_result["msg"]
     result = run.task("edited")["result"]
     assert result["reason"] == "invalid attestation" and "it was altered" in result["msg"]
+
+    # The re-check: today's feed (with PHX-2026-0001) against the deployed clean image's SBOM from the store,
+    # a fresh scan signed on it (statement in the store, as every GCP attestation), and the serving instances
+    # drift as vulnerable_image. Its edited scan above is not read: only the signed SBOM is.
+    recheck = playbook(
+        [
+            {
+                "name": "rescan",
+                "phoenix.immutable.image_rescan": {
+                    "service": "web",
+                    "policy": policy["high"],
+                    "osv": str(tmp_path / "feed-vulnerable"),
+                    "key": build,
+                    "store": STORE,
+                },
+            },
+            {
+                "name": "drift",
+                "phoenix.immutable.fleet_drift": {"service": "web", "policy": policy["high"], "store": STORE},
+            },
+        ]
+    )
+    assert recheck.rc == 0, recheck.explain()
+    rescanned = {entry["image_id"]: entry for entry in recheck.task("rescan")["result"]["images"]}
+    assert rescanned[service.image_next]["worst"] == "critical"
+    assert rescanned[service.image_next]["status"] == "rescanned" and rescanned[service.image_next]["changed"] is True
+    drifted = recheck.task("drift")["result"]
+    serving = [entry for entry in drifted["instances"] if entry["image_id"] == service.image_next]
+    assert serving and all(entry["reasons"] == ["vulnerable_image"] for entry in serving), drifted["instances"]
+    assert drifted["counts"]["vulnerable_image"] == len(serving)
