@@ -27,7 +27,7 @@ from ._core.errors import PhoenixError
 from ._core.timeutil import format_utc, utcnow
 from ._scan import openscap, osv, reports, sbom, xccdf
 from ._scan.attestations import compliance_predicate, vuln_predicate
-from ._scan.severity import count_by_level
+from ._scan.severity import count_by_level, worst_level
 
 OSV_SCANNER = {"uri": "urn:phoenix-immutable:scanner:osv-matcher", "version": "1"}
 REPORT_FORMATS = reports.FORMATS
@@ -101,13 +101,9 @@ def scan_report(path, report_format, document=None, clock=utcnow):
     return _result(findings, scanner, started, format_utc(clock()), document, (), [{"report": report_format}])
 
 
-# Worst first; a finding of unknown severity counts as critical at the gate, so it ranks right after critical.
-WORST_FIRST = ("critical", "unknown", "high", "medium", "low")
-
-
 def worst_severity(counts):
     """The worst level with a finding in ``counts`` (count_by_level's), or ``none``."""
-    return next((level for level in WORST_FIRST if counts.get(level)), "none")
+    return worst_level(counts) or "none"
 
 
 def dumps(document):

@@ -34,7 +34,7 @@ from .._core.timeutil import parse_utc, utcnow
 from .attest import SBOM, VULN, attest, full_predicate, verified_attestations
 from .attestations import findings_of
 from .sbom import parse_sbom_json
-from .severity import CRITICAL, LEVELS, RANK, UNKNOWN, count_by_level
+from .severity import LEVELS, count_by_level, worst_level
 
 # Why an image could not be re-checked.
 NO_SBOM = "no sbom"
@@ -113,15 +113,8 @@ def validate_max_age(max_age_days):
 
 
 def worst_of(findings):
-    """The most severe level among ``findings``, or None; ``unknown`` ranks as critical (as the gate counts it),
-    and a critical finding is named before an unknown one."""
-    levels = {finding.get("severity") for finding in findings} & set(LEVELS)
-    if not levels:
-        return None
-    for level in (CRITICAL, UNKNOWN):
-        if level in levels:
-            return level
-    return max(levels, key=RANK.get)
+    """The most severe level among ``findings``, or None (``unknown`` right after critical, as the gate counts it)."""
+    return worst_level(count_by_level(findings))
 
 
 def finding_keys(findings):

@@ -138,6 +138,15 @@ def osv_severity(record, affected=None):
     return UNKNOWN, None
 
 
+# Worst first; a finding of unknown severity counts as critical at the gate, so it ranks right after critical.
+WORST_FIRST = (CRITICAL, UNKNOWN, HIGH, MEDIUM, LOW)
+
+
+def worst_level(counts):
+    """The worst level with a finding in ``counts`` (count_by_level's), or None."""
+    return next((level for level in WORST_FIRST if counts.get(level)), None)
+
+
 def count_by_level(findings):
     counts = dict.fromkeys(LEVELS, 0)
     for finding in findings:
