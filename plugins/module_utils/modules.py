@@ -13,8 +13,13 @@ from ._core.waiter import Waiter
 
 
 class PhoenixModule:
+    # What the module runs in: AnsibleModule in a module process, or, when the collection's action plugin
+    # runs the module inside Ansible's worker on the controller, the stand-in it sets here
+    # (plugins/plugin_utils/worker_module.py).
+    host_class = AnsibleModule
+
     def __init__(self, argument_spec, **kwargs):
-        self.ansible = AnsibleModule(argument_spec=argument_spec, **kwargs)
+        self.ansible = self.host_class(argument_spec=argument_spec, **kwargs)
         self.params = self.ansible.params
         self.check_mode = self.ansible.check_mode
         self.progress = Progress.from_environment()

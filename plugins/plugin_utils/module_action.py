@@ -1,10 +1,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The controller side of a long task's progress: runs the module as Ansible would and shows each line it
-reports (``Progress.report``) as it comes, on the controller's output and so in AWX's job output.
+"""The controller side of the collection's modules: each module has an action plugin of its name built on
+``ModuleActionBase``, which runs the module and shows each progress line it reports (``Progress.report``)
+as it comes, on the controller's output and so in AWX's job output.
 
-When the module runs on the controller (``connection: local``, the usual way for a cloud module), the
-module appends its lines to a temporary file named in its environment and this plugin shows each line as it
-arrives. On any other connection, and for an ``async`` task, the lines are shown when the module returns.
+A task on the controller (``connection: local``, the usual way for a cloud module), without ``become`` or
+``async``, whose Python interpreter is the controller's own, runs the module inside Ansible's worker
+process (``worker_module.run_in_worker``): the same code, without the cost of a module process. Any other
+task ships the module as Ansible does; set ``ansible_python_interpreter`` to another path to force that.
+
+On the controller the module appends its lines to a temporary file named in its environment and this
+plugin shows each line as it arrives. On any other connection, and for an ``async`` task, the lines are
+shown when the module returns.
 """
 
 from __future__ import annotations
@@ -13,16 +19,20 @@ import os
 import tempfile
 import threading
 
+from ansible import constants as C
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.progress import PROGRESS_FILE_ENV
+from ansible_collections.phoenix.immutable.plugins.plugin_utils.worker_module import run_in_worker, same_python
 
 display = Display()
 
 # How often the file is looked at: a line is shown at most this long after the module wrote it.
 FOLLOW_INTERVAL_SECONDS = 0.25
+# INTERPRETER_PYTHON values that ask Ansible to discover the interpreter.
+DISCOVERY_MODES = ("", "auto", "auto_legacy", "auto_silent", "auto_legacy_silent")
 
 
 class FileFollower:
@@ -64,7 +74,7 @@ class FileFollower:
             self.shown += 1
 
 
-class ProgressActionBase(ActionBase):
+class ModuleActionBase(ActionBase):
     _supports_check_mode = True
     _supports_async = True
 
@@ -86,7 +96,10 @@ class ProgressActionBase(ActionBase):
         self._task.environment = environments + [{PROGRESS_FILE_ENV: path}]
         follower = FileFollower(path, self._show_line).start()
         try:
-            result = merge_hash(result, self._execute_module(task_vars=task_vars))
+            if self._runs_in_worker(task_vars):
+                result = merge_hash(result, self._run_in_worker())
+            else:
+                result = merge_hash(result, self._execute_module(task_vars=task_vars))
         finally:
             follower.stop()
             self._task.environment = environment
@@ -95,6 +108,30 @@ class ProgressActionBase(ActionBase):
         self._show((result.get("progress") or [])[follower.shown :])
         self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
+
+    def _runs_in_worker(self, task_vars):
+        """Whether the module can run in this worker: no other user, and the Python the module process would
+        run is this one (a module process would see what this process sees)."""
+        if self._play_context.become:
+            return False
+        variables = task_vars.get("ansible_delegated_vars", {}).get(self._task.delegate_to, task_vars)
+        interpreter = self._templar.template(C.config.get_config_value("INTERPRETER_PYTHON", variables=variables) or "")
+        if interpreter in DISCOVERY_MODES:
+            interpreter = variables.get("ansible_facts", {}).get("discovered_interpreter_python")
+        return same_python(interpreter)
+
+    def _run_in_worker(self):
+        environment = {}
+        self._compute_environment_string(environment)
+        module = type(self).__module__.replace(".plugins.action.", ".plugins.modules.")
+        return run_in_worker(
+            module,
+            self._task.resolved_action or self._task.action,
+            self._task.args,
+            check_mode=bool(self._task.check_mode),
+            diff=bool(self._task.diff),
+            environment=environment,
+        )
 
     def _show(self, lines):
         for line in lines:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.progress import PROGRESS_FILE_ENV, Progress
-from ansible_collections.phoenix.immutable.plugins.plugin_utils.progress_action import FileFollower
+from ansible_collections.phoenix.immutable.plugins.plugin_utils.module_action import FileFollower
 
 
 def test_progress_keeps_each_line_and_appends_it_to_the_file_named_in_the_environment(tmp_path):
