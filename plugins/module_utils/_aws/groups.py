@@ -60,7 +60,8 @@ class AwsGroupBackend(GroupBackend):
         self._images = {}
         self._listings = {}
 
-    def groups(self):
+    def groups(self, with_members=True):
+        # DescribeAutoScalingGroups carries each group's instances: nothing to skip.
         return [group_from_asg(asg) for asg in self.api.describe_groups()]
 
     def get(self, name):

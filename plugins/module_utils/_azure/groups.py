@@ -69,9 +69,9 @@ class AzureGroupBackend(GroupBackend):
 
     # -- groups --------------------------------------------------------------------------------------
 
-    def _group(self, scale_set):
+    def _group(self, scale_set, with_members=True):
         members = []
-        if needs_members(scale_set):
+        if with_members and needs_members(scale_set):
             members = scale_sets.list_scale_set_instances(self.connection, self.resource_group, scale_set["name"])
         return group_from_scale_set(scale_set, members)
 
@@ -81,8 +81,9 @@ class AzureGroupBackend(GroupBackend):
         except NotFound:
             return None
 
-    def groups(self):
-        return [self._group(item) for item in scale_sets.list_scale_sets(self.connection, self.resource_group)]
+    def groups(self, with_members=True):
+        listed = scale_sets.list_scale_sets(self.connection, self.resource_group)
+        return [self._group(item, with_members) for item in listed]
 
     def get(self, name):
         scale_set = self._scale_set(name)

@@ -39,6 +39,8 @@ class AzureInstanceBackend(InstanceBackend):
     codec = AZURE_CODEC
     # A scale set makes a replacement under a new instance id: the wait for a batch goes by ids.
     replaces_under_same_id = False
+    # The scan lists each scale set's instances (VirtualMachineScaleSetVMs_List): that is their membership.
+    lists_group_members = True
 
     def __init__(self, connection):
         self.connection = connection
@@ -93,19 +95,24 @@ class AzureInstanceBackend(InstanceBackend):
 
     def images(self, image_ids):
         """model.Image of each gallery image version that still exists, as the image backend reads it (the same
-        name, creation time and disks, so the same descriptor: a signature that verifies there verifies here); one
-        list call and one read of the definition per image definition."""
+        name, creation time and disks, so the same descriptor: a signature that verifies there verifies here).
+
+        Versions are listed per image definition (ARM has no list across definitions); the definitions are read
+        with one list of their gallery where the scan needs several of it, else with one read."""
         definitions = {}
         for image_id in image_ids:
             if image_id and IMAGE_ID_PATTERN.match(image_id):
                 found = parse_resource_id(image_id)
                 key = (found["resource_group"], found["names"][0], found["names"][1])
                 definitions.setdefault(key, set()).add(image_id.lower())
+        read = self._definitions(sorted(definitions))
         images, region = [], location_name(self.connection.location)
         for (group, gallery, image), wanted in sorted(definitions.items()):
+            definition = read.get((group.lower(), gallery.lower(), image.lower()))
+            if definition is None:
+                continue
             try:
                 versions = gallery_api.list_versions(self.connection, group, gallery, image)
-                definition = gallery_api.get_definition(self.connection, group, gallery, image)
             except NotFound:
                 continue
             images.extend(
@@ -114,6 +121,23 @@ class AzureInstanceBackend(InstanceBackend):
                 if version.id.lower() in wanted
             )
         return images
+
+    def _definitions(self, keys):
+        """{(resource group, gallery, definition), in lower case: the definition} of those that exist."""
+        by_gallery = {}
+        for group, gallery, image in keys:
+            by_gallery.setdefault((group, gallery), []).append(image)
+        found = {}
+        for (group, gallery), names in sorted(by_gallery.items()):
+            try:
+                if len(names) == 1:
+                    listed = [gallery_api.get_definition(self.connection, group, gallery, names[0])]
+                else:
+                    listed = gallery_api.list_definitions(self.connection, group, gallery)
+            except NotFound:
+                continue
+            found.update(((group.lower(), gallery.lower(), item.name.lower()), item) for item in listed)
+        return found
 
     # -- changes ---------------------------------------------------------------------------------
 

@@ -191,8 +191,12 @@ class GroupBackend(abc.ABC):
     codec = None
 
     @abc.abstractmethod
-    def groups(self):
-        """Every group of the account and region (fleet.Group, with its decoded ``record``), deleting ones too."""
+    def groups(self, with_members=True):
+        """Every group of the account and region (fleet.Group, with its decoded ``record``), deleting ones too.
+
+        ``with_members=False``: a caller that needs no group's ``instances`` (only records, sizes and settings)
+        says so, and an adapter that reads members in calls of their own (one list per group) skips them; where
+        the group's listing carries its members anyway they may still be there."""
 
     @abc.abstractmethod
     def get(self, name):
@@ -373,6 +377,10 @@ class InstanceBackend(abc.ABC):
     # Whether a replacement comes back under the replaced instance's id (a managed instance group recreates a
     # member under its name): the wait for a batch then goes by the group's view of its members, not by ids.
     replaces_under_same_id = False
+    # Whether an observed instance's ``group`` comes from that group's own list of members, so the scan's listing
+    # is the groups' membership and a drift scan reads the groups without their members. Not where the group is
+    # named by something that can outlive membership (an Auto Scaling tag stays on a detached instance).
+    lists_group_members = False
 
     @abc.abstractmethod
     def instances(self, subnets=None, tags=None):

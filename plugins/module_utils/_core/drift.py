@@ -296,6 +296,10 @@ class DriftScan:
         self.clock = clock
         self.warnings = []
 
+    @property
+    def _scan_lists_members(self):
+        return getattr(self.instances, "lists_group_members", False)
+
     @staticmethod
     def field(group, name):
         """A field of the group's rollout record (None on a group without one)."""
@@ -305,7 +309,8 @@ class DriftScan:
         return self.field(group, "image") or self.groups.image_of(group)
 
     def _groups_in_play(self, request):
-        tagged = [group for group in self.groups.groups() if not group.deleting and self.field(group, "service")]
+        listed = self.groups.groups(with_members=not self._scan_lists_members)
+        tagged = [group for group in listed if not group.deleting and self.field(group, "service")]
         ours = tagged
         self._foreign = {}
         if request.service:
@@ -335,7 +340,6 @@ class DriftScan:
         validate(request)
         ours = self._groups_in_play(request)
         by_name = {group.name: group for group in ours}
-        member_of = {instance.id: group.name for group in ours for instance in group.instances}
         subnets = (
             sorted({subnet for group in ours for subnet in group.subnets})
             if (request.service or not request.tags)
@@ -343,8 +347,15 @@ class DriftScan:
         )
         # The backend hands instances over as its pages arrive: only those in scope are kept.
         arriving = self.instances.instances(subnets=subnets, tags=request.tags) if (subnets or request.tags) else []
-        foreign = {instance.id for group in self._foreign.values() for instance in group.instances}
-        listed = [i for i in arriving if i.id not in foreign and (i.group not in self._foreign or i.id in member_of)]
+        if self._scan_lists_members:
+            listed = [i for i in arriving if i.group not in self._foreign]
+            member_of = {i.id: i.group for i in listed if i.group in by_name}
+        else:
+            member_of = {instance.id: group.name for group in ours for instance in group.instances}
+            foreign = {instance.id for group in self._foreign.values() for instance in group.instances}
+            listed = [
+                i for i in arriving if i.id not in foreign and (i.group not in self._foreign or i.id in member_of)
+            ]
         current = self._current_images(ours)
         default_image = current.get(request.service) if request.service else None
         image_ids = sorted({instance.image_id for instance in listed if instance.image_id})

@@ -132,7 +132,7 @@ class RetentionWorkflow:
         references = {}
         if self.groups is None:
             return references
-        for group in self.groups.groups():
+        for group in self.groups.groups(with_members=False):
             service = group.record.service if group.record is not None else None
             if not service:
                 continue

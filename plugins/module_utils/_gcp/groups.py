@@ -75,9 +75,9 @@ class GcpGroupBackend(GroupBackend):
 
     # -- groups --------------------------------------------------------------------------------------
 
-    def _group(self, manager, items, services):
+    def _group(self, manager, items, services, with_members=True):
         members = []
-        if has_members(manager):
+        if with_members and has_members(manager):
             members = fleet_api.list_managed_instances(self.connection, self.project, self.scope, manager["name"])
         template = self._template(api_path(manager_template(manager))) if manager_template(manager) else None
         return group_from_manager(
@@ -93,12 +93,12 @@ class GcpGroupBackend(GroupBackend):
         items = metadata_items(fleet_api.get_project(self.connection, self.project))
         return items, traffic_api.list_backend_services(self.connection, self.project)
 
-    def groups(self):
+    def groups(self, with_members=True):
         managers = fleet_api.list_group_managers(self.connection, self.project, self.scope)
         if not managers:
             return []
         items, services = self._context()
-        return [self._group(manager, items, services) for manager in managers]
+        return [self._group(manager, items, services, with_members) for manager in managers]
 
     @property
     def scope(self):

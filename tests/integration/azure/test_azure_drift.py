@@ -69,6 +69,9 @@ def test_replace_deletes_old_instances_through_their_scale_set_and_leaves_a_stra
     assert plan.rc == 0, plan.explain()
     planned = plan.task("drift")["result"]
     assert [len(batch["instances"]) for batch in planned["batches"]] == [2, 2] and planned["replaced"] == []
+    # The scan's listing of the scale set's instances is its membership: one listing, not one more for the group.
+    listings = planned["api_calls"]["GET Microsoft.Compute/virtualMachineScaleSets/virtualMachines"]
+    assert listings == 1, planned["api_calls"]
 
     run = playbook([task])
 

@@ -18,3 +18,19 @@ def test_the_instance_backend_reads_an_image_version_with_the_image_backends_des
 
     assert image_descriptor(scanned) == image_descriptor(read)
     assert (scanned.name, scanned.tags, scanned.family) == ("web-golden-1", {"service": "web"}, "web-golden")
+
+
+def test_several_definitions_of_a_gallery_are_read_with_one_list_and_a_missing_one_is_left_out(azure):
+    web = plant_version(azure, "web-golden", "2026.1203.100", "web-golden-1")
+    api = plant_version(azure, "api-golden", "2026.1203.100", "api-golden-1")
+    gone = api.replace("/images/api-golden/", "/images/gone-golden/")
+    instances = AzureInstanceBackend(azure.connection())
+
+    scanned = {image.id: image for image in instances.images([web, api, gone])}
+
+    images = backend(azure)
+    assert sorted(scanned) == sorted([web, api])
+    assert all(image_descriptor(scanned[i]) == image_descriptor(images.get(i)) for i in (web, api))
+    calls = instances.api_calls()
+    assert calls.get("GET Microsoft.Compute/galleries/images") == 1, calls  # the gallery's list, no read each
+    assert calls.get("GET Microsoft.Compute/galleries/images/versions") == 2, calls

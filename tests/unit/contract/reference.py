@@ -263,7 +263,7 @@ class ReferenceGroups(_Adapter, GroupBackend):
             subnets=list(group.subnets),
         )
 
-    def groups(self):
+    def groups(self, with_members=True):
         self.reference.call("ListGroups")
         return [self._view(name) for name in sorted(self.reference.groups)]
 

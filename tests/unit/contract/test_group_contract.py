@@ -7,6 +7,8 @@ launch is the image itself (azure: nothing is made per rollout), what only made 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
@@ -134,3 +136,11 @@ def test_a_launch_of_an_image_that_does_not_exist_is_refused(subject):
     with pytest.raises(PhoenixError):
         subject.groups.launch(name, launch, 1)
     assert subject.groups.get(name).size == 0
+
+
+def test_groups_read_without_their_members_are_otherwise_the_same_groups(subject):
+    full = {group.name: group for group in subject.groups.groups()}
+    bare = {group.name: group for group in subject.groups.groups(with_members=False)}
+    assert sorted(bare) == sorted(full) and subject.blue in bare
+    for name, group in full.items():
+        assert replace(bare[name], instances=[]) == replace(group, instances=[])

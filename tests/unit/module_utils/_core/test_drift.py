@@ -167,8 +167,12 @@ class Groups:
         self.by_name = {group.name: group for group in groups}
         self.template_image = template_image
         self.template_reads = 0
+        self.asked_members = []
 
-    def groups(self):
+    def groups(self, with_members=True):
+        self.asked_members.append(with_members)
+        if not with_members:
+            return [replace(group, instances=[]) for group in self.by_name.values()]
         return list(self.by_name.values())
 
     def get(self, name):
@@ -309,6 +313,30 @@ def test_the_verifier_is_asked_once_with_every_distinct_image():
         "verified": False,
         "trust_reason": "image not found",
     }
+
+
+@pytest.mark.parametrize("lists_group_members", [False, True], ids=["members from the groups", "members from the scan"])
+def test_membership_is_the_same_whether_the_groups_or_the_scan_list_the_members(lists_group_members):
+    web, api = group("web-a", ["i-1", "i-2"]), group("api-a", ["i-5"], service="api")
+    listed = [
+        observed("ami-old", instance_id="i-1", group="web-a"),
+        observed(instance_id="i-2", group="web-a"),
+        observed(instance_id="i-5", group="api-a"),
+        observed(instance_id="i-8"),
+        observed(instance_id="i-9", group="other"),
+    ]
+    scan, instances = scan_of([web, api], listed, {"ami-good": image("ami-good"), "ami-old": image("ami-old")})
+    instances.lists_group_members = lists_group_members
+    result = scan.run(DriftRequest(service="web"))
+    # A backend whose scan lists each group's members is not asked for them twice.
+    assert scan.groups.asked_members == [not lists_group_members]
+    assert {entry["id"]: (entry["group"], entry["reasons"]) for entry in result["instances"]} == {
+        "i-1": ("web-a", ["wrong_image"]),
+        "i-2": ("web-a", []),
+        "i-8": (None, ["unmanaged"]),
+        "i-9": ("other", ["unmanaged"]),
+    }
+    assert [batch["instances"] for batch in result["batches"]] == [["i-1"]]
 
 
 def test_an_unknown_service_is_refused():

@@ -105,7 +105,7 @@ class Groups:
     def __init__(self, groups):
         self._groups = groups
 
-    def groups(self):
+    def groups(self, with_members=True):
         """The groups with their rollout records read from AWS-style tags, as the AWS adapter reads them."""
         for group in self._groups:
             group.record = record_from_tags(group.tags)

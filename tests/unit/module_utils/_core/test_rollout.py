@@ -102,7 +102,7 @@ class FakeFleet(GroupBackend, RolloutStore, TrafficBackend, HealthBackend):
         return [v for v in versions if v.version == str(version)][0]
 
     # GroupBackend
-    def groups(self):
+    def groups(self, with_members=True):
         self.calls += 1
         return [self._seen(group) for group in self.groups_by_name.values()]
 
