@@ -361,8 +361,8 @@ def signing_key_backend(params):
 
 
 def fleet_backends(params):
-    """(GroupBackend, TrafficBackend, HealthBackend, RolloutStore)."""
-    cloud = provider(params)
+    """(GroupBackend, TrafficBackend, HealthBackend, RolloutStore), from connection params or a Provider made."""
+    cloud = params if isinstance(params, Provider) else provider(params)
     return cloud.groups(), cloud.traffic(), cloud.health(), cloud.rollout_store()
 
 

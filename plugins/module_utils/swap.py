@@ -10,13 +10,11 @@ error; only leaving it out skips the gate, and the result says ``verified: false
 
 from __future__ import annotations
 
-from collections import Counter
-
 from ._core.errors import InvalidInput, PhoenixError
 from ._core.health import HealthSpec
 from ._core.rollout import Rollout
 from ._core.rollout_model import DEFAULTS, RolloutBusy, RolloutFailed, RolloutSpec, validate
-from .providers import fleet_backends
+from .providers import fleet_backends, provider
 
 __all__ = [
     "DEFAULTS",
@@ -80,8 +78,10 @@ def spec_from_params(params):
 class _TrustGate:
     """Checks an image against the policy given in ``verify``; refuses, failing closed, before any change."""
 
-    def __init__(self, params):
+    def __init__(self, params, cloud):
+        """``cloud``: the task's Provider, so the gate's reads share its connection (one token, one count)."""
         self.params = params
+        self.cloud = cloud
         self.policy = None
         self.images = None
         self.store = None  # the BlobStore of the ``store`` option, for the policy's scan gates
@@ -95,14 +95,13 @@ class _TrustGate:
     def __call__(self, image_id):
         if self.policy is None:
             return
-        from .providers import image_backend
         from .trust import verify_image
 
         if self.images is None:
             from .attest import attestation_store
 
-            self.images = image_backend(self.params)
-            self.store = attestation_store(self.params)
+            self.images = self.cloud.images()
+            self.store = attestation_store(self.params, self.cloud)
         verdict = verify_image(self.images, image_id, self.policy, store=self.store)
         self.verdicts.append(verdict.to_dict())
         if not verdict.verified:
@@ -115,15 +114,10 @@ class _TrustGate:
                 details={"verification": verdict.to_dict()},
             )
 
-    def api_calls(self):
-        return self.images.api_calls() if self.images is not None else {}
 
-
-def _calls(*backends):
-    total = Counter()
-    for backend in backends:
-        total.update(backend.api_calls())
-    return dict(sorted(total.items()))
+def _calls(groups):
+    """The task's calls: every backend of a task shares its provider's connection, which counts them all."""
+    return dict(sorted(groups.api_calls().items()))
 
 
 def rollout_info(params):
@@ -141,8 +135,9 @@ def swap(params, check_mode=False, progress=None):
     state = params.get("state") or DEPLOYED
     spec = spec_from_params(params)
     validate(spec, deploying=state == DEPLOYED)
-    gate = _TrustGate(params)  # Rollout calls it before its first fleet call: an untrusted image changes nothing
-    groups, traffic, alarms, store = fleet_backends(params)
+    cloud = provider(params)
+    gate = _TrustGate(params, cloud)  # Rollout calls it before its first fleet call: an untrusted image changes nothing
+    groups, traffic, alarms, store = fleet_backends(cloud)
     groups.check_service_name(spec.service)
     alarms.check_alarm_names(spec.health.alarms)
     report = progress.report if progress is not None else None
@@ -155,14 +150,14 @@ def swap(params, check_mode=False, progress=None):
         else:
             raise InvalidInput("state must be deployed or rolled_back, not %r" % state)
     except PhoenixError as error:
-        calls = _calls(groups, gate)
+        calls = _calls(groups)
         error.details = dict(error.details or {})
         error.details.setdefault("rollout", dict(rollout.record))
         error.details["rollout"]["api_calls"] = calls
         error.details["api_calls"] = calls
         error.details.setdefault("changed", rollout.changed)
         raise
-    calls = _calls(groups, gate)
+    calls = _calls(groups)
     result["rollout"]["api_calls"] = calls
     result["api_calls"] = calls
     if gate.verdicts:

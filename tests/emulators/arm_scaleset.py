@@ -1,17 +1,18 @@
 """The ARM emulator's virtual machine scale sets (Uniform orchestration): what instance groups are on Azure.
 
-- **A scale set** (``Microsoft.Compute/virtualMachineScaleSets``) is made by PUT with ``sku`` (``name``, ``capacity``)
-  and ``properties.virtualMachineProfile``: ``storageProfile.imageReference`` (a gallery image version id, an
-  image definition id meaning its latest version, or a marketplace reference), ``osProfile``
+- **A scale set** (``Microsoft.Compute/virtualMachineScaleSets``) is made by PUT with ``sku`` (``name``,
+  ``capacity``) and ``properties.virtualMachineProfile``: ``storageProfile.imageReference`` (a gallery image version
+  id, an image definition id meaning its latest version, or a marketplace reference), ``osProfile``
   (``computerNamePrefix``, ``adminUsername``) and ``networkProfile.networkInterfaceConfigurations`` whose
   ``ipConfigurations`` may name load balancer backend pools (``loadBalancerBackendAddressPools``, kept as data:
   `members_of_pool` tells a load balancer emulator which instances are in a pool). ``If-None-Match: *`` on an
-  existing one is 412 PreconditionFailed. PUT and PATCH (``sku.capacity``, the model, tags) and DELETE are
-  long-running operations; a change of capacity adds instances at once (``Creating``, ``Succeeded`` when the
-  operation is) or marks the highest instance ids ``Deleting`` (gone when it is), as Azure's default scale-in
-  policy picks them. A scale set's operations end in the order they started (ARM runs them one after the
-  other): one nobody polls (its client died, its answer was lost) has ended once a later one has. Lists by
-  resource group and by subscription page with ``nextLink``.
+  existing one is 412 PreconditionFailed. Its ``etag`` (``"1"``, ``"2"`` ...) changes with every change of its
+  model, tags or capacity; a PUT or PATCH with ``If-Match`` naming another is 412 PreconditionFailed. PUT and PATCH
+  (``sku.capacity``, the model, tags) and DELETE are long-running operations; a change of capacity adds instances at
+  once (``Creating``, ``Succeeded`` when the operation is) or marks the highest instance ids ``Deleting`` (gone when
+  it is), as Azure's default scale-in policy picks them. A scale set's operations end in the order they started (ARM
+  runs them one after the other): one nobody polls (its client died, its answer was lost) has ended once a later one
+  has. Lists by resource group and by subscription page with ``nextLink``.
 - **Its instances** (``.../virtualMachineScaleSets/{name}/virtualMachines``, instance ids ``0``, ``1`` ... never
   reused): list (paged; ``$expand=instanceView``), get (``$expand=instanceView``), instanceView, DELETE of one,
   ``POST .../delete`` with ``instanceIds`` (both lower the capacity, as on Azure) and ``POST .../manualupgrade``
@@ -223,6 +224,7 @@ class VirtualMachineScaleSets(ResourceType):
         sku.setdefault("tier", "Standard")
         sku["capacity"] = self._check_capacity(sku.get("capacity", 0))
         resource["sku"] = sku
+        resource["etag"] = self._next_etag(existing)
         key = resource["id"].lower()
         if existing is None:
             self.instances[key] = {}
@@ -240,6 +242,12 @@ class VirtualMachineScaleSets(ResourceType):
         upgrade = resource["properties"]["upgradePolicy"]["mode"] != "Manual"
         self._chain(answer, lambda: self._settle(key, created, removed, upgrade), lambda: self._fail(created, removed))
         return answer
+
+    @staticmethod
+    def _next_etag(existing: dict[str, Any] | None) -> str:
+        """The scale set's next etag: ``"1"`` when made, one more at each change of its model, tags or capacity."""
+        previous = (existing or {}).get("etag") or '"0"'
+        return '"%d"' % (int(previous.strip('"')) + 1)
 
     def _operation_of(self, headers: dict[str, str]) -> Any:
         return self.emu.operations[headers["Azure-AsyncOperation"].split("/operations/")[1].split("?")[0]]
@@ -491,6 +499,7 @@ class VirtualMachineScaleSets(ResourceType):
         for instance in doomed:
             instance["state"] = "Deleting"
         scale_set["sku"]["capacity"] = max(0, scale_set["sku"]["capacity"] - len(doomed))
+        scale_set["etag"] = self._next_etag(scale_set)
 
         def gone() -> None:
             for instance in doomed:

@@ -64,7 +64,7 @@ class AwsGroupBackend(GroupBackend):
         # DescribeAutoScalingGroups carries each group's instances: nothing to skip.
         return [group_from_asg(asg) for asg in self.api.describe_groups()]
 
-    def get(self, name):
+    def get(self, name, with_members=True):
         found = self.api.describe_groups([name])
         return group_from_asg(found[0]) if found else None
 

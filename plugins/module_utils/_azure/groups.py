@@ -85,9 +85,9 @@ class AzureGroupBackend(GroupBackend):
         listed = scale_sets.list_scale_sets(self.connection, self.resource_group)
         return [self._group(item, with_members) for item in listed]
 
-    def get(self, name):
+    def get(self, name, with_members=True):
         scale_set = self._scale_set(name)
-        return self._group(scale_set) if scale_set is not None else None
+        return self._group(scale_set, with_members) if scale_set is not None else None
 
     def check_service_name(self, service):
         check_service_name(service)
@@ -154,27 +154,31 @@ class AzureGroupBackend(GroupBackend):
 
     def _change(self, name, size, launch=None):
         """One PATCH of the capacity (and the image), none when both are as asked already."""
-        scale_set = self._scale_set(name)
-        if scale_set is None:
+
+        def patch_of(scale_set):
+            patch = {}
+            sku = dict(scale_set.get("sku") or {})
+            if int(sku.get("capacity") or 0) != size:
+                sku["capacity"] = size
+                patch["sku"] = sku
+            current = (profile_of(scale_set).get("storageProfile") or {}).get("imageReference")
+            if launch is not None and launch_of(current) != launch:
+                reference = dict.fromkeys(("id", "publisher", "offer", "sku", "version"))  # null: removed
+                reference.update(image_reference(launch))
+                patch["properties"] = {"virtualMachineProfile": {"storageProfile": {"imageReference": reference}}}
+            return patch
+
+        try:
+            # Waited for: the core's health checks then count instances this change makes or removes.
+            scale_sets.modify_scale_set(self.connection, self.resource_group, name, patch_of, remembered=False)
+        except NotFound:
             raise PhoenixError(
                 "cannot change scale set %s: it does not exist in resource group %s" % (name, self.resource_group),
                 resource=name,
                 code="ResourceNotFound",
                 cloud="azure",
                 hint="Run again: the rollout is resumed from what the cloud holds.",
-            )
-        patch = {}
-        sku = dict(scale_set.get("sku") or {})
-        if int(sku.get("capacity") or 0) != size:
-            sku["capacity"] = size
-            patch["sku"] = sku
-        current = (profile_of(scale_set).get("storageProfile") or {}).get("imageReference")
-        if launch is not None and launch_of(current) != launch:
-            reference = dict.fromkeys(("id", "publisher", "offer", "sku", "version"))  # null: removed
-            reference.update(image_reference(launch))
-            patch["properties"] = {"virtualMachineProfile": {"storageProfile": {"imageReference": reference}}}
-        if patch:
-            scale_sets.update_scale_set(self.connection, self.resource_group, name, patch)
+            ) from None
 
     def launch(self, name, launch, size):
         # The image and the capacity in one change: instances the capacity adds boot the new image.

@@ -8,8 +8,10 @@
   rollout and owner), so the core sees the group as this run's.
 - a record field is the tag ``phoenix:rollout:<field>`` (``scale_set_transformations.RECORD``); a value longer
   than a tag's 256 characters is stored as the codec's chunks ``phoenix:rollout:<field>:<n>``.
-- ``write`` and ``clear`` read the tags and PATCH them whole (ARM replaces a resource's tags as a whole); the
-  rollout's lease makes its holder the only writer. The record goes with the scale set when it is deleted.
+- ``write`` and ``clear`` PATCH the tags whole (ARM replaces a resource's tags as a whole), computed from the
+  scale set as this task last saw it and conditional on its etag (``scale_sets.modify_scale_set``: a stale copy
+  is read again); the rollout's lease makes its holder the only writer. The record goes with the scale set when
+  it is deleted.
 
 The subnets a core passes to ``create`` are not used: a scale set's network is its model's.
 """
@@ -88,8 +90,14 @@ class AzureRolloutStore(RolloutStore):
         return record_of(scale_set.get("tags")) if scale_set is not None else None
 
     def _retag(self, group, change):
-        scale_set = self._scale_set(group)
-        if scale_set is None:
+        def patch(scale_set):
+            current = dict(scale_set.get("tags") or {})
+            wanted = self._checked(change(current), group)
+            return {"tags": wanted} if wanted != current else None
+
+        try:
+            scale_sets.modify_scale_set(self.connection, self.resource_group, group, patch)
+        except NotFound:
             raise PhoenixError(
                 "cannot write the rollout record of scale set %s in resource group %s: it does not exist"
                 % (group, self.resource_group),
@@ -97,11 +105,7 @@ class AzureRolloutStore(RolloutStore):
                 code="ResourceNotFound",
                 cloud="azure",
                 hint="Run again: the rollout is resumed from what the cloud holds.",
-            )
-        current = dict(scale_set.get("tags") or {})
-        wanted = self._checked(change(current), group)
-        if wanted != current:
-            scale_sets.update_scale_set(self.connection, self.resource_group, group, {"tags": wanted})
+            ) from None
 
     def write(self, group, record, fields):
         fields = list(fields)

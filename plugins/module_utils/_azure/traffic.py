@@ -206,39 +206,42 @@ class AzureTrafficBackend(TrafficBackend):
     def _change_membership(self, group, backend_id, attached):
         pool_id = self._pool_id(backend_id)
         resource_group, name = self._scale_set(group)
+
+        def patch_of(scale_set):
+            properties = scale_set.get("properties") or {}
+            if (properties.get("orchestrationMode") or "Uniform").lower() != "uniform":
+                # A Flexible scale set's instances are VMs with NICs of their own: its model reaches new ones only.
+                raise PhoenixError(
+                    "scale set %s uses %s orchestration: only Uniform scale sets are put into or taken out of a "
+                    "backend pool" % (scale_set.get("id", name), properties["orchestrationMode"]),
+                    resource=scale_set.get("id", name),
+                    code="Unsupported",
+                    cloud="azure",
+                    hint="Use Uniform scale sets for the service's groups.",
+                )
+            configurations = pools.interface_configurations(properties.get("virtualMachineProfile"))
+            if attached:
+                changed = pools.with_pool(configurations, pool_id)
+                if changed is None:
+                    raise PhoenixError(
+                        "scale set %s has no network interface configuration to put in backend pool %s"
+                        % (scale_set.get("id", name), pool_id),
+                        resource=scale_set.get("id", name),
+                        code="InvalidScaleSet",
+                        cloud="azure",
+                        hint="Give the scale set a primary NIC configuration with an IP configuration.",
+                    )
+            else:
+                changed = pools.without_pool(configurations, pool_id)
+            return pools.network_patch(changed) if changed != configurations else None
+
         try:
-            scale_set = scale_sets.get_scale_set(self.connection, resource_group, name)
+            scale_set = scale_sets.modify_scale_set(self.connection, resource_group, name, patch_of)
         except NotFound:
             if attached:
                 raise
             return  # a scale set that is gone is in no pool
         properties = scale_set.get("properties") or {}
-        if (properties.get("orchestrationMode") or "Uniform").lower() != "uniform":
-            # A Flexible scale set's instances are VMs with NICs of their own: its model reaches new ones only.
-            raise PhoenixError(
-                "scale set %s uses %s orchestration: only Uniform scale sets are put into or taken out of a backend "
-                "pool" % (scale_set.get("id", name), properties["orchestrationMode"]),
-                resource=scale_set.get("id", name),
-                code="Unsupported",
-                cloud="azure",
-                hint="Use Uniform scale sets for the service's groups.",
-            )
-        configurations = pools.interface_configurations(properties.get("virtualMachineProfile"))
-        if attached:
-            changed = pools.with_pool(configurations, pool_id)
-            if changed is None:
-                raise PhoenixError(
-                    "scale set %s has no network interface configuration to put in backend pool %s"
-                    % (scale_set.get("id", name), pool_id),
-                    resource=scale_set.get("id", name),
-                    code="InvalidScaleSet",
-                    cloud="azure",
-                    hint="Give the scale set a primary NIC configuration with an IP configuration.",
-                )
-        else:
-            changed = pools.without_pool(configurations, pool_id)
-        if changed != configurations:
-            scale_sets.update_scale_set(self.connection, resource_group, name, pools.network_patch(changed))
         mode = ((properties.get("upgradePolicy") or {}).get("mode") or "Manual").lower()
         if mode == UPGRADE_MANUAL:
             # Existing instances keep the model they were built with until they are upgraded.

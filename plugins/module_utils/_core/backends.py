@@ -199,8 +199,8 @@ class GroupBackend(abc.ABC):
         the group's listing carries its members anyway they may still be there."""
 
     @abc.abstractmethod
-    def get(self, name):
-        """The group of this name, or None."""
+    def get(self, name, with_members=True):
+        """The group of this name, or None; ``with_members`` as for ``groups``."""
 
     @abc.abstractmethod
     def check_service_name(self, service):

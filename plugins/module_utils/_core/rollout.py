@@ -338,7 +338,7 @@ class Rollout(RolloutPhases):
             timeout=self.spec.timeout, delay=interval, max_delay=interval, sleep=self.sleep, clock=self.clock
         )
         self._say("waiting for %s to be deleted" % name)
-        waiter.until(lambda: self.groups.get(name) is None, bool, "group %s to be deleted" % name)
+        waiter.until(lambda: self.groups.get(name, with_members=False) is None, bool, "group %s to be deleted" % name)
 
     def _nothing_serves(self, shares):
         return InvalidInput(
@@ -405,7 +405,7 @@ class Rollout(RolloutPhases):
             if not self._is_mine(self._get_quietly(green), rollout_id):
                 raise
             created = True
-        taken = None if created else self.groups.get(green)
+        taken = None if created else self.groups.get(green, with_members=False)
         if not created and not self._is_mine(taken, rollout_id):
             raise self._slot_taken(green, taken)
         self.changed = True
@@ -466,7 +466,7 @@ class Rollout(RolloutPhases):
 
     def _get_quietly(self, name):
         try:
-            return self.groups.get(name)
+            return self.groups.get(name, with_members=False)
         except PhoenixError:
             return None
 

@@ -380,7 +380,8 @@ class RolloutPhases:
     def _set_members(self, ctx, weight):
         """A pool without weights: green's share of instances at ``weight``; blue leaves the pool at 100."""
         record, backend = ctx.record, ctx.record.blue_backend
-        green = self.groups.get(ctx.green)
+        # Its size and its being there are what is needed here: not its members (a list of their own on some clouds).
+        green = self.groups.get(ctx.green, with_members=False)
         wanted = self._wanted(ctx)
         if green is not None and green.size != wanted:
             self.groups.resize(ctx.green, wanted)
@@ -407,7 +408,7 @@ class RolloutPhases:
         if green is not None:
             self.traffic.attach(ctx.green, backend)
         if weight >= 100:
-            blue = self.groups.get(record.blue_group)
+            blue = self.groups.get(record.blue_group, with_members=False)
             if blue is not None:
                 self.traffic.detach(record.blue_group, backend)
 
@@ -443,7 +444,10 @@ class RolloutPhases:
             raise
 
     def _wait_gone(self, ctx, name):
-        self._wait_until(ctx, lambda: self.groups.get(name) is None, "group %s to be deleted" % name)
+        def gone():
+            return self.groups.get(name, with_members=False) is None
+
+        self._wait_until(ctx, gone, "group %s to be deleted" % name)
 
     def _on_failure(self, ctx, failure):
         record = ctx.record
@@ -480,7 +484,7 @@ class RolloutPhases:
         entry = self._enter(ctx, ROLLING_BACK, reason=reason[:MAX_REASON])
         record = ctx.record
         self._say("roll back (%s), traffic back to %s" % (reason, record.blue_group))
-        blue = self.groups.get(record.blue_group) if record.blue_group else None
+        blue = self.groups.get(record.blue_group, with_members=False) if record.blue_group else None
         if blue is None:
             raise PhoenixError(
                 "cannot roll back rollout %s: the previous group %s is gone" % (record.rollout, record.blue_group),

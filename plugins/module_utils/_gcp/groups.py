@@ -111,11 +111,11 @@ class GcpGroupBackend(GroupBackend):
         except NotFound:
             return None
 
-    def get(self, name):
+    def get(self, name, with_members=True):
         manager = self._manager(name)
         if manager is None:
             return None
-        return self._group(manager, *self._context())
+        return self._group(manager, *self._context(), with_members=with_members)
 
     def check_service_name(self, service):
         check_service_name(service)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute.models import (
     ImageReference,
@@ -85,6 +86,28 @@ def test_if_none_match_star_on_an_existing_scale_set_answers_412(arm, web):
 
     assert exists.value.status_code == 412 and exists.value.error.code == "PreconditionFailed"
     assert arm.emu.calls["VirtualMachineScaleSets_CreateOrUpdate"] == 2
+
+
+def test_the_etag_changes_with_each_change_and_if_match_on_a_stale_one_answers_412(arm, web):
+    compute, (image, _newer) = web
+    scale_sets = compute.virtual_machine_scale_sets
+    made = scale_sets.begin_create_or_update(GROUP, "web-a", scale_set(arm.emu.location, image, capacity=2)).result()
+    tagged = scale_sets.begin_update(
+        GROUP, "web-a", {"tags": {"a": "1"}}, etag=made.etag, match_condition=MatchConditions.IfNotModified
+    ).result()
+    scale_sets.begin_delete_instances(
+        GROUP, "web-a", VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=["0"])
+    ).result()
+    shrunk = scale_sets.get(GROUP, "web-a")
+
+    with pytest.raises(HttpResponseError) as stale:
+        scale_sets.begin_update(
+            GROUP, "web-a", {"tags": {"b": "2"}}, etag=tagged.etag, match_condition=MatchConditions.IfNotModified
+        )
+
+    assert len({made.etag, tagged.etag, shrunk.etag}) == 3 and made.etag == '"1"'
+    assert stale.value.status_code == 412 and stale.value.error.code == "PreconditionFailed"
+    assert scale_sets.get(GROUP, "web-a").tags == {"a": "1"}
 
 
 def test_a_capacity_change_adds_new_instance_ids_and_removes_the_highest(arm, web):

@@ -16,7 +16,8 @@ from ansible_collections.phoenix.immutable.plugins.module_utils._azure.groups im
 )
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.instances import AzureInstanceBackend
 from ansible_collections.phoenix.immutable.plugins.module_utils._azure.rollout_store import AzureRolloutStore
-from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput
+from ansible_collections.phoenix.immutable.plugins.module_utils._azure.traffic import AzureTrafficBackend
+from ansible_collections.phoenix.immutable.plugins.module_utils._core.errors import InvalidInput, PhoenixError
 from ansible_collections.phoenix.immutable.plugins.module_utils._core.rollout_model import RolloutRecord
 
 
@@ -232,6 +233,93 @@ def test_a_record_reads_back_as_written_field_by_field_and_clears(azure, service
     assert (cleared.weight, cleared.reason, cleared.owner, cleared.phase) == (None, None, None, "shift")
     assert tags["phoenix:rollout:phase"] == "shift" and not any(":reason" in key for key in tags)
     assert store.shown("service", "web") == "tag phoenix:rollout:service=web"
+
+
+def test_a_record_write_starts_from_the_scale_set_as_last_seen_conditional_on_its_etag(azure, service):
+    _groups, store = adapters(azure)
+    record = first_record()
+    store.create("web-b", service.base, [], record)
+    record.phase = "shift"
+
+    with azure.emu.counting() as calls:
+        store.write("web-b", record, ["phase"])
+        record.weight = 10
+        store.write("web-b", record, ["weight"])
+
+    # The create's and then each write's answer carry the scale set and its etag: no read before a write (the
+    # one GET of each is the operation's own, of its outcome).
+    assert calls["VirtualMachineScaleSets_Update"] == 2 and calls["VirtualMachineScaleSets_Get"] == 2
+    assert (store.read("web-b").phase, store.read("web-b").weight) == ("shift", 10)
+
+
+def test_a_record_write_from_a_stale_copy_meets_412_and_keeps_what_someone_else_changed(azure, service):
+    _groups, store = adapters(azure)
+    record = first_record()
+    store.create("web-b", service.base, [], record)
+    compute = azure.compute()
+    # Someone else tags the scale set after this connection last saw it.
+    compute.virtual_machine_scale_sets.begin_update(
+        RESOURCE_GROUP,
+        "web-b",
+        {"tags": {**compute.virtual_machine_scale_sets.get(RESOURCE_GROUP, "web-b").tags, "owner-team": "blue"}},
+    ).result()
+    record.phase = "shift"
+
+    with azure.emu.counting() as calls:
+        store.write("web-b", record, ["phase"])
+
+    tags = compute.virtual_machine_scale_sets.get(RESOURCE_GROUP, "web-b").tags
+    assert tags["owner-team"] == "blue" and tags["phoenix:rollout:phase"] == "shift"
+    # The conditional PATCH refused (412), a read, the PATCH again (and its operation's GET of its outcome).
+    assert calls["VirtualMachineScaleSets_Update"] == 2 and calls["VirtualMachineScaleSets_Get"] == 2
+
+
+def test_a_conditional_write_whose_answer_was_lost_is_not_applied_twice(azure, service):
+    _groups, store = adapters(azure)
+    record = first_record()
+    store.create("web-b", service.base, [], record)
+    azure.emu.inject_fault("VirtualMachineScaleSets_Update", status=503, retry_after=None, after_apply=True)
+    record.phase = "shift"
+
+    store.write("web-b", record, ["phase"])
+
+    # Applied, its answer lost; the retry met 412 (its own change), the read found the record written.
+    assert azure.emu.pending_faults == {} and store.read("web-b").phase == "shift"
+    assert azure.emu.calls["VirtualMachineScaleSets_Update"] == 2
+
+
+def test_a_remembered_copy_that_needs_no_change_is_read_again_before_nothing_is_done(azure, service):
+    groups, store = adapters(azure)
+    traffic = AzureTrafficBackend(groups.connection)
+    store.create("web-b", service.base, [], first_record(), [service.pool])
+    # Someone takes web-b out of the pool after this connection last saw it in.
+    compute = azure.compute()
+    model = compute.virtual_machine_scale_sets.get(RESOURCE_GROUP, "web-b").as_dict()
+    configurations = model["properties"]["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"]
+    for configuration in configurations:
+        for ip in configuration["properties"]["ipConfigurations"]:
+            ip["properties"]["loadBalancerBackendAddressPools"] = []
+    patch = {
+        "properties": {"virtualMachineProfile": {"networkProfile": {"networkInterfaceConfigurations": configurations}}}
+    }
+    compute.virtual_machine_scale_sets.begin_update(RESOURCE_GROUP, "web-b", patch).result()
+
+    traffic.attach("web-b", service.pool)
+
+    assert groups.get("web-b").backends == [service.pool]
+
+
+def test_a_scale_set_changed_under_every_attempt_is_refused_with_a_clear_error(azure, service):
+    _groups, store = adapters(azure)
+    record = first_record()
+    store.create("web-b", service.base, [], record)
+    azure.emu.inject_fault("VirtualMachineScaleSets_Update", status=412, times=3, retry_after=None)
+    record.phase = "shift"
+
+    with pytest.raises(PhoenixError, match="changed under every one of 3 attempts") as refused:
+        store.write("web-b", record, ["phase"])
+
+    assert refused.value.code == "PreconditionFailed" and store.read("web-b").phase == "locked"
 
 
 def test_writing_the_record_of_a_missing_group_says_so(azure, service):

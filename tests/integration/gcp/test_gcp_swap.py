@@ -311,6 +311,8 @@ def test_an_unsigned_image_is_refused_by_verify_before_any_change(gcp, playbook,
     assert run.rc == 0, run.explain()
     assert run.task("signed")["result"]["verification"][0]["verified"] is True
     assert service.weights() == {"web-b": 100}
+    # The trust gate reads on the swap's own connection: one token for the whole task.
+    assert run.task("signed")["result"]["api_calls"]["oauth2.token"] == 1
 
 
 @pytest.mark.parametrize(("phase", "weight", "resumed"), RECORD_POINTS, ids=RECORD_POINT_IDS)

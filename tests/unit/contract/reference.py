@@ -267,7 +267,7 @@ class ReferenceGroups(_Adapter, GroupBackend):
         self.reference.call("ListGroups")
         return [self._view(name) for name in sorted(self.reference.groups)]
 
-    def get(self, name):
+    def get(self, name, with_members=True):
         self.reference.call("GetGroup")
         return self._view(name) if name in self.reference.groups else None
 

@@ -144,3 +144,6 @@ def test_groups_read_without_their_members_are_otherwise_the_same_groups(subject
     assert sorted(bare) == sorted(full) and subject.blue in bare
     for name, group in full.items():
         assert replace(bare[name], instances=[]) == replace(group, instances=[])
+    assert replace(subject.groups.get(subject.blue, with_members=False), instances=[]) == replace(
+        full[subject.blue], instances=[]
+    )

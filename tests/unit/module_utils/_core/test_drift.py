@@ -175,7 +175,7 @@ class Groups:
             return [replace(group, instances=[]) for group in self.by_name.values()]
         return list(self.by_name.values())
 
-    def get(self, name):
+    def get(self, name, with_members=True):
         return self.by_name.get(name)
 
     def image_of(self, group):
@@ -380,7 +380,7 @@ class SlowInstances(Instances):
 class SlowGroups(Groups):
     reads_left = 0
 
-    def get(self, name):
+    def get(self, name, with_members=True):
         found = self.by_name.get(name)
         self.reads_left -= 1
         if self.reads_left <= 0:

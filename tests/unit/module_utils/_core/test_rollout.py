@@ -106,7 +106,7 @@ class FakeFleet(GroupBackend, RolloutStore, TrafficBackend, HealthBackend):
         self.calls += 1
         return [self._seen(group) for group in self.groups_by_name.values()]
 
-    def get(self, name):
+    def get(self, name, with_members=True):
         self.calls += 1
         group = self.groups_by_name.get(name)
         return self._seen(group) if group is not None else None
