@@ -10,12 +10,19 @@ without verify, and for comparison image_sign, image (a no-op re-run of a create
 ansible-playbook's whole-run CPU is reported next to it. Figures go to stdout and to
 benchmarks/results/module_cost.json, with ratios against issue 13's goals (module CPU <= 4 s, peak memory
 <= 100 MB with verify). Nothing here asserts a time.
+
+By default a module on the controller runs inside Ansible's worker (plugins/plugin_utils/module_action.py), where
+there is no module process to measure. The in-worker figures are of the whole playbook instead: its process tree
+run as a child of measured_python.py (its CPU, and the peak of its largest process, a worker or
+ansible-playbook), next to the same playbook with one ``ansible.builtin.debug`` task; the difference is what the
+module adds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -107,6 +114,49 @@ def run_measured(emu, seed, name, tasks, module):
     }
 
 
+# The child of measured_python.py that runs one playbook: ``argv[1]`` is a JSON file of run_playbook's arguments.
+PLAYBOOK_RUNNER = (
+    "import json, sys; sys.path.insert(0, %r); from harness import run_playbook; "
+    "spec = json.load(open(sys.argv[1])); "
+    "run = run_playbook(spec['tasks'], env=spec['env'], module_defaults=spec['module_defaults']); "
+    "sys.exit(run.rc)" % str(HERE.parent / "tests")
+)
+IN_WORKER_BASELINE = [{"name": "baseline", "ansible.builtin.debug": {"msg": "nothing"}}]
+
+
+def run_playbook_measured(emu, seed, name, tasks):
+    """CPU seconds of the playbook's whole process tree and the peak MB of its largest process."""
+    defaults = {GROUP: {"region": seed.region, "endpoint_url": emu.endpoint_url}}
+    with tempfile.TemporaryDirectory(prefix="module-cost-") as folder:
+        costs, spec = Path(folder) / "costs.jsonl", Path(folder) / "spec.json"
+        spec.write_text(json.dumps({"tasks": tasks, "env": emu.env(), "module_defaults": defaults}), encoding="utf-8")
+        env = dict(emu.env(), **{COST_FILE_ENV: str(costs)})
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, str(WRAPPER), "-c", PLAYBOOK_RUNNER, str(spec)], env=env, check=False, timeout=1800
+        )
+        elapsed = time.monotonic() - started
+        if done.returncode != 0:
+            raise SystemExit("scenario %r failed (exit %d)" % (name, done.returncode))
+        [record] = read_costs(costs)
+    return {
+        "scenario": name,
+        "cpu_seconds": record["cpu_seconds"],
+        "max_rss_mb": record["max_rss_mb"],
+        "seconds": round(elapsed, 2),
+    }
+
+
+def in_worker_row(emu, seed, name, tasks, baseline):
+    """One in-worker scenario with what it adds to the baseline playbook."""
+    row = run_playbook_measured(emu, seed, name, tasks)
+    row["module_cpu_seconds"] = round(row["cpu_seconds"] - baseline["cpu_seconds"], 2)
+    row["module_added_rss_mb"] = round(row["max_rss_mb"] - baseline["max_rss_mb"], 1)
+    row["cpu_vs_goal"] = round(row["module_cpu_seconds"] / GOAL_CPU_SECONDS, 3)
+    row["largest_process_rss_vs_goal"] = round(row["max_rss_mb"] / GOAL_MAX_RSS_MB, 3)
+    return row
+
+
 def trust_material(folder):
     """(private key path, trust policy path): an Ed25519 key and a policy trusting it."""
     key = ed25519.Ed25519PrivateKey.generate()
@@ -146,7 +196,7 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100], help="instances in the swapped group")
     args = parser.parse_args()
 
-    rows = []
+    rows, in_worker = [], []
     with tempfile.TemporaryDirectory(prefix="module-cost-keys-") as folder, MotoEmulator() as emu:
         private, policy = trust_material(folder)
         for size in args.sizes:
@@ -170,6 +220,22 @@ def main():
             rows.append(
                 run_measured(emu, seed, "blue_green all at once, no verify, %d instances" % size, plain, "blue_green")
             )
+            if size == args.sizes[0]:
+                baseline = run_playbook_measured(
+                    emu, seed, "one ansible.builtin.debug task (baseline)", IN_WORKER_BASELINE
+                )
+                in_worker.append(baseline)
+            signed = new_image(emu, seed, "bench-in-worker-%d" % size)
+            run_measured(
+                emu,
+                seed,
+                "sign",
+                [{"name": "sign", "phoenix.immutable.image_sign": {"image_id": signed, "key": private}}],
+                "image_sign",
+            )
+            verified = swap_task(service, signed, verify=policy)
+            for title in ("blue_green all at once + verify, %d instances", "blue_green re-run (no-op) + verify, %d"):
+                in_worker.append(in_worker_row(emu, seed, title % size + " (in worker)", verified, baseline))
             if size == args.sizes[0]:
                 drift = [{"name": "drift", "phoenix.immutable.fleet_drift": {"service": service.service}}]
                 rows.append(run_measured(emu, seed, "fleet_drift report, %d instances" % size, drift, "fleet_drift"))
@@ -195,7 +261,29 @@ def main():
                 "%.2f / %.1f" % before[:2] if before else "-",
             )
         )
-    write_results("module_cost", figures(rows))
+    print("%-60s %9s %9s %12s %12s" % ("in Ansible's worker", "module s", "added MB", "playbook s", "largest MB"))
+    for row in in_worker:
+        print(
+            "%-60s %9s %9s %12.2f %12.1f"
+            % (
+                row["scenario"],
+                "%.2f" % row["module_cpu_seconds"] if "module_cpu_seconds" in row else "-",
+                "%.1f" % row["module_added_rss_mb"] if "module_added_rss_mb" in row else "-",
+                row["cpu_seconds"],
+                row["max_rss_mb"],
+            )
+        )
+    results = figures(rows)
+    results["in_worker"] = in_worker
+    swaps = [row for row in in_worker if "+ verify" in row["scenario"] and "module_cpu_seconds" in row]
+    if swaps:
+        results["ratios"]["worst swap with verify in worker, module cpu / 4 s"] = max(
+            row["cpu_vs_goal"] for row in swaps
+        )
+        results["ratios"]["worst swap with verify in worker, added memory / 100 MB"] = round(
+            max(row["module_added_rss_mb"] for row in swaps) / GOAL_MAX_RSS_MB, 3
+        )
+    write_results("module_cost", results)
 
 
 def figures(rows):
