@@ -180,8 +180,8 @@ class AzureConnection:
         self._lock = threading.Lock()
         self._calls = Counter()
         self._clients = {}
-        # Resource id (lower case) -> the resource as ARM last answered this connection (GET, PUT or PATCH), with
-        # its etag: where a read-modify-write may start (scale_sets.modify_scale_set), conditional on that etag.
+        # (resource group, scale set name), in lower case -> the scale set as ARM last answered this connection (GET,
+        # PUT or PATCH), with its etag: where scale_sets.modify_scale_set starts, conditional on that etag.
         self.last_seen = {}
         self.credential = credential or self._credential(tenant, client_id, secret, authority_host)
 
